@@ -1,0 +1,176 @@
+"""A servable model directory: `model.json` (the manifest), ONNX graphs and parity fixtures.
+
+The manifest is the runtime's only source of sizes and conventions (docs/model-directory.md).
+Fixtures are raw little-endian tensors indexed by `fixtures/index.json`, computed by PyTorch, so
+the TypeScript side can check every graph without Python.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from typing import Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from . import export_onnx
+from .gpt import HitaGPT
+from .tokenizer import HitaTokenizer
+
+MANIFEST_FORMAT = "hita-serve/model@1"
+DEFAULT_SAMPLING = {"cfgScale": 1.5, "temperature": 1.0, "topK": 0, "topP": 1.0}
+PIXELS = {"layout": "NCHW", "channels": "RGB", "range": [-1, 1],
+          "toUint8": "floor(clamp(127.5 * x + 128, 0, 255))"}
+
+
+def sha256_file(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class FixtureWriter:
+    def __init__(self, directory: str):
+        self.directory = directory
+        self.index: Dict[str, Dict] = {}
+        os.makedirs(directory, exist_ok=True)
+
+    def add(self, name: str, tensor: torch.Tensor) -> None:
+        array = tensor.detach().cpu().numpy()
+        dtype = {np.dtype("float32"): "float32", np.dtype("int64"): "int64",
+                 np.dtype("bool"): "bool"}[array.dtype]
+        file = f"{name}.bin"
+        np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<")).tofile(
+            os.path.join(self.directory, file))
+        self.index[name] = {"file": file, "dtype": dtype, "shape": list(array.shape)}
+
+    def close(self, notes: Dict) -> None:
+        with open(os.path.join(self.directory, "index.json"), "w") as f:
+            json.dump({"tensors": self.index, "notes": notes}, f, indent=1)
+
+
+def write_fixtures(directory: str, tokenizer: HitaTokenizer, gpt: HitaGPT, has_encoder: bool,
+                   seed: int, batch: int) -> None:
+    """PyTorch outputs for small inputs: what every graph must reproduce."""
+    tcfg, gcfg = tokenizer.cfg, gpt.cfg
+    gen = torch.Generator().manual_seed(seed)
+    out = FixtureWriter(directory)
+    with torch.no_grad():
+        if has_encoder:
+            image = export_onnx.sample_image(batch, tcfg.image_size, seed + 1)
+            holistic, patch = export_onnx.EncodeGraph(tokenizer)(image)
+            out.add("encode.image", image)
+            out.add("encode.holistic_ids", holistic)
+            out.add("encode.patch_ids", patch)
+        holistic = torch.randint(0, tcfg.codebook_size, (batch, tcfg.n_carrier), generator=gen)
+        patch = torch.randint(0, tcfg.codebook_size, (batch, tcfg.n_patch), generator=gen)
+        out.add("decode.holistic_ids", holistic)
+        out.add("decode.patch_ids", patch)
+        out.add("decode.image", tokenizer.decode(holistic, patch))
+        # A whole teacher-forced sequence: [class, h0..h(M-1), z0..z(N-2)]; row 1 uses the null class.
+        classes = torch.tensor([i % gcfg.num_classes if i % 2 == 0 else gcfg.num_classes
+                                for i in range(batch)])
+        tokens = torch.randint(0, gcfg.vocab_size, (batch, gcfg.num_slots + gcfg.block_size - 1),
+                               generator=gen)
+        input_ids = torch.cat([classes[:, None], tokens], dim=1)
+        positions = torch.arange(input_ids.shape[1]).expand(batch, -1).contiguous()
+        mask = torch.ones_like(input_ids, dtype=torch.bool)
+        logits, _ = gpt.forward_step(input_ids, positions, mask, gpt.empty_cache(batch))
+        out.add("gpt.input_ids", input_ids)
+        out.add("gpt.logits", logits)
+    out.close({"source": "PyTorch fp32 (tools/hita)", "seed": seed,
+               "gpt": "logits of the whole sequence from one call at positions 0..L-1, empty cache"})
+
+
+def graph_entry(directory: str, files: List[str], io_spec: Dict, seconds: float) -> Dict:
+    entry = {"file": files[0], "sha256": sha256_file(os.path.join(directory, files[0])),
+             "bytes": os.path.getsize(os.path.join(directory, files[0])),
+             "externalData": [{"file": f, "sha256": sha256_file(os.path.join(directory, f)),
+                               "bytes": os.path.getsize(os.path.join(directory, f))} for f in files[1:]],
+             "exportSeconds": round(seconds, 2)}
+    entry.update(io_spec)
+    return entry
+
+
+def manifest(model_id: str, tokenizer: HitaTokenizer, gpt: HitaGPT, classes: Sequence[str],
+             graphs: Dict[str, Dict], provenance: Dict, license_text: str, description: str,
+             sampling: Optional[Dict] = None) -> Dict:
+    tcfg, gcfg = tokenizer.cfg, gpt.cfg
+    has_encoder = "encode" in graphs
+    return {
+        "format": MANIFEST_FORMAT,
+        "id": model_id,
+        "description": description,
+        "license": license_text,
+        "imageSize": tcfg.image_size,
+        "tokenizer": {
+            "grid": tcfg.grid, "numHolistic": tcfg.n_carrier, "numPatch": tcfg.n_patch,
+            "codebookSize": tcfg.codebook_size, "patchEmbedDim": tcfg.patch_embed_dim,
+            "holisticEmbedDim": tcfg.slot_embed_dim, "shiftK": tcfg.shift_k,
+            "semanticBackbone": {"inputSize": tcfg.backbone.input_size,
+                                 "patchSize": tcfg.backbone.patch_size,
+                                 "embedDim": tcfg.backbone.embed_dim, "depth": tcfg.backbone.depth,
+                                 "resize": ("none" if tcfg.backbone.input_size == tcfg.image_size else
+                                            "kornia bicubic antialias (gaussian σ=max((s-1)/2,0.001), "
+                                            "reflect) as a matrix product")},
+        },
+        "gpt": {
+            "dim": gcfg.dim, "numLayers": gcfg.n_layer, "numHeads": gcfg.n_head,
+            "headDim": gcfg.head_dim, "vocabSize": gcfg.vocab_size, "numClasses": gcfg.num_classes,
+            "nullClassId": gcfg.num_classes, "clsTokenNum": gcfg.cls_token_num,
+            "numHolistic": gcfg.num_slots, "numPatch": gcfg.block_size,
+            "maxPositions": gcfg.max_positions, "ropeBase": gcfg.rope_base,
+            "posMEmbedding": gcfg.pos_m_embedding,
+        },
+        "classes": [{"id": i, "name": name} for i, name in enumerate(classes)],
+        "sampling": dict(sampling or DEFAULT_SAMPLING),
+        "pixels": PIXELS,
+        "capabilities": {"generate": True, "inpaint": has_encoder, "style": has_encoder},
+        "graphs": graphs,
+        "fixtures": "fixtures/index.json",
+        "provenance": provenance,
+    }
+
+
+def write_model_dir(out: str, model_id: str, tokenizer: HitaTokenizer, gpt: HitaGPT,
+                    classes: Sequence[str], provenance: Dict, license_text: str, description: str,
+                    has_encoder: bool = True, fixture_batch: int = 2, seed: int = 0,
+                    sampling: Optional[Dict] = None) -> Dict:
+    """Export every graph, the fixtures and the manifest into `out`; returns the manifest."""
+    if tokenizer.cfg.codebook_size != gpt.cfg.vocab_size or tokenizer.cfg.n_patch != gpt.cfg.block_size \
+            or tokenizer.cfg.n_carrier != gpt.cfg.num_slots:
+        raise ValueError("tokenizer and GPT disagree on codebook size, patch or holistic token count")
+    if len(classes) != gpt.cfg.num_classes:
+        raise ValueError(f"{len(classes)} class names for a GPT with {gpt.cfg.num_classes} classes")
+    os.makedirs(out, exist_ok=True)
+    tokenizer.eval()
+    gpt.eval()
+    steps: List[tuple[str, Callable[[str], List[str]], Callable[[], Dict]]] = []
+    if has_encoder:
+        steps.append(("encode", lambda p: export_onnx.export_encode(tokenizer, p),
+                      lambda: export_onnx.encode_io(tokenizer)))
+    steps.append(("decode", lambda p: export_onnx.export_decode(tokenizer, p),
+                  lambda: export_onnx.decode_io(tokenizer)))
+    steps.append(("gpt", lambda p: export_onnx.export_gpt(gpt, p), lambda: export_onnx.gpt_io(gpt)))
+    graphs: Dict[str, Dict] = {}
+    with tqdm(total=len(steps) + 1, desc="export", unit="step") as bar:
+        for name, export, io_spec in steps:
+            bar.set_postfix_str(name)
+            start = time.perf_counter()
+            files = export(os.path.join(out, f"{name}.onnx"))
+            graphs[name] = graph_entry(out, files, io_spec(), time.perf_counter() - start)
+            bar.update()
+        bar.set_postfix_str("fixtures")
+        write_fixtures(os.path.join(out, "fixtures"), tokenizer, gpt, has_encoder, seed, fixture_batch)
+        bar.update()
+    data = manifest(model_id, tokenizer, gpt, classes, graphs, provenance, license_text, description,
+                    sampling)
+    with open(os.path.join(out, "model.json"), "w") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+    return data
