@@ -132,7 +132,7 @@ describe(`parity of ${manifest.id} (${modelDir})`, () => {
       expect(error).toBeLessThan(1e-4);
     });
 
-    it('the sequence fed one step at a time through the cache equals the prefill', async () => {
+    it('the sequence fed one step at a time through the cache equals the prefill', { timeout: 900_000 }, async () => {
       let past = emptyCache(numLayers, batch, numHeads, headDim);
       let worst = 0;
       for (let p = 0; p < length; p++) {

@@ -1,0 +1,97 @@
+/**
+ * The body of an inference worker thread: owns the ORT sessions of one device, because
+ * `session.run` blocks the thread that calls it and must never run on the API's event loop.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { AppError, errors, isAppError } from '../errors.js';
+import { openPipeline } from './open-pipeline.js';
+import type { HitaPipeline } from './hita-pipeline.js';
+import { ModelRegistry } from './model-registry.js';
+import type { EngineThreadConfig, FromEngine, SerializedError, ToEngine } from './worker-protocol.js';
+
+const port = parentPort;
+if (!port) throw new Error('engine-thread.ts runs only as a worker thread');
+const config = workerData as EngineThreadConfig;
+const registry = new ModelRegistry({ modelsDir: config.modelsDir, defaultModel: config.defaultModel });
+const pipelines = new Map<string, Promise<HitaPipeline>>();
+const jobModels = new Map<string, Promise<HitaPipeline>>();
+let provider: string | null = null;
+
+function send(message: FromEngine): void {
+  port!.postMessage(message);
+}
+
+const logger = {
+  info: (data: Record<string, unknown>, message: string) => send({ type: 'log', level: 'info', message, data }),
+  warn: (data: Record<string, unknown>, message: string) => send({ type: 'log', level: 'warn', message, data }),
+};
+
+function serialize(error: unknown): SerializedError {
+  const app: AppError = isAppError(error) ? error : errors.generationFailed(String(error), error, true);
+  return app.toJSON();
+}
+
+async function pipelineFor(model: string | undefined): Promise<{ id: string; pipeline: Promise<HitaPipeline> }> {
+  const info = await registry.resolve(model);
+  let pipeline = pipelines.get(info.dir);
+  if (!pipeline) {
+    pipeline = openPipeline(info, { ...config, logger }).then((opened) => {
+      provider = opened.provider;
+      logger.info({ model: info.id, provider: opened.provider }, 'model opened');
+      return opened.pipeline;
+    });
+    pipelines.set(info.dir, pipeline);
+    pipeline.catch(() => pipelines.delete(info.dir));
+  }
+  return { id: info.id, pipeline };
+}
+
+async function run(message: Extract<ToEngine, { type: 'run' }>): Promise<void> {
+  const { jobId } = message;
+  try {
+    const { id, pipeline } = await pipelineFor(message.model);
+    jobModels.set(jobId, pipeline);
+    const images = await (await pipeline).run(jobId, message.request, (progress) =>
+      send({ type: 'progress', jobId, progress }),
+    );
+    send({ type: 'done', jobId, model: id, images });
+  } catch (error) {
+    send({ type: 'failed', jobId, error: serialize(error) });
+  } finally {
+    jobModels.delete(jobId);
+  }
+}
+
+port.on('message', (message: ToEngine) => {
+  switch (message.type) {
+    case 'run':
+      void run(message);
+      break;
+    case 'cancel':
+      void jobModels.get(message.jobId)?.then((pipeline) => pipeline.cancel(message.jobId));
+      break;
+    case 'stats': {
+      const stats = { activeRows: 0, queuedSequences: 0, steps: 0 };
+      void Promise.allSettled([...pipelines.values()]).then((settled) => {
+        for (const result of settled) {
+          if (result.status !== 'fulfilled') continue;
+          const s = result.value.engine.stats;
+          stats.activeRows += s.activeRows;
+          stats.queuedSequences += s.queuedSequences;
+          stats.steps += s.steps;
+        }
+        send({
+          type: 'stats',
+          requestId: message.requestId,
+          stats: { provider, ...stats, rssBytes: process.memoryUsage().rss },
+        });
+      });
+      break;
+    }
+    case 'close':
+      port.close();
+      break;
+  }
+});
+
+send({ type: 'ready' });

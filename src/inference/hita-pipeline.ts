@@ -1,0 +1,305 @@
+import * as ort from 'onnxruntime-node';
+import { errors } from '../errors.js';
+import { BatchingEngine, type SequenceSpec } from './batching-engine.js';
+import {
+  composite,
+  encodePng,
+  fromModelOutput,
+  imageSize,
+  readImage,
+  readMask,
+  toModelInput,
+  type RgbImage,
+} from './image-codec.js';
+import type { ModelManifest } from './model-manifest.js';
+import { validateSamplingParams, type SamplingParams } from './sampling/sampling-params.js';
+import {
+  allFree,
+  inpaintForcedTokens,
+  maskedCells,
+  styleForcedTokens,
+  tokenLayout,
+  type TokenLayout,
+} from './token-layout.js';
+
+interface CommonRequest {
+  /** Images to make; image i uses seed + i. @default 1 */
+  count: number;
+  seed: number;
+  sampling: SamplingParams;
+}
+
+export interface GenerateRequest extends CommonRequest {
+  kind: 'generate';
+  classId: number;
+}
+
+export interface InpaintRequest extends CommonRequest {
+  kind: 'inpaint';
+  /** Encoded image bytes (PNG, JPEG, WebP, …) and its mask (white = regenerate), same size. */
+  image: Uint8Array;
+  mask: Uint8Array;
+  /** @default the null class (unconditional) */
+  classId?: number;
+  /** Keep the image's holistic tokens (true) or sample new ones. @default true */
+  keepHolistic?: boolean;
+  /** Paste the original pixels back outside the mask. @default true */
+  composite?: boolean;
+}
+
+export interface StyleRequest extends CommonRequest {
+  kind: 'style';
+  content: Uint8Array;
+  style: Uint8Array;
+  /** `swap`: decode (style holistic, content patches); `regenerate`: sample patches after them. */
+  mode: 'swap' | 'regenerate';
+  /** regenerate: share of content patch tokens resampled, 0 … 1. @default 0.5 */
+  strength?: number;
+  classId?: number;
+}
+
+export type InferenceRequest = GenerateRequest | InpaintRequest | StyleRequest;
+
+export type Phase = 'encode' | 'holistic' | 'patch' | 'decode';
+
+export interface InferenceProgress {
+  phase: Phase;
+  step: number;
+  total: number;
+}
+
+export interface GeneratedImage {
+  seed: number;
+  png: Buffer;
+  width: number;
+  height: number;
+  holisticIds: number[];
+  patchIds: number[];
+}
+
+export interface HitaPipelineOptions {
+  manifest: ModelManifest;
+  gpt: ort.InferenceSession;
+  decode: ort.InferenceSession;
+  /** Absent for models without a semantic backbone: no in-painting or style transfer. */
+  encode?: ort.InferenceSession;
+  /** @default 32 */
+  maxBatchRows?: number;
+}
+
+/**
+ * The Hita pipeline of one model on one device: encode inputs, run the GPT through the batching
+ * engine, decode tokens, postprocess to PNG (SPEC §3.7, §4).
+ */
+export class HitaPipeline {
+  readonly layout: TokenLayout;
+  readonly engine: BatchingEngine;
+  private readonly manifest: ModelManifest;
+  private readonly encodeSession: ort.InferenceSession | undefined;
+  private readonly decodeSession: ort.InferenceSession;
+
+  constructor(options: HitaPipelineOptions) {
+    const { manifest, gpt, decode, encode, maxBatchRows = 32 } = options;
+    this.manifest = manifest;
+    this.layout = tokenLayout(manifest);
+    this.encodeSession = encode;
+    this.decodeSession = decode;
+    this.engine = new BatchingEngine({
+      session: gpt,
+      kv: {
+        layers: manifest.gpt.numLayers,
+        heads: manifest.gpt.numHeads,
+        headDim: manifest.gpt.headDim,
+        positions: this.layout.length,
+      },
+      vocabSize: manifest.gpt.vocabSize,
+      nullClassId: manifest.gpt.nullClassId,
+      maxBatchRows,
+    });
+  }
+
+  /** Runs one job; `jobId` is what `cancel` takes. */
+  async run(
+    jobId: string,
+    request: InferenceRequest,
+    onProgress: (progress: InferenceProgress) => void = () => {},
+  ): Promise<GeneratedImage[]> {
+    const sampling = validateSamplingParams(request.sampling, this.manifest.gpt.vocabSize);
+    this.checkCount(request.count);
+    this.checkSeed(request.seed);
+    const seeds = Array.from({ length: request.count }, (_, i) => request.seed + i);
+    switch (request.kind) {
+      case 'generate': {
+        const classId = this.checkClass(request.classId, false);
+        const forced = allFree(this.layout);
+        return this.sample(jobId, seeds, classId, () => forced, sampling, onProgress);
+      }
+      case 'inpaint':
+        return this.inpaint(jobId, request, seeds, sampling, onProgress);
+      case 'style':
+        return this.style(jobId, request, seeds, sampling, onProgress);
+    }
+  }
+
+  cancel(jobId: string): boolean {
+    return this.engine.cancel(jobId);
+  }
+
+  private async inpaint(
+    jobId: string,
+    request: InpaintRequest,
+    seeds: number[],
+    sampling: SamplingParams,
+    onProgress: (progress: InferenceProgress) => void,
+  ): Promise<GeneratedImage[]> {
+    const size = this.layout.imageSize;
+    const [imageDims, maskDims] = await Promise.all([imageSize(request.image, 'image'), imageSize(request.mask, 'mask')]);
+    if (imageDims.width !== maskDims.width || imageDims.height !== maskDims.height) {
+      throw errors.badInput(
+        'mask',
+        `is ${maskDims.width}×${maskDims.height}, the image is ${imageDims.width}×${imageDims.height}; they must match`,
+      );
+    }
+    const classId = this.checkClass(request.classId, true);
+    const encoder = this.requireEncoder('inpaint');
+    const [image, mask] = await Promise.all([readImage(request.image, size, 'image'), readMask(request.mask, size, 'mask')]);
+    onProgress({ phase: 'encode', step: 0, total: 1 });
+    const [codes] = await this.encode(encoder, [image]);
+    const cells = maskedCells(this.layout, mask);
+    const forced = inpaintForcedTokens(this.layout, codes!.holistic, codes!.patch, cells, request.keepHolistic ?? true);
+    const paste = request.composite === false ? undefined : (rgb: RgbImage) => composite(image, rgb, mask);
+    return this.sample(jobId, seeds, classId, () => forced, sampling, onProgress, paste);
+  }
+
+  private async style(
+    jobId: string,
+    request: StyleRequest,
+    seeds: number[],
+    sampling: SamplingParams,
+    onProgress: (progress: InferenceProgress) => void,
+  ): Promise<GeneratedImage[]> {
+    const size = this.layout.imageSize;
+    const strength = request.strength ?? 0.5;
+    if (!Number.isFinite(strength) || strength < 0 || strength > 1) {
+      throw errors.badInput('strength', `must be between 0 and 1, got ${strength}`);
+    }
+    if (request.mode === 'swap' && request.count !== 1) {
+      throw errors.badInput('count', 'swap mode is deterministic: it makes exactly one image');
+    }
+    const classId = this.checkClass(request.classId, true);
+    const encoder = this.requireEncoder('style');
+    const [content, style] = await Promise.all([
+      readImage(request.content, size, 'content'),
+      readImage(request.style, size, 'style'),
+    ]);
+    onProgress({ phase: 'encode', step: 0, total: 2 });
+    const [contentCodes, styleCodes] = await this.encode(encoder, [content, style]);
+    onProgress({ phase: 'encode', step: 2, total: 2 });
+    if (request.mode === 'swap') {
+      onProgress({ phase: 'decode', step: 0, total: 1 });
+      const image = await this.finish(seeds[0]!, Array.from(styleCodes!.holistic), Array.from(contentCodes!.patch));
+      onProgress({ phase: 'decode', step: 1, total: 1 });
+      return [image];
+    }
+    const forced = styleForcedTokens(this.layout, styleCodes!.holistic, contentCodes!.patch, strength);
+    return this.sample(jobId, seeds, classId, () => forced, sampling, onProgress);
+  }
+
+  /** Token generation for every seed, then decoding, reporting progress as it goes. */
+  private async sample(
+    jobId: string,
+    seeds: number[],
+    classId: number,
+    forcedFor: (seed: number) => Int32Array,
+    sampling: SamplingParams,
+    onProgress: (progress: InferenceProgress) => void,
+    postprocess?: (rgb: RgbImage) => RgbImage,
+  ): Promise<GeneratedImage[]> {
+    const m = this.layout.numHolistic;
+    // Guidance between the null class and itself changes nothing: spare the second row.
+    const effective = classId === this.manifest.gpt.nullClassId ? { ...sampling, cfgScale: 1 } : sampling;
+    const sequences: SequenceSpec[] = seeds.map((seed) => ({ seed, classId, forced: forcedFor(seed), sampling: effective }));
+    const tokens = await this.engine.submit({
+      id: jobId,
+      sequences,
+      onProgress: ({ step }) =>
+        onProgress(
+          step < m
+            ? { phase: 'holistic', step, total: m }
+            : { phase: 'patch', step: step - m, total: this.layout.numPatch },
+        ),
+    });
+    const images: GeneratedImage[] = [];
+    for (const [i, seq] of tokens.entries()) {
+      onProgress({ phase: 'decode', step: i, total: tokens.length });
+      images.push(await this.finish(seeds[i]!, Array.from(seq.subarray(0, m)), Array.from(seq.subarray(m)), postprocess));
+    }
+    onProgress({ phase: 'decode', step: tokens.length, total: tokens.length });
+    return images;
+  }
+
+  private async finish(
+    seed: number,
+    holisticIds: number[],
+    patchIds: number[],
+    postprocess: (rgb: RgbImage) => RgbImage = (rgb) => rgb,
+  ): Promise<GeneratedImage> {
+    const rgb = postprocess(await this.decodeToRgb(holisticIds, patchIds));
+    return { seed, png: await encodePng(rgb), width: rgb.size, height: rgb.size, holisticIds, patchIds };
+  }
+
+  /** One image per decode call, so its pixels cannot depend on what it was batched with. */
+  async decodeToRgb(holisticIds: ArrayLike<number>, patchIds: ArrayLike<number>): Promise<RgbImage> {
+    const { numHolistic: m, numPatch: n, imageSize: size } = this.layout;
+    const out = await this.decodeSession.run({
+      holistic_ids: new ort.Tensor('int64', BigInt64Array.from(Array.from(holisticIds, BigInt)), [1, m]),
+      patch_ids: new ort.Tensor('int64', BigInt64Array.from(Array.from(patchIds, BigInt)), [1, n]),
+    });
+    return fromModelOutput(out.image!.data as Float32Array, size);
+  }
+
+  /** Images → their (holistic, patch) ids. */
+  async encode(session: ort.InferenceSession, images: RgbImage[]): Promise<{ holistic: Int32Array; patch: Int32Array }[]> {
+    const { numHolistic: m, numPatch: n, imageSize: size } = this.layout;
+    const pixels = new Float32Array(images.length * 3 * size * size);
+    images.forEach((image, i) => toModelInput(image, pixels, i));
+    const out = await session.run({ image: new ort.Tensor('float32', pixels, [images.length, 3, size, size]) });
+    const holistic = out.holistic_ids!.data as BigInt64Array;
+    const patch = out.patch_ids!.data as BigInt64Array;
+    return images.map((_, i) => ({
+      holistic: Int32Array.from(holistic.subarray(i * m, (i + 1) * m), Number),
+      patch: Int32Array.from(patch.subarray(i * n, (i + 1) * n), Number),
+    }));
+  }
+
+  requireEncoder(capability: 'inpaint' | 'style'): ort.InferenceSession {
+    if (!this.encodeSession || !this.manifest.capabilities[capability]) {
+      throw errors.badInput(
+        'model',
+        `${this.manifest.id} has no image encoder, so it cannot ${capability === 'inpaint' ? 'in-paint' : 'transfer style'}`,
+      );
+    }
+    return this.encodeSession;
+  }
+
+  private checkClass(classId: number | undefined, optional: boolean): number {
+    const { numClasses, nullClassId } = this.manifest.gpt;
+    if (classId === undefined && optional) return nullClassId;
+    if (classId === undefined || !Number.isInteger(classId) || classId < 0 || classId >= numClasses) {
+      throw errors.badInput('classId', `must be an integer class id in 0 … ${numClasses - 1}, got ${classId}`);
+    }
+    return classId;
+  }
+
+  private checkCount(count: number): void {
+    if (!Number.isInteger(count) || count < 1 || count > 64) {
+      throw errors.badInput('count', `must be an integer in 1 … 64, got ${count}`);
+    }
+  }
+
+  private checkSeed(seed: number): void {
+    if (!Number.isSafeInteger(seed) || seed < 0 || seed > 2 ** 48) {
+      throw errors.badInput('seed', `must be an integer in 0 … 2^48, got ${seed}`);
+    }
+  }
+}

@@ -1,0 +1,124 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { AppError, errors } from '../errors.js';
+import type { InferenceProgress } from './hita-pipeline.js';
+import type { InferenceEngine, InferenceJob, InferenceResult } from './inference-engine.js';
+import type { EngineStats, EngineThreadConfig, FromEngine, ToEngine } from './worker-protocol.js';
+
+export interface WorkerEngineOptions extends EngineThreadConfig {
+  /** Receives the thread's log lines (provider fallbacks, model loads). */
+  onLog?: (level: 'info' | 'warn' | 'error', message: string, data?: Record<string, unknown>) => void;
+  /** The compiled thread script. @default engine-thread.js beside this module, or in dist/ when run from sources */
+  threadScript?: string;
+}
+
+/**
+ * The thread script. Worker threads run plain JavaScript, so when this module runs from its
+ * TypeScript sources (under vitest) the compiled twin in dist/ is used; `npm test` builds first.
+ */
+function defaultThreadScript(): string {
+  const here = fileURLToPath(new URL('./engine-thread.js', import.meta.url));
+  if (existsSync(here)) return here;
+  const built = here.replace(/([\\/])src([\\/]inference[\\/])/, '$1dist$2');
+  if (existsSync(built)) return built;
+  throw new Error(`cannot find the compiled engine thread at ${here} or ${built}; run npm run build`);
+}
+
+interface Pending {
+  resolve: (result: InferenceResult) => void;
+  reject: (error: unknown) => void;
+  onProgress?: (progress: InferenceProgress) => void;
+}
+
+/** An `InferenceEngine` running the Hita pipeline of one device in a worker thread. */
+export class WorkerEngine implements InferenceEngine {
+  private readonly worker: Worker;
+  private readonly jobs = new Map<string, Pending>();
+  private readonly statsWaiters = new Map<number, (stats: EngineStats) => void>();
+  private nextRequest = 0;
+  private closed: Promise<void> | null = null;
+  private exitError: AppError | null = null;
+
+  constructor(options: WorkerEngineOptions) {
+    const { onLog, threadScript, ...config } = options;
+    this.worker = new Worker(threadScript ?? defaultThreadScript(), { workerData: config });
+    this.worker.on('message', (message: FromEngine) => this.receive(message, onLog));
+    this.worker.on('error', (error) => this.failAll(errors.generationFailed(`inference thread crashed: ${error.message}`, error, true)));
+    this.worker.on('exit', (code) => {
+      this.exitError ??= errors.generationFailed(`inference thread exited (code ${code})`, undefined, true);
+      this.failAll(this.exitError);
+    });
+  }
+
+  run(job: InferenceJob): Promise<InferenceResult> {
+    if (this.closed || this.exitError) return Promise.reject(this.exitError ?? errors.generationFailed('engine closed', undefined, true));
+    if (this.jobs.has(job.id)) return Promise.reject(errors.conflict(`job ${job.id} is already running`));
+    return new Promise<InferenceResult>((resolve, reject) => {
+      this.jobs.set(job.id, { resolve, reject, ...(job.onProgress ? { onProgress: job.onProgress } : {}) });
+      this.post({ type: 'run', jobId: job.id, model: job.model, request: job.request });
+    });
+  }
+
+  cancel(jobId: string): void {
+    if (this.jobs.has(jobId)) this.post({ type: 'cancel', jobId });
+  }
+
+  stats(): Promise<EngineStats> {
+    const requestId = this.nextRequest++;
+    return new Promise((resolve) => {
+      this.statsWaiters.set(requestId, resolve);
+      this.post({ type: 'stats', requestId });
+    });
+  }
+
+  close(): Promise<void> {
+    this.closed ??= new Promise<void>((resolve) => {
+      this.exitError = errors.generationFailed('engine closed', undefined, true);
+      this.worker.once('exit', () => resolve());
+      void this.worker.terminate();
+    });
+    return this.closed;
+  }
+
+  private post(message: ToEngine): void {
+    this.worker.postMessage(message);
+  }
+
+  private receive(message: FromEngine, onLog: WorkerEngineOptions['onLog']): void {
+    switch (message.type) {
+      case 'progress':
+        this.jobs.get(message.jobId)?.onProgress?.(message.progress);
+        break;
+      case 'done': {
+        const pending = this.jobs.get(message.jobId);
+        this.jobs.delete(message.jobId);
+        // Buffers arrive as plain Uint8Arrays after structured cloning.
+        const images = message.images.map((image) => ({ ...image, png: Buffer.from(image.png) }));
+        pending?.resolve({ model: message.model, images });
+        break;
+      }
+      case 'failed': {
+        const pending = this.jobs.get(message.jobId);
+        this.jobs.delete(message.jobId);
+        const { code, message: text, retryable, details } = message.error;
+        pending?.reject(new AppError(code, text, { retryable, ...(details ? { details } : {}) }));
+        break;
+      }
+      case 'stats':
+        this.statsWaiters.get(message.requestId)?.(message.stats);
+        this.statsWaiters.delete(message.requestId);
+        break;
+      case 'log':
+        onLog?.(message.level, message.message, message.data);
+        break;
+      case 'ready':
+        break;
+    }
+  }
+
+  private failAll(error: AppError): void {
+    for (const pending of this.jobs.values()) pending.reject(error);
+    this.jobs.clear();
+  }
+}

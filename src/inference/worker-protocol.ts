@@ -1,0 +1,45 @@
+import type { ErrorCode } from '../errors.js';
+import type { ExecutionProvider } from './execution-providers.js';
+import type { GeneratedImage, InferenceProgress, InferenceRequest } from './hita-pipeline.js';
+
+/** What the engine thread needs to open models on its device. */
+export interface EngineThreadConfig {
+  modelsDir: string;
+  defaultModel: string;
+  providers: ExecutionProvider[];
+  /** Device ordinal for GPU providers. @default 0 */
+  deviceId?: number;
+  /** @default 32 */
+  maxBatchRows?: number;
+  /** ORT intra-op threads. @default ORT's choice (all cores) */
+  threads?: number;
+}
+
+export type ToEngine =
+  | { type: 'run'; jobId: string; model: string | undefined; request: InferenceRequest }
+  | { type: 'cancel'; jobId: string }
+  | { type: 'stats'; requestId: number }
+  | { type: 'close' };
+
+export interface EngineStats {
+  provider: string | null;
+  activeRows: number;
+  queuedSequences: number;
+  steps: number;
+  rssBytes: number;
+}
+
+export interface SerializedError {
+  code: ErrorCode;
+  message: string;
+  retryable: boolean;
+  details?: Record<string, unknown>;
+}
+
+export type FromEngine =
+  | { type: 'ready' }
+  | { type: 'progress'; jobId: string; progress: InferenceProgress }
+  | { type: 'done'; jobId: string; model: string; images: GeneratedImage[] }
+  | { type: 'failed'; jobId: string; error: SerializedError }
+  | { type: 'stats'; requestId: number; stats: EngineStats }
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string; data?: Record<string, unknown> };
