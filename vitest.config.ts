@@ -1,5 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
+/** `HITA_BENCH=1` runs the benchmarks of bench/ instead of the tests: they print figures, assert nothing timed. */
+const isBench = process.env.HITA_BENCH === '1';
+
 export default defineConfig({
   resolve: {
     // Tests import graphql's ESM build while type-graphql and Apollo require its CommonJS build:
@@ -7,11 +10,12 @@ export default defineConfig({
     alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }],
   },
   test: {
-    include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
+    include: isBench ? ['bench/**/*.bench.ts'] : ['test/**/*.test.ts', 'src/**/*.test.ts'],
     setupFiles: ['reflect-metadata'],
     // Native addons (onnxruntime-node, better-sqlite3, sharp) are safer in child processes.
     pool: 'forks',
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
+    testTimeout: isBench ? 0 : 60_000,
+    hookTimeout: isBench ? 0 : 60_000,
+    ...(isBench ? { fileParallelism: false } : {}),
   },
 });

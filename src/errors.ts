@@ -39,7 +39,12 @@ export class AppError extends Error {
     this.details = options.details;
   }
 
-  toJSON(): { code: ErrorCode; message: string; retryable: boolean; details?: Record<string, unknown> } {
+  toJSON(): {
+    code: ErrorCode;
+    message: string;
+    retryable: boolean;
+    details?: Record<string, unknown>;
+  } {
     return {
       code: this.code,
       message: this.message,
@@ -56,10 +61,14 @@ export function isAppError(value: unknown): value is AppError {
 /** Named constructors: each message says what was expected and what arrived. */
 export const errors = {
   badInput(field: string, message: string, details: Record<string, unknown> = {}): AppError {
-    return new AppError('BAD_USER_INPUT', `${field}: ${message}`, { details: { field, ...details } });
+    return new AppError('BAD_USER_INPUT', `${field}: ${message}`, {
+      details: { field, ...details },
+    });
   },
   notFound(what: string, id: string): AppError {
-    return new AppError('NOT_FOUND', `${what} ${JSON.stringify(id)} does not exist`, { details: { id } });
+    return new AppError('NOT_FOUND', `${what} ${JSON.stringify(id)} does not exist`, {
+      details: { id },
+    });
   },
   conflict(message: string, details: Record<string, unknown> = {}): AppError {
     return new AppError('CONFLICT', message, { details });
@@ -71,7 +80,10 @@ export const errors = {
     return new AppError('MODEL_UNAVAILABLE', `${file}: ${message}`, { details: { file }, cause });
   },
   providerUnavailable(provider: string, message: string, cause?: unknown): AppError {
-    return new AppError('EXECUTION_PROVIDER_UNAVAILABLE', message, { details: { provider }, cause });
+    return new AppError('EXECUTION_PROVIDER_UNAVAILABLE', message, {
+      details: { provider },
+      cause,
+    });
   },
   generationFailed(message: string, cause?: unknown, retryable = false): AppError {
     return new AppError('GENERATION_FAILED', message, { cause, retryable });

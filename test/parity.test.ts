@@ -71,7 +71,10 @@ describe(`parity of ${manifest.id} (${modelDir})`, () => {
       holistic_ids: fixture('decode.holistic_ids'),
       patch_ids: fixture('decode.patch_ids'),
     });
-    const error = maxAbsDiff(out.image!.data as Float32Array, fixture('decode.image').data as Float32Array);
+    const error = maxAbsDiff(
+      out.image!.data as Float32Array,
+      fixture('decode.image').data as Float32Array,
+    );
     console.info(`decode: max abs error ${error.toExponential(2)}`);
     expect(error).toBeLessThan(1e-3);
   });
@@ -96,7 +99,10 @@ describe(`parity of ${manifest.id} (${modelDir})`, () => {
       const out = await session.run({
         input_ids: int64(inputIds.flat(), [rows, seq]),
         position_ids: int64(positions.flat(), [rows, seq]),
-        attention_mask: new ort.Tensor('bool', Uint8Array.from(mask.flat(), Number), [rows, mask[0]!.length]),
+        attention_mask: new ort.Tensor('bool', Uint8Array.from(mask.flat(), Number), [
+          rows,
+          mask[0]!.length,
+        ]),
         ...past,
       });
       return out;
@@ -128,38 +134,47 @@ describe(`parity of ${manifest.id} (${modelDir})`, () => {
 
     it('logits of a whole teacher-forced sequence differ from PyTorch by < 1e-4', () => {
       const error = maxAbsDiff(prefillLogits, fixture('gpt.logits').data as Float32Array);
-      console.info(`gpt: prefill logits max abs error ${error.toExponential(2)} over ${batch}x${length}`);
+      console.info(
+        `gpt: prefill logits max abs error ${error.toExponential(2)} over ${batch}x${length}`,
+      );
       expect(error).toBeLessThan(1e-4);
     });
 
-    it('the sequence fed one step at a time through the cache equals the prefill', { timeout: 900_000 }, async () => {
-      let past = emptyCache(numLayers, batch, numHeads, headDim);
-      let worst = 0;
-      for (let p = 0; p < length; p++) {
-        const rows = range(0, batch);
-        const out = await step(
-          rows.map((b) => row(b, p, p + 1)),
-          rows.map(() => [p]),
-          rows.map(() => Array<boolean>(p + 1).fill(true)),
-          past,
-        );
-        const next: Record<string, ort.Tensor> = {};
-        for (let l = 0; l < numLayers; l++) {
-          next[`past_key_${l}`] = concatSeq(past[`past_key_${l}`]!, out[`new_key_${l}`]!);
-          next[`past_value_${l}`] = concatSeq(past[`past_value_${l}`]!, out[`new_value_${l}`]!);
-        }
-        past = next;
-        const logits = out.logits!.data as Float32Array;
-        for (const b of rows) {
-          worst = Math.max(
-            worst,
-            maxAbsDiff(logits.subarray(b * vocabSize, (b + 1) * vocabSize), logitsAt(prefillLogits, b, p)),
+    it(
+      'the sequence fed one step at a time through the cache equals the prefill',
+      { timeout: 900_000 },
+      async () => {
+        let past = emptyCache(numLayers, batch, numHeads, headDim);
+        let worst = 0;
+        for (let p = 0; p < length; p++) {
+          const rows = range(0, batch);
+          const out = await step(
+            rows.map((b) => row(b, p, p + 1)),
+            rows.map(() => [p]),
+            rows.map(() => Array<boolean>(p + 1).fill(true)),
+            past,
           );
+          const next: Record<string, ort.Tensor> = {};
+          for (let l = 0; l < numLayers; l++) {
+            next[`past_key_${l}`] = concatSeq(past[`past_key_${l}`]!, out[`new_key_${l}`]!);
+            next[`past_value_${l}`] = concatSeq(past[`past_value_${l}`]!, out[`new_value_${l}`]!);
+          }
+          past = next;
+          const logits = out.logits!.data as Float32Array;
+          for (const b of rows) {
+            worst = Math.max(
+              worst,
+              maxAbsDiff(
+                logits.subarray(b * vocabSize, (b + 1) * vocabSize),
+                logitsAt(prefillLogits, b, p),
+              ),
+            );
+          }
         }
-      }
-      console.info(`gpt: step-by-step vs prefill max abs error ${worst.toExponential(2)}`);
-      expect(worst).toBeLessThan(1e-4);
-    });
+        console.info(`gpt: step-by-step vs prefill max abs error ${worst.toExponential(2)}`);
+        expect(worst).toBeLessThan(1e-4);
+      },
+    );
 
     it('rows at different positions batched together equal the same rows run alone', async () => {
       // Two rows with different cached lengths (and holistic vs patch positions) share one call.
@@ -184,7 +199,12 @@ describe(`parity of ${manifest.id} (${modelDir})`, () => {
           past[`past_key_${l}`] = caches[i]![`new_key_${l}`]!;
           past[`past_value_${l}`] = caches[i]![`new_value_${l}`]!;
         }
-        const out = await step([row(sources[i]!, p, p + 1)], [[p]], [Array<boolean>(p + 1).fill(true)], past);
+        const out = await step(
+          [row(sources[i]!, p, p + 1)],
+          [[p]],
+          [Array<boolean>(p + 1).fill(true)],
+          past,
+        );
         alone.push((out.logits!.data as Float32Array).slice());
       }
       const longest = Math.max(...positions);

@@ -101,17 +101,25 @@ export class BatchingEngine {
   }
 
   get stats(): BatchingStats {
-    return { activeRows: this.owners.length, queuedSequences: this.pending.length, steps: this.steps };
+    return {
+      activeRows: this.owners.length,
+      queuedSequences: this.pending.length,
+      steps: this.steps,
+    };
   }
 
   /** Queues a job's images; resolves with their tokens (M + N each) in order. */
   submit(job: TokenJob): Promise<Int32Array[]> {
     for (const spec of job.sequences) {
       if (spec.forced.length !== this.length) {
-        throw errors.generationFailed(`forced tokens have length ${spec.forced.length}, expected ${this.length}`);
+        throw errors.generationFailed(
+          `forced tokens have length ${spec.forced.length}, expected ${this.length}`,
+        );
       }
       if ((spec.sampling.cfgScale > 1 ? 2 : 1) > this.cache.maxRows) {
-        throw errors.generationFailed(`maxBatchRows ${this.cache.maxRows} cannot hold one image with CFG`);
+        throw errors.generationFailed(
+          `maxBatchRows ${this.cache.maxRows} cannot hold one image with CFG`,
+        );
       }
     }
     return new Promise<Int32Array[]>((resolve, reject) => {
@@ -221,7 +229,12 @@ export class BatchingEngine {
     const past: Record<string, ort.Tensor> = {};
     for (let l = 0; l < layers; l++) {
       for (const kind of ['key', 'value']) {
-        past[`past_${kind}_${l}`] = new ort.Tensor('float32', new Float32Array(0), [rows.length, heads, 0, headDim]);
+        past[`past_${kind}_${l}`] = new ort.Tensor('float32', new Float32Array(0), [
+          rows.length,
+          heads,
+          0,
+          headDim,
+        ]);
       }
     }
     const out = await this.session.run({
@@ -236,7 +249,11 @@ export class BatchingEngine {
     for (const seq of seqs) {
       // A sequence's rows are consecutive in the call: conditional first.
       const p = seq.position - 1;
-      const at = (i: number) => logits.subarray(((b + i) * span + p) * this.vocabSize, ((b + i) * span + p + 1) * this.vocabSize);
+      const at = (i: number) =>
+        logits.subarray(
+          ((b + i) * span + p) * this.vocabSize,
+          ((b + i) * span + p + 1) * this.vocabSize,
+        );
       seq.tokens[p] = this.choose(seq, p, at(0), seq.rows.length > 1 ? at(1) : null);
       b += seq.rows.length;
     }
@@ -272,13 +289,23 @@ export class BatchingEngine {
       if (stepped.has(seq)) continue;
       stepped.add(seq);
       const p = seq.position;
-      seq.tokens[p] = this.choose(seq, p, row(seq.rows[0]!), seq.rows.length > 1 ? row(seq.rows[1]!) : null);
+      seq.tokens[p] = this.choose(
+        seq,
+        p,
+        row(seq.rows[0]!),
+        seq.rows.length > 1 ? row(seq.rows[1]!) : null,
+      );
       seq.position = p + 1;
     }
     this.reportProgress([...stepped]);
   }
 
-  private choose(seq: Sequence, position: number, cond: Float32Array, uncond: Float32Array | null): number {
+  private choose(
+    seq: Sequence,
+    position: number,
+    cond: Float32Array,
+    uncond: Float32Array | null,
+  ): number {
     const forced = seq.spec.forced[position]!;
     if (forced !== FREE) return forced;
     return chooseToken(cond, uncond, seq.spec.sampling, seq.rng.uniform(position), this.scratch);

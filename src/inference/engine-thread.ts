@@ -7,12 +7,20 @@ import { AppError, errors, isAppError } from '../errors.js';
 import { openPipeline } from './open-pipeline.js';
 import type { HitaPipeline } from './hita-pipeline.js';
 import { ModelRegistry } from './model-registry.js';
-import type { EngineThreadConfig, FromEngine, SerializedError, ToEngine } from './worker-protocol.js';
+import type {
+  EngineThreadConfig,
+  FromEngine,
+  SerializedError,
+  ToEngine,
+} from './worker-protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('engine-thread.ts runs only as a worker thread');
 const config = workerData as EngineThreadConfig;
-const registry = new ModelRegistry({ modelsDir: config.modelsDir, defaultModel: config.defaultModel });
+const registry = new ModelRegistry({
+  modelsDir: config.modelsDir,
+  defaultModel: config.defaultModel,
+});
 const pipelines = new Map<string, Promise<HitaPipeline>>();
 const jobModels = new Map<string, Promise<HitaPipeline>>();
 let provider: string | null = null;
@@ -22,16 +30,22 @@ function send(message: FromEngine): void {
 }
 
 const logger = {
-  info: (data: Record<string, unknown>, message: string) => send({ type: 'log', level: 'info', message, data }),
-  warn: (data: Record<string, unknown>, message: string) => send({ type: 'log', level: 'warn', message, data }),
+  info: (data: Record<string, unknown>, message: string) =>
+    send({ type: 'log', level: 'info', message, data }),
+  warn: (data: Record<string, unknown>, message: string) =>
+    send({ type: 'log', level: 'warn', message, data }),
 };
 
 function serialize(error: unknown): SerializedError {
-  const app: AppError = isAppError(error) ? error : errors.generationFailed(String(error), error, true);
+  const app: AppError = isAppError(error)
+    ? error
+    : errors.generationFailed(String(error), error, true);
   return app.toJSON();
 }
 
-async function pipelineFor(model: string | undefined): Promise<{ id: string; pipeline: Promise<HitaPipeline> }> {
+async function pipelineFor(
+  model: string | undefined,
+): Promise<{ id: string; pipeline: Promise<HitaPipeline> }> {
   const info = await registry.resolve(model);
   let pipeline = pipelines.get(info.dir);
   if (!pipeline) {
@@ -51,9 +65,9 @@ async function run(message: Extract<ToEngine, { type: 'run' }>): Promise<void> {
   try {
     const { id, pipeline } = await pipelineFor(message.model);
     jobModels.set(jobId, pipeline);
-    const images = await (await pipeline).run(jobId, message.request, (progress) =>
-      send({ type: 'progress', jobId, progress }),
-    );
+    const images = await (
+      await pipeline
+    ).run(jobId, message.request, (progress) => send({ type: 'progress', jobId, progress }));
     send({ type: 'done', jobId, model: id, images });
   } catch (error) {
     send({ type: 'failed', jobId, error: serialize(error) });

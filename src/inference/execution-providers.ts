@@ -8,6 +8,11 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+
+// ORT prints its own coloured copy of every provider-load failure to stderr before throwing; the
+// failures are translated and thrown below with the fix, so its copy is only noise. Taking effect
+// when ORT's environment starts (the first session), this must run before any session is made.
+ort.env.logLevel = 'fatal';
 import { errors, type AppError } from '../errors.js';
 
 /** An execution provider hita-serve knows how to use. */

@@ -153,7 +153,10 @@ export class HitaPipeline {
     onProgress: (progress: InferenceProgress) => void,
   ): Promise<GeneratedImage[]> {
     const size = this.layout.imageSize;
-    const [imageDims, maskDims] = await Promise.all([imageSize(request.image, 'image'), imageSize(request.mask, 'mask')]);
+    const [imageDims, maskDims] = await Promise.all([
+      imageSize(request.image, 'image'),
+      imageSize(request.mask, 'mask'),
+    ]);
     if (imageDims.width !== maskDims.width || imageDims.height !== maskDims.height) {
       throw errors.badInput(
         'mask',
@@ -162,12 +165,22 @@ export class HitaPipeline {
     }
     const classId = this.checkClass(request.classId, true);
     const encoder = this.requireEncoder('inpaint');
-    const [image, mask] = await Promise.all([readImage(request.image, size, 'image'), readMask(request.mask, size, 'mask')]);
+    const [image, mask] = await Promise.all([
+      readImage(request.image, size, 'image'),
+      readMask(request.mask, size, 'mask'),
+    ]);
     onProgress({ phase: 'encode', step: 0, total: 1 });
     const [codes] = await this.encode(encoder, [image]);
     const cells = maskedCells(this.layout, mask);
-    const forced = inpaintForcedTokens(this.layout, codes!.holistic, codes!.patch, cells, request.keepHolistic ?? true);
-    const paste = request.composite === false ? undefined : (rgb: RgbImage) => composite(image, rgb, mask);
+    const forced = inpaintForcedTokens(
+      this.layout,
+      codes!.holistic,
+      codes!.patch,
+      cells,
+      request.keepHolistic ?? true,
+    );
+    const paste =
+      request.composite === false ? undefined : (rgb: RgbImage) => composite(image, rgb, mask);
     return this.sample(jobId, seeds, classId, () => forced, sampling, onProgress, paste);
   }
 
@@ -197,11 +210,20 @@ export class HitaPipeline {
     onProgress({ phase: 'encode', step: 2, total: 2 });
     if (request.mode === 'swap') {
       onProgress({ phase: 'decode', step: 0, total: 1 });
-      const image = await this.finish(seeds[0]!, Array.from(styleCodes!.holistic), Array.from(contentCodes!.patch));
+      const image = await this.finish(
+        seeds[0]!,
+        Array.from(styleCodes!.holistic),
+        Array.from(contentCodes!.patch),
+      );
       onProgress({ phase: 'decode', step: 1, total: 1 });
       return [image];
     }
-    const forced = styleForcedTokens(this.layout, styleCodes!.holistic, contentCodes!.patch, strength);
+    const forced = styleForcedTokens(
+      this.layout,
+      styleCodes!.holistic,
+      contentCodes!.patch,
+      strength,
+    );
     return this.sample(jobId, seeds, classId, () => forced, sampling, onProgress);
   }
 
@@ -217,8 +239,14 @@ export class HitaPipeline {
   ): Promise<GeneratedImage[]> {
     const m = this.layout.numHolistic;
     // Guidance between the null class and itself changes nothing: spare the second row.
-    const effective = classId === this.manifest.gpt.nullClassId ? { ...sampling, cfgScale: 1 } : sampling;
-    const sequences: SequenceSpec[] = seeds.map((seed) => ({ seed, classId, forced: forcedFor(seed), sampling: effective }));
+    const effective =
+      classId === this.manifest.gpt.nullClassId ? { ...sampling, cfgScale: 1 } : sampling;
+    const sequences: SequenceSpec[] = seeds.map((seed) => ({
+      seed,
+      classId,
+      forced: forcedFor(seed),
+      sampling: effective,
+    }));
     const tokens = await this.engine.submit({
       id: jobId,
       sequences,
@@ -232,7 +260,14 @@ export class HitaPipeline {
     const images: GeneratedImage[] = [];
     for (const [i, seq] of tokens.entries()) {
       onProgress({ phase: 'decode', step: i, total: tokens.length });
-      images.push(await this.finish(seeds[i]!, Array.from(seq.subarray(0, m)), Array.from(seq.subarray(m)), postprocess));
+      images.push(
+        await this.finish(
+          seeds[i]!,
+          Array.from(seq.subarray(0, m)),
+          Array.from(seq.subarray(m)),
+          postprocess,
+        ),
+      );
     }
     onProgress({ phase: 'decode', step: tokens.length, total: tokens.length });
     return images;
@@ -245,25 +280,43 @@ export class HitaPipeline {
     postprocess: (rgb: RgbImage) => RgbImage = (rgb) => rgb,
   ): Promise<GeneratedImage> {
     const rgb = postprocess(await this.decodeToRgb(holisticIds, patchIds));
-    return { seed, png: await encodePng(rgb), width: rgb.size, height: rgb.size, holisticIds, patchIds };
+    return {
+      seed,
+      png: await encodePng(rgb),
+      width: rgb.size,
+      height: rgb.size,
+      holisticIds,
+      patchIds,
+    };
   }
 
   /** One image per decode call, so its pixels cannot depend on what it was batched with. */
-  async decodeToRgb(holisticIds: ArrayLike<number>, patchIds: ArrayLike<number>): Promise<RgbImage> {
+  async decodeToRgb(
+    holisticIds: ArrayLike<number>,
+    patchIds: ArrayLike<number>,
+  ): Promise<RgbImage> {
     const { numHolistic: m, numPatch: n, imageSize: size } = this.layout;
     const out = await this.decodeSession.run({
-      holistic_ids: new ort.Tensor('int64', BigInt64Array.from(Array.from(holisticIds, BigInt)), [1, m]),
+      holistic_ids: new ort.Tensor('int64', BigInt64Array.from(Array.from(holisticIds, BigInt)), [
+        1,
+        m,
+      ]),
       patch_ids: new ort.Tensor('int64', BigInt64Array.from(Array.from(patchIds, BigInt)), [1, n]),
     });
     return fromModelOutput(out.image!.data as Float32Array, size);
   }
 
   /** Images → their (holistic, patch) ids. */
-  async encode(session: ort.InferenceSession, images: RgbImage[]): Promise<{ holistic: Int32Array; patch: Int32Array }[]> {
+  async encode(
+    session: ort.InferenceSession,
+    images: RgbImage[],
+  ): Promise<{ holistic: Int32Array; patch: Int32Array }[]> {
     const { numHolistic: m, numPatch: n, imageSize: size } = this.layout;
     const pixels = new Float32Array(images.length * 3 * size * size);
     images.forEach((image, i) => toModelInput(image, pixels, i));
-    const out = await session.run({ image: new ort.Tensor('float32', pixels, [images.length, 3, size, size]) });
+    const out = await session.run({
+      image: new ort.Tensor('float32', pixels, [images.length, 3, size, size]),
+    });
     const holistic = out.holistic_ids!.data as BigInt64Array;
     const patch = out.patch_ids!.data as BigInt64Array;
     return images.map((_, i) => ({
@@ -285,8 +338,16 @@ export class HitaPipeline {
   private checkClass(classId: number | undefined, optional: boolean): number {
     const { numClasses, nullClassId } = this.manifest.gpt;
     if (classId === undefined && optional) return nullClassId;
-    if (classId === undefined || !Number.isInteger(classId) || classId < 0 || classId >= numClasses) {
-      throw errors.badInput('classId', `must be an integer class id in 0 … ${numClasses - 1}, got ${classId}`);
+    if (
+      classId === undefined ||
+      !Number.isInteger(classId) ||
+      classId < 0 ||
+      classId >= numClasses
+    ) {
+      throw errors.badInput(
+        'classId',
+        `must be an integer class id in 0 … ${numClasses - 1}, got ${classId}`,
+      );
     }
     return classId;
   }

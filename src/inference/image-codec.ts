@@ -37,7 +37,11 @@ export async function readImage(bytes: Uint8Array, size: number, field: string):
  *
  * @throws BAD_USER_INPUT when the bytes are not an image, or the mask is empty.
  */
-export async function readMask(bytes: Uint8Array, size: number, field: string): Promise<Uint8Array> {
+export async function readMask(
+  bytes: Uint8Array,
+  size: number,
+  field: string,
+): Promise<Uint8Array> {
   let grey: Buffer;
   try {
     grey = await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS })
@@ -56,12 +60,16 @@ export async function readMask(bytes: Uint8Array, size: number, field: string): 
     mask[i] = grey[i]! >= 128 ? 1 : 0;
     marked += mask[i]!;
   }
-  if (marked === 0) throw errors.badInput(field, 'the mask marks nothing to regenerate (white = regenerate)');
+  if (marked === 0)
+    throw errors.badInput(field, 'the mask marks nothing to regenerate (white = regenerate)');
   return mask;
 }
 
 /** Native size of an encoded image, without decoding its pixels. */
-export async function imageSize(bytes: Uint8Array, field: string): Promise<{ width: number; height: number }> {
+export async function imageSize(
+  bytes: Uint8Array,
+  field: string,
+): Promise<{ width: number; height: number }> {
   try {
     const { width, height } = await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS }).metadata();
     if (!width || !height) throw new Error('no dimensions');

@@ -30,8 +30,14 @@ export class KvCache {
     this.maxRows = maxRows;
     this.slotStride = shape.headDim;
     this.rowStride = shape.heads * shape.positions * shape.headDim;
-    this.keys = Array.from({ length: shape.layers }, () => new Float32Array(maxRows * this.rowStride));
-    this.values = Array.from({ length: shape.layers }, () => new Float32Array(maxRows * this.rowStride));
+    this.keys = Array.from(
+      { length: shape.layers },
+      () => new Float32Array(maxRows * this.rowStride),
+    );
+    this.values = Array.from(
+      { length: shape.layers },
+      () => new Float32Array(maxRows * this.rowStride),
+    );
   }
 
   /** Bytes held by the slabs. */
@@ -45,8 +51,16 @@ export class KvCache {
     const dims = [rows, heads, positions, headDim];
     const feeds: Record<string, ort.Tensor> = {};
     for (let l = 0; l < this.shape.layers; l++) {
-      feeds[`past_key_${l}`] = new ort.Tensor('float32', this.keys[l]!.subarray(0, rows * this.rowStride), dims);
-      feeds[`past_value_${l}`] = new ort.Tensor('float32', this.values[l]!.subarray(0, rows * this.rowStride), dims);
+      feeds[`past_key_${l}`] = new ort.Tensor(
+        'float32',
+        this.keys[l]!.subarray(0, rows * this.rowStride),
+        dims,
+      );
+      feeds[`past_value_${l}`] = new ort.Tensor(
+        'float32',
+        this.values[l]!.subarray(0, rows * this.rowStride),
+        dims,
+      );
     }
     return feeds;
   }

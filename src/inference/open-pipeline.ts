@@ -1,4 +1,8 @@
-import { createSession, type ExecutionProvider, type SessionLogger } from './execution-providers.js';
+import {
+  createSession,
+  type ExecutionProvider,
+  type SessionLogger,
+} from './execution-providers.js';
 import { HitaPipeline } from './hita-pipeline.js';
 import type { GraphName, ModelInfo } from './model-manifest.js';
 
@@ -17,7 +21,12 @@ export async function openPipeline(
 ): Promise<{ pipeline: HitaPipeline; provider: ExecutionProvider }> {
   const { providers, deviceId, maxBatchRows, threads, logger } = options;
   const open = (graph: GraphName, order: readonly ExecutionProvider[]) =>
-    createSession(model.graphPath(graph), { providers: order, deviceId, intraOpNumThreads: threads, logger });
+    createSession(model.graphPath(graph), {
+      providers: order,
+      deviceId,
+      intraOpNumThreads: threads,
+      logger,
+    });
   const gpt = await open('gpt', providers);
   // Every graph of a model runs where the GPT landed, so a device never waits on another.
   const decode = await open('decode', [gpt.provider]);

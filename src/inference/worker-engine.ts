@@ -8,7 +8,11 @@ import type { EngineStats, EngineThreadConfig, FromEngine, ToEngine } from './wo
 
 export interface WorkerEngineOptions extends EngineThreadConfig {
   /** Receives the thread's log lines (provider fallbacks, model loads). */
-  onLog?: (level: 'info' | 'warn' | 'error', message: string, data?: Record<string, unknown>) => void;
+  onLog?: (
+    level: 'info' | 'warn' | 'error',
+    message: string,
+    data?: Record<string, unknown>,
+  ) => void;
   /** The compiled thread script. @default engine-thread.js beside this module, or in dist/ when run from sources */
   threadScript?: string;
 }
@@ -22,7 +26,9 @@ function defaultThreadScript(): string {
   if (existsSync(here)) return here;
   const built = here.replace(/([\\/])src([\\/]inference[\\/])/, '$1dist$2');
   if (existsSync(built)) return built;
-  throw new Error(`cannot find the compiled engine thread at ${here} or ${built}; run npm run build`);
+  throw new Error(
+    `cannot find the compiled engine thread at ${here} or ${built}; run npm run build`,
+  );
 }
 
 interface Pending {
@@ -44,18 +50,34 @@ export class WorkerEngine implements InferenceEngine {
     const { onLog, threadScript, ...config } = options;
     this.worker = new Worker(threadScript ?? defaultThreadScript(), { workerData: config });
     this.worker.on('message', (message: FromEngine) => this.receive(message, onLog));
-    this.worker.on('error', (error) => this.failAll(errors.generationFailed(`inference thread crashed: ${error.message}`, error, true)));
+    this.worker.on('error', (error) =>
+      this.failAll(
+        errors.generationFailed(`inference thread crashed: ${error.message}`, error, true),
+      ),
+    );
     this.worker.on('exit', (code) => {
-      this.exitError ??= errors.generationFailed(`inference thread exited (code ${code})`, undefined, true);
+      this.exitError ??= errors.generationFailed(
+        `inference thread exited (code ${code})`,
+        undefined,
+        true,
+      );
       this.failAll(this.exitError);
     });
   }
 
   run(job: InferenceJob): Promise<InferenceResult> {
-    if (this.closed || this.exitError) return Promise.reject(this.exitError ?? errors.generationFailed('engine closed', undefined, true));
-    if (this.jobs.has(job.id)) return Promise.reject(errors.conflict(`job ${job.id} is already running`));
+    if (this.closed || this.exitError)
+      return Promise.reject(
+        this.exitError ?? errors.generationFailed('engine closed', undefined, true),
+      );
+    if (this.jobs.has(job.id))
+      return Promise.reject(errors.conflict(`job ${job.id} is already running`));
     return new Promise<InferenceResult>((resolve, reject) => {
-      this.jobs.set(job.id, { resolve, reject, ...(job.onProgress ? { onProgress: job.onProgress } : {}) });
+      this.jobs.set(job.id, {
+        resolve,
+        reject,
+        ...(job.onProgress ? { onProgress: job.onProgress } : {}),
+      });
       this.post({ type: 'run', jobId: job.id, model: job.model, request: job.request });
     });
   }

@@ -42,4 +42,9 @@ export type FromEngine =
   | { type: 'done'; jobId: string; model: string; images: GeneratedImage[] }
   | { type: 'failed'; jobId: string; error: SerializedError }
   | { type: 'stats'; requestId: number; stats: EngineStats }
-  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string; data?: Record<string, unknown> };
+  | {
+      type: 'log';
+      level: 'info' | 'warn' | 'error';
+      message: string;
+      data?: Record<string, unknown>;
+    };

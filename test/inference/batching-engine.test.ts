@@ -19,12 +19,20 @@ async function greedyReference(model: TinyModel, classId: number): Promise<numbe
     const ids = [classId, ...tokens];
     const feeds: Record<string, ort.Tensor> = {
       input_ids: new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, ids.length]),
-      position_ids: new ort.Tensor('int64', BigInt64Array.from(ids.map((_, i) => BigInt(i))), [1, ids.length]),
+      position_ids: new ort.Tensor('int64', BigInt64Array.from(ids.map((_, i) => BigInt(i))), [
+        1,
+        ids.length,
+      ]),
       attention_mask: new ort.Tensor('bool', new Uint8Array(ids.length).fill(1), [1, ids.length]),
     };
     for (let l = 0; l < numLayers; l++) {
       for (const kind of ['key', 'value']) {
-        feeds[`past_${kind}_${l}`] = new ort.Tensor('float32', new Float32Array(0), [1, numHeads, 0, headDim]);
+        feeds[`past_${kind}_${l}`] = new ort.Tensor('float32', new Float32Array(0), [
+          1,
+          numHeads,
+          0,
+          headDim,
+        ]);
       }
     }
     const logits = (await model.gpt.run(feeds)).logits!.data as Float32Array;
@@ -70,13 +78,19 @@ describe('batching engine on the tiny model', () => {
     expect(Buffer.compare(mixed[1]![0]!.png, alone[0]!.png)).toBe(0);
     // A smaller batch cap changes every composition; the image may not change.
     const narrow = tinyPipeline(model, 4);
-    const [, squeezed] = await Promise.all([narrow.run('e', generate(9, 9, 2)), narrow.run('f', generate(3, 42))]);
+    const [, squeezed] = await Promise.all([
+      narrow.run('e', generate(9, 9, 2)),
+      narrow.run('f', generate(3, 42)),
+    ]);
     expect(Buffer.compare(squeezed![0]!.png, alone[0]!.png)).toBe(0);
   });
 
   it('image i of a job uses seed + i', async () => {
     const pipeline = tinyPipeline(model);
-    const [batch, single] = await Promise.all([pipeline.run('g', generate(2, 100, 3)), pipeline.run('h', generate(2, 102))]);
+    const [batch, single] = await Promise.all([
+      pipeline.run('g', generate(2, 100, 3)),
+      pipeline.run('h', generate(2, 102)),
+    ]);
     expect(batch.map((image) => image.seed)).toEqual([100, 101, 102]);
     expect(batch[2]!.patchIds).toEqual(single[0]!.patchIds);
     expect(batch[0]!.patchIds).not.toEqual(batch[1]!.patchIds);
@@ -85,12 +99,18 @@ describe('batching engine on the tiny model', () => {
   it('top-k 1 equals the argmax and CFG 1.0 runs no unconditional rows', async () => {
     const rows: number[] = [];
     const pipeline = tinyPipeline({ ...model, gpt: recordingRows(model.gpt, rows) });
-    const [image] = await pipeline.run('greedy', generate(4, 7, 1, { cfgScale: 1, temperature: 1, topK: 1, topP: 1 }));
+    const [image] = await pipeline.run(
+      'greedy',
+      generate(4, 7, 1, { cfgScale: 1, temperature: 1, topK: 1, topP: 1 }),
+    );
     const reference = await greedyReference(model, 4);
     expect([...image!.holisticIds, ...image!.patchIds]).toEqual(reference);
     expect(new Set(rows)).toEqual(new Set([1]));
     rows.length = 0;
-    await pipeline.run('guided', generate(4, 7, 1, { cfgScale: 3, temperature: 1, topK: 1, topP: 1 }));
+    await pipeline.run(
+      'guided',
+      generate(4, 7, 1, { cfgScale: 3, temperature: 1, topK: 1, topP: 1 }),
+    );
     expect(new Set(rows)).toEqual(new Set([2]));
   });
 

@@ -22,7 +22,7 @@ export function stackPadded(rows: ort.Tensor[], seq: number): ort.Tensor {
     const s = row.dims[2] as number;
     const data = row.data as Float32Array;
     for (let h = 0; h < heads; h++) {
-      out.set(data.subarray(h * s * d, (h + 1) * s * d), ((b * heads + h) * seq) * d);
+      out.set(data.subarray(h * s * d, (h + 1) * s * d), (b * heads + h) * seq * d);
     }
   });
   return new ort.Tensor('float32', out, [rows.length, heads, seq, d]);
@@ -32,7 +32,12 @@ export function emptyCache(layers: number, batch: number, heads: number, headDim
   const feeds: Record<string, ort.Tensor> = {};
   for (let l = 0; l < layers; l++) {
     for (const kind of ['key', 'value']) {
-      feeds[`past_${kind}_${l}`] = new ort.Tensor('float32', new Float32Array(0), [batch, heads, 0, headDim]);
+      feeds[`past_${kind}_${l}`] = new ort.Tensor('float32', new Float32Array(0), [
+        batch,
+        heads,
+        0,
+        headDim,
+      ]);
     }
   }
   return feeds;

@@ -17,7 +17,8 @@ export interface TinyModel {
 export async function openTinyModel(dir = TINY_MODEL_DIR): Promise<TinyModel> {
   const file = join(dir, 'model.json');
   const manifest = parseManifest(JSON.parse(readFileSync(file, 'utf8')), file);
-  const open = (name: string) => ort.InferenceSession.create(join(dir, `${name}.onnx`), { executionProviders: ['cpu'] });
+  const open = (name: string) =>
+    ort.InferenceSession.create(join(dir, `${name}.onnx`), { executionProviders: ['cpu'] });
   const [gpt, decode, encode] = await Promise.all([open('gpt'), open('decode'), open('encode')]);
   return { manifest, gpt, decode, encode };
 }

@@ -25,11 +25,14 @@ function testRows(count: number, n: number): Float32Array[] {
   return Array.from({ length: count }, (_, r) =>
     Float32Array.from({ length: n }, () => {
       const x = next();
-      if (r % 4 === 3 && x < 0.2) return NEG;
+      if (r % 3 === 2 && x < 0.2) return NEG;
       return r % 2 === 0 ? Math.floor(x * 6) : (x - 0.5) * (1 + r);
     }),
   );
 }
+
+const sameRow = (a: Float32Array, b: Float32Array) =>
+  a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
 
 /** Indices by value descending, lower index first on ties. */
 const orderDesc = (row: Float32Array) =>
@@ -152,13 +155,15 @@ describe('topKFilter', () => {
   });
 
   it('matches a sort-based reference on many rows', () => {
+    const mismatches: string[] = [];
     for (const [r, row] of testRows(24, 97).entries()) {
       for (const k of [1, 2, 5, 17, 50, 96]) {
         const out = row.slice();
         topKFilter(out, k);
-        expect(Array.from(out), `row ${r}, k ${k}`).toEqual(Array.from(topKReference(row, k)));
+        if (!sameRow(out, topKReference(row, k))) mismatches.push(`row ${r}, k ${k}`);
       }
     }
+    expect(mismatches).toEqual([]);
   });
 
   it('matches the reference on a vocabulary-sized row', () => {
@@ -167,7 +172,7 @@ describe('topKFilter', () => {
     for (const k of [1, 100, 2000]) {
       const out = row.slice();
       topKFilter(out, k);
-      expect(Array.from(out)).toEqual(Array.from(topKReference(row, k)));
+      expect(sameRow(out, topKReference(row, k)), `k ${k}`).toBe(true);
     }
   });
 
@@ -220,13 +225,15 @@ describe('topPFilter', () => {
   });
 
   it('matches a full-sort reference on many rows', () => {
+    const mismatches: string[] = [];
     for (const [r, row] of testRows(24, 97).entries()) {
       for (const p of [0.05, 0.3, 0.5, 0.8, 0.95, 0.999]) {
         const out = row.slice();
         topPFilter(out, p);
-        expect(Array.from(out), `row ${r}, p ${p}`).toEqual(Array.from(topPReference(row, p)));
+        if (!sameRow(out, topPReference(row, p))) mismatches.push(`row ${r}, p ${p}`);
       }
     }
+    expect(mismatches).toEqual([]);
   });
 
   it('matches the reference on a vocabulary-sized row', () => {
@@ -235,7 +242,7 @@ describe('topPFilter', () => {
     for (const p of [0.5, 0.9, 0.99]) {
       const out = row.slice();
       topPFilter(out, p);
-      expect(Array.from(out)).toEqual(Array.from(topPReference(row, p)));
+      expect(sameRow(out, topPReference(row, p)), `p ${p}`).toBe(true);
     }
   });
 

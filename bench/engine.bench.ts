@@ -1,0 +1,114 @@
+/**
+ * Engine figures (issue: inference engine). Run with `npm run bench`; results go to the README.
+ * - images/s at batch 1, 8, 16 with CFG, against the PyTorch eager loop on the same weights;
+ * - 16 concurrent single-image jobs against the same 16 run one by one;
+ * - worker RSS after 20 and 200 jobs, and the peak.
+ */
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { it } from 'vitest';
+import { HitaPipeline, type GenerateRequest } from '../src/inference/hita-pipeline.js';
+import { loadModel } from '../src/inference/model-loader.js';
+import { WorkerEngine } from '../src/inference/worker-engine.js';
+import { record, runTorchBaseline, timed } from './support.js';
+
+const MODEL_DIR = process.env.HITA_BENCH_MODEL ?? 'models/hita-tiny-random';
+const THREADS = Number(process.env.HITA_BENCH_THREADS ?? cpus().length);
+const REPEATS = Number(process.env.HITA_BENCH_REPEATS ?? 3);
+const SAMPLING = { cfgScale: 2, temperature: 1, topK: 0, topP: 1 };
+
+async function openPipeline(maxBatchRows = 64): Promise<HitaPipeline> {
+  const model = await loadModel(MODEL_DIR);
+  const options: ort.InferenceSession.SessionOptions = {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: THREADS,
+    graphOptimizationLevel: 'all',
+  };
+  const open = (name: 'gpt' | 'decode' | 'encode') =>
+    ort.InferenceSession.create(model.graphPath(name), options);
+  return new HitaPipeline({
+    manifest: model.manifest,
+    gpt: await open('gpt'),
+    decode: await open('decode'),
+    encode: await open('encode'),
+    maxBatchRows,
+  });
+}
+
+function request(count: number, seed: number): GenerateRequest {
+  return { kind: 'generate', classId: seed % 10, count, seed, sampling: SAMPLING };
+}
+
+it('engine vs PyTorch eager, images/s with CFG', async () => {
+  const pipeline = await openPipeline();
+  for (const batch of [1, 8, 16]) {
+    await pipeline.run('warm', request(batch, 0));
+    const { seconds } = await timed(async () => {
+      for (let r = 0; r < REPEATS; r++)
+        await pipeline.run(`b${batch}-${r}`, request(batch, r * 100));
+    });
+    const engine = (batch * REPEATS) / seconds;
+    const [torch] = runTorchBaseline(
+      ['--model', MODEL_DIR, '--batch', String(batch), '--repeats', String(REPEATS), '--cfg', '2'],
+      THREADS,
+    );
+    record('engine', {
+      figure: 'images/s with CFG',
+      batch,
+      threads: THREADS,
+      engineImagesPerSecond: engine,
+      torchImagesPerSecond: torch!.imagesPerSecond,
+      ratio: engine / torch!.imagesPerSecond!,
+    });
+  }
+});
+
+it('continuous batching: 16 concurrent single-image jobs against 16 in a row', async () => {
+  const pipeline = await openPipeline();
+  await pipeline.run('warm', request(1, 0));
+  const sequential = await timed(async () => {
+    for (let i = 0; i < 16; i++) await pipeline.run(`s${i}`, request(1, i));
+  });
+  const concurrent = await timed(() =>
+    Promise.all(Array.from({ length: 16 }, (_, i) => pipeline.run(`c${i}`, request(1, i)))),
+  );
+  record('engine', {
+    figure: 'continuous batching, 16 jobs',
+    threads: THREADS,
+    sequentialSeconds: sequential.seconds,
+    concurrentSeconds: concurrent.seconds,
+    throughputRatio: sequential.seconds / concurrent.seconds,
+  });
+});
+
+it('worker memory: RSS after 20 and after 200 jobs', async () => {
+  const engine = new WorkerEngine({
+    modelsDir: join(MODEL_DIR, '..'),
+    defaultModel: MODEL_DIR,
+    providers: ['cpu'],
+    threads: THREADS,
+  });
+  const wave = (from: number, count: number) =>
+    Promise.all(
+      Array.from({ length: count }, (_, i) =>
+        engine.run({ id: `m${from + i}`, request: request(1, from + i) }),
+      ),
+    );
+  let done = 0;
+  let after20 = 0;
+  while (done < 200) {
+    await wave(done, 10);
+    done += 10;
+    if (done === 20) after20 = (await engine.stats()).rssBytes;
+  }
+  const after200 = (await engine.stats()).rssBytes;
+  await engine.close();
+  record('engine', {
+    figure: 'worker RSS',
+    rssAfter20MiB: after20 / 2 ** 20,
+    rssAfter200MiB: after200 / 2 ** 20,
+    growth: after200 / after20 - 1,
+    peakRssMiB: process.resourceUsage().maxRSS / 1024,
+  });
+});

@@ -1,0 +1,218 @@
+import { randomInt } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { Command, Option } from 'commander';
+import { readInferenceConfig } from '../config.js';
+import { errors } from '../errors.js';
+import { parseExecutionProviders } from '../inference/execution-providers.js';
+import type { InferenceRequest } from '../inference/hita-pipeline.js';
+import type { ModelInfo } from '../inference/model-manifest.js';
+import { ModelRegistry } from '../inference/model-registry.js';
+import type { SamplingParams } from '../inference/sampling/sampling-params.js';
+import { WorkerEngine } from '../inference/worker-engine.js';
+import { parseInteger, parseNumber, resolveClass } from './arguments.js';
+import { createProgressBar } from './progress-bar.js';
+
+interface CommonOptions {
+  model?: string;
+  class?: string;
+  count: number;
+  seed?: number;
+  cfg?: number;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  out?: string;
+  ep?: string;
+}
+
+function withSamplingOptions(command: Command): Command {
+  return command
+    .option('--model <id|dir>', 'model id under HITA_MODELS_DIR, or a model directory')
+    .option('--count <k>', 'images to make; image i uses seed + i', parseInteger, 1)
+    .option('--seed <s>', 'seed of the first image (default: random, and reported)', parseInteger)
+    .option('--cfg <x>', 'classifier-free guidance scale (1 = off)', parseNumber)
+    .option('--temperature <t>', 'softmax temperature (0 = greedy)', parseNumber)
+    .option('--top-k <k>', 'keep the k most likely tokens (0 = off)', parseInteger)
+    .option('--top-p <p>', 'nucleus mass (1 = off)', parseNumber)
+    .option('--out <path>', 'FILE.png for one image, a directory for several (files <seed>.png)')
+    .addOption(
+      new Option('--ep <list>', 'execution providers in order of preference').env('HITA_EP'),
+    );
+}
+
+function sampling(model: ModelInfo, options: CommonOptions): SamplingParams {
+  const defaults = model.manifest.sampling;
+  return {
+    cfgScale: options.cfg ?? defaults.cfgScale,
+    temperature: options.temperature ?? defaults.temperature,
+    topK: options.topK ?? defaults.topK,
+    topP: options.topP ?? defaults.topP,
+  };
+}
+
+/** Where each image goes: `--out FILE.png` for one image, `--out DIR/<seed>.png` otherwise. */
+function outputPaths(out: string | undefined, seeds: number[]): string[] {
+  const isFile = out !== undefined && /\.png$/i.test(out);
+  if (isFile && seeds.length > 1) {
+    throw errors.badInput(
+      'out',
+      `${out} names one file but --count is ${seeds.length}; give a directory`,
+    );
+  }
+  if (isFile) return [out];
+  return seeds.map((seed) => join(out ?? '.', `${seed}.png`));
+}
+
+async function readInput(path: string, field: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    throw errors.badInput(
+      field,
+      `cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+    );
+  }
+}
+
+/** Runs one request on a worker-thread engine with a progress bar, then writes the PNGs. */
+async function execute(
+  options: CommonOptions,
+  label: string,
+  build: (
+    model: ModelInfo,
+    common: { count: number; seed: number; sampling: SamplingParams },
+  ) => Promise<InferenceRequest>,
+): Promise<void> {
+  const config = readInferenceConfig();
+  const providers =
+    options.ep === undefined ? config.providers : parseExecutionProviders(options.ep);
+  const registry = new ModelRegistry({
+    modelsDir: config.modelsDir,
+    defaultModel: config.defaultModel,
+  });
+  const model = await registry.resolve(options.model ?? config.defaultModel);
+  const seed = options.seed ?? randomInt(0, 2 ** 31);
+  const request = await build(model, {
+    count: options.count,
+    seed,
+    sampling: sampling(model, options),
+  });
+  const seeds = Array.from({ length: options.count }, (_, i) => seed + i);
+  const paths = outputPaths(options.out, seeds);
+  const engine = new WorkerEngine({
+    modelsDir: config.modelsDir,
+    defaultModel: config.defaultModel,
+    providers,
+    maxBatchRows: config.maxBatchRows,
+    ...(config.threads === undefined ? {} : { threads: config.threads }),
+    onLog: (level, message) => {
+      if (level !== 'info') process.stderr.write(`hita: ${message}\n`);
+    },
+  });
+  const bar = createProgressBar(label);
+  try {
+    const result = await engine.run({
+      id: `cli-${seed}`,
+      model: model.dir,
+      request,
+      onProgress: bar.update,
+    });
+    bar.stop();
+    for (const [i, image] of result.images.entries()) {
+      const path = paths[i]!;
+      await mkdir(dirname(path), { recursive: true });
+      await writeFile(path, image.png);
+      process.stdout.write(`${path}\tseed ${image.seed}\t${image.width}x${image.height}\n`);
+    }
+  } finally {
+    bar.stop();
+    await engine.close();
+  }
+}
+
+export function generationCommands(): Command[] {
+  const generate = withSamplingOptions(
+    new Command('generate')
+      .description('make images of a class')
+      .requiredOption('--class <id|name>', 'class id or name'),
+  ).action((options: CommonOptions) =>
+    execute(options, 'generate', async (model, common) => ({
+      kind: 'generate',
+      classId: resolveClass(options.class!, model.classes),
+      ...common,
+    })),
+  );
+
+  const inpaint = withSamplingOptions(
+    new Command('inpaint')
+      .description(
+        'regenerate the masked part of an image (mask: white = regenerate, same size as the image)',
+      )
+      .requiredOption('--image <path>', 'the image')
+      .requiredOption('--mask <path>', 'the mask')
+      .option('--class <id|name>', 'class to guide the new content (default: unconditional)')
+      .option('--resample-holistic', "sample new holistic tokens instead of keeping the image's")
+      .option('--no-composite', 'keep the decoded pixels outside the mask too'),
+  ).action(
+    (
+      options: CommonOptions & {
+        image: string;
+        mask: string;
+        resampleHolistic?: boolean;
+        composite: boolean;
+      },
+    ) =>
+      execute(options, 'inpaint', async (model, common) => ({
+        kind: 'inpaint',
+        image: await readInput(options.image, 'image'),
+        mask: await readInput(options.mask, 'mask'),
+        ...(options.class === undefined
+          ? {}
+          : { classId: resolveClass(options.class, model.classes) }),
+        keepHolistic: !options.resampleHolistic,
+        composite: options.composite,
+        ...common,
+      })),
+  );
+
+  const style = withSamplingOptions(
+    new Command('style')
+      .description("transfer the style image's holistic tokens onto the content image")
+      .requiredOption('--content <path>', 'the content image')
+      .requiredOption('--style <path>', 'the style image')
+      .addOption(
+        new Option('--mode <mode>', 'swap: tokenizer only; regenerate: resample patches')
+          .choices(['swap', 'regenerate'])
+          .default('swap'),
+      )
+      .option(
+        '--strength <s>',
+        'regenerate: share of content patch tokens resampled, 0 … 1',
+        parseNumber,
+        0.5,
+      )
+      .option('--class <id|name>', 'class for regenerate mode (default: unconditional)'),
+  ).action(
+    (
+      options: CommonOptions & {
+        content: string;
+        style: string;
+        mode: 'swap' | 'regenerate';
+        strength: number;
+      },
+    ) =>
+      execute(options, 'style', async (model, common) => ({
+        kind: 'style',
+        content: await readInput(options.content, 'content'),
+        style: await readInput(options.style, 'style'),
+        mode: options.mode,
+        strength: options.strength,
+        ...(options.class === undefined
+          ? {}
+          : { classId: resolveClass(options.class, model.classes) }),
+        ...common,
+      })),
+  );
+  return [generate, inpaint, style];
+}

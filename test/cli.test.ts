@@ -1,0 +1,148 @@
+/** The `hita` command line, run as a user runs it: the built dist/cli.js in a child process. */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import sharp from 'sharp';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { gradientPng, maskPng } from './support/images.js';
+
+const CLI = resolve('dist/cli.js');
+
+function hita(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, HITA_EP: 'cpu', ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+describe('hita CLI', () => {
+  let dir: string;
+  let image: string;
+  let mask: string;
+  let badMask: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'hita-cli-'));
+    image = join(dir, 'image.png');
+    mask = join(dir, 'mask.png');
+    badMask = join(dir, 'bad-mask.png');
+    await writeFile(image, await gradientPng(48, 40));
+    await writeFile(mask, await maskPng(48, 40, (_, y) => y >= 20));
+    await writeFile(badMask, await maskPng(20, 20, () => true));
+  });
+
+  it('generates --count images into a directory as <seed>.png and reports each seed', async () => {
+    const out = join(dir, 'many');
+    const result = await hita([
+      'generate',
+      '--class',
+      '3',
+      '--count',
+      '2',
+      '--seed',
+      '40',
+      '--out',
+      out,
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    expect((await readdir(out)).sort()).toEqual(['40.png', '41.png']);
+    expect(result.stdout).toContain('seed 40');
+    expect(result.stdout).toContain('seed 41');
+    const meta = await sharp(join(out, '41.png')).metadata();
+    expect([meta.width, meta.height, meta.format]).toEqual([32, 32, 'png']);
+  });
+
+  it('in-paints and transfers style into a named file', async () => {
+    const inpainted = join(dir, 'inpainted.png');
+    const styled = join(dir, 'styled.png');
+    const a = await hita([
+      'inpaint',
+      '--image',
+      image,
+      '--mask',
+      mask,
+      '--seed',
+      '1',
+      '--out',
+      inpainted,
+    ]);
+    expect(a.code, a.stderr).toBe(0);
+    const b = await hita([
+      'style',
+      '--content',
+      image,
+      '--style',
+      mask,
+      '--mode',
+      'regenerate',
+      '--strength',
+      '0.5',
+      '--out',
+      styled,
+    ]);
+    expect(b.code, b.stderr).toBe(0);
+    expect((await sharp(styled).metadata()).width).toBe(32);
+  });
+
+  const failures: [string, string[], RegExp][] = [
+    ['an unknown class', ['generate', '--class', 'unicorns'], /unknown class "unicorns"/],
+    [
+      'an out-of-range number',
+      ['generate', '--class', '1', '--top-p', '2'],
+      /topP: must be in \(0, 1\]/,
+    ],
+    ['a non-number', ['generate', '--class', '1', '--temperature', 'warm'], /not a finite number/],
+    [
+      'a one-file --out with --count 2',
+      ['generate', '--class', '1', '--count', '2', '--out', 'x.png'],
+      /names one file/,
+    ],
+    [
+      'an unreadable image',
+      ['inpaint', '--image', '/nonexistent.png', '--mask', '/nonexistent.png'],
+      /image: cannot read/,
+    ],
+    [
+      'a mask of the wrong size',
+      ['inpaint', '--image', '<image>', '--mask', '<bad-mask>'],
+      /mask: is 20×20, the image is 48×40/,
+    ],
+    [
+      'an unknown model',
+      ['generate', '--class', '1', '--model', 'nope'],
+      /model "nope" does not exist/,
+    ],
+    [
+      'a missing CUDA provider',
+      ['generate', '--class', '1', '--ep', 'cuda'],
+      /libonnxruntime_providers_shared\.so.*ONNXRUNTIME_NODE_INSTALL=cuda12/,
+    ],
+  ];
+  it.each(failures)('exits non-zero with one line for %s', async (_, args, pattern) => {
+    const resolved = args.map((a) => (a === '<image>' ? image : a === '<bad-mask>' ? badMask : a));
+    const result = await hita(resolved);
+    expect(result.code).not.toBe(0);
+    const lines = result.stderr
+      .split('\n')
+      .filter((line) => line.trim() && !line.includes('onnxruntime:'));
+    expect(lines, result.stderr).toHaveLength(1);
+    expect(lines[0]).toMatch(pattern);
+  });
+
+  it('lists the models', async () => {
+    const result = await hita(['models', '--json']);
+    expect(result.code).toBe(0);
+    const models = JSON.parse(result.stdout) as { id: string; capabilities: string[] }[];
+    expect(models.map((m) => m.id)).toContain('hita-tiny-random');
+  });
+});
