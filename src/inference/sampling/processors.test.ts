@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { isAppError } from '../../errors.js';
 import {
   applyPipeline,
   applyTemperature,
@@ -58,13 +57,9 @@ function topPReference(row: Float32Array, p: number): Float32Array {
 }
 
 function expectGenerationFailed(run: () => void, message: RegExp): void {
-  try {
-    run();
-    expect.unreachable('did not throw');
-  } catch (err) {
-    expect(isAppError(err) && err.code).toBe('GENERATION_FAILED');
-    expect((err as Error).message).toMatch(message);
-  }
+  expect(run).toThrow(
+    expect.objectContaining({ code: 'GENERATION_FAILED', message: expect.stringMatching(message) }),
+  );
 }
 
 describe('cfgMerge', () => {

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { isAppError } from '../../errors.js';
 import { RowRng } from './rng.js';
 import { chooseToken, greedyToken, sampleToken } from './sampler.js';
 import type { SamplingParams } from './sampling-params.js';
@@ -27,13 +26,9 @@ function softmax(row: number[]): number[] {
 }
 
 function expectGenerationFailed(run: () => void, message: RegExp): void {
-  try {
-    run();
-    expect.unreachable('did not throw');
-  } catch (err) {
-    expect(isAppError(err) && err.code).toBe('GENERATION_FAILED');
-    expect((err as Error).message).toMatch(message);
-  }
+  expect(run).toThrow(
+    expect.objectContaining({ code: 'GENERATION_FAILED', message: expect.stringMatching(message) }),
+  );
 }
 
 describe('greedyToken', () => {
