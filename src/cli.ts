@@ -1,8 +1,10 @@
 #!/usr/bin/env node
+import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { generationCommands } from './cli/generation-commands.js';
 import { modelsCommand } from './cli/models-command.js';
+import { serverCommands } from './cli/server-commands.js';
 import { isAppError } from './errors.js';
 
 /** The package version; `src/cli.ts` and the built `dist/cli.js` both sit one level below the root. */
@@ -17,7 +19,8 @@ const program = new Command()
   .description('hita-serve: GraphQL serving platform for the Hita image generator')
   .version(version)
   .helpCommand(true);
-for (const command of [...generationCommands(), modelsCommand()]) program.addCommand(command);
+for (const command of [...serverCommands(), ...generationCommands(), modelsCommand()])
+  program.addCommand(command);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,4 +1,6 @@
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { errors } from './errors.js';
 import {
@@ -20,34 +22,181 @@ export interface InferenceConfig {
   maxBatchRows: number;
 }
 
-const inferenceEnv = z.object({
+export type QueueConfig =
+  | { kind: 'sqlite'; path: string; leaseMs: number; retentionMs: number; maxQueued: number }
+  | { kind: 'redis'; redisUrl: string; leaseMs: number; retentionMs: number; maxQueued: number };
+
+export type StorageConfig =
+  | { kind: 'fs'; rootDir: string; signingSecret: string; maxUploadBytes: number }
+  | {
+      kind: 's3';
+      endPoint: string;
+      accessKey: string;
+      secretKey: string;
+      bucket: string;
+      region: string;
+      publicEndPoint?: string;
+    };
+
+/** Everything `hita serve` and `hita worker` need, parsed once at start (DESIGN.md's table). */
+export interface ServerConfig {
+  port: number;
+  host: string;
+  dataDir: string;
+  publicUrl: string | undefined;
+  apiKeys: string | undefined;
+  logLevel: string;
+  inference: InferenceConfig;
+  /** Device ordinals, one worker each. */
+  workerDevices: number[];
+  jobsPerWorker: number;
+  queue: QueueConfig;
+  storage: StorageConfig;
+  urlTtlSeconds: number;
+  limits: { maxCount: number; maxImageBytes: number; maxImagePixels: number };
+  redisUrl: string | undefined;
+}
+
+const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const env = z.object({
+  PORT: intFrom(0, 65535).default(4000),
+  HITA_HOST: z.string().default('0.0.0.0'),
+  HITA_DATA_DIR: z.string().min(1).default('./data'),
   HITA_MODELS_DIR: z.string().min(1).default(join(PACKAGE_ROOT, 'models')),
   HITA_MODEL: z.string().min(1).default(DEFAULT_MODEL),
   HITA_EP: z.string().optional(),
-  HITA_THREADS: z.coerce.number().int().min(1).max(256).optional(),
-  HITA_MAX_BATCH_ROWS: z.coerce.number().int().min(2).max(1024).default(32),
+  HITA_THREADS: intFrom(1, 256).optional(),
+  HITA_MAX_BATCH_ROWS: intFrom(2, 1024).default(32),
+  HITA_WORKERS: intFrom(0, 64).default(1),
+  HITA_DEVICES: z
+    .string()
+    .regex(/^\d+(,\d+)*$/, 'a device list such as 0,1')
+    .optional(),
+  HITA_JOBS_PER_WORKER: intFrom(1, 256).default(8),
+  REDIS_URL: z.string().url().optional(),
+  S3_ENDPOINT: z.string().url().optional(),
+  S3_PUBLIC_ENDPOINT: z.string().url().optional(),
+  S3_ACCESS_KEY: z.string().optional(),
+  S3_SECRET_KEY: z.string().optional(),
+  S3_BUCKET: z.string().default('hita'),
+  S3_REGION: z.string().default('us-east-1'),
+  HITA_API_KEYS: z.string().optional(),
+  HITA_PUBLIC_URL: z.string().url().optional(),
+  HITA_SIGNING_SECRET: z.string().min(16).optional(),
+  HITA_URL_TTL_SECONDS: intFrom(10, 7 * 24 * 3600).default(3600),
+  HITA_MAX_UPLOAD_BYTES: intFrom(1024, 1 << 30).default(10 * 1024 * 1024),
+  HITA_MAX_IMAGE_PIXELS: intFrom(1024, 1 << 28).default(16_777_216),
+  HITA_MAX_COUNT: intFrom(1, 64).default(16),
+  HITA_LEASE_MS: intFrom(1000, 3_600_000).default(30_000),
+  HITA_RETENTION_HOURS: z.coerce.number().positive().default(168),
+  HITA_MAX_QUEUED: intFrom(1, 10_000_000).default(100_000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
+function fail(issues: string[]): never {
+  throw errors.badInput('environment', issues.join('; '));
+}
+
 /**
- * Reads the inference slice of the environment (DESIGN.md's configuration table).
+ * Reads the inference slice of the environment.
  * @throws AppError BAD_USER_INPUT naming every bad variable at once.
  */
 export function readInferenceConfig(
-  env: NodeJS.ProcessEnv = process.env,
+  source: NodeJS.ProcessEnv = process.env,
 ): Readonly<InferenceConfig> {
-  const parsed = inferenceEnv.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map(
-      (issue) => `${issue.path.join('.')}: ${issue.message}`,
-    );
-    throw errors.badInput(String(parsed.error.issues[0]?.path[0] ?? 'env'), problems.join('; '));
+  return readServerConfig(source, { persistSecret: false }).inference;
+}
+
+/** The signing secret of fs URLs: from the environment, else made once and kept in the data dir. */
+function signingSecret(dataDir: string, given: string | undefined, persist: boolean): string {
+  if (given) return given;
+  const file = join(dataDir, 'signing-secret');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const secret = randomBytes(32).toString('hex');
+  if (persist) {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(file, secret, { mode: 0o600 });
   }
-  const { HITA_MODELS_DIR, HITA_MODEL, HITA_EP, HITA_THREADS, HITA_MAX_BATCH_ROWS } = parsed.data;
+  return secret;
+}
+
+/**
+ * Parses the whole environment once, collecting every problem before failing; the result is frozen.
+ * @throws AppError BAD_USER_INPUT listing every bad or missing variable.
+ */
+export function readServerConfig(
+  source: NodeJS.ProcessEnv = process.env,
+  { persistSecret = true } = {},
+): Readonly<ServerConfig> {
+  const parsed = env.safeParse(source);
+  if (!parsed.success) fail(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  const e = parsed.data;
+  const issues: string[] = [];
+  const s3Given = [e.S3_ENDPOINT, e.S3_ACCESS_KEY, e.S3_SECRET_KEY].filter(
+    (v) => v !== undefined,
+  ).length;
+  if (s3Given > 0 && s3Given < 3)
+    issues.push('S3_ENDPOINT, S3_ACCESS_KEY and S3_SECRET_KEY go together');
+  let providers: ExecutionProvider[] = ['cpu'];
+  try {
+    providers = parseExecutionProviders(e.HITA_EP);
+  } catch (error) {
+    issues.push((error as Error).message);
+  }
+  if (issues.length) fail(issues);
+  const dataDir = resolve(e.HITA_DATA_DIR);
+  // One worker per device: an explicit list wins; otherwise HITA_WORKERS workers on devices 0 … N−1.
+  const workerDevices = e.HITA_DEVICES
+    ? e.HITA_DEVICES.split(',').map(Number)
+    : Array.from({ length: e.HITA_WORKERS }, (_, i) => i);
+  const queueCommon = {
+    leaseMs: e.HITA_LEASE_MS,
+    retentionMs: e.HITA_RETENTION_HOURS * 3_600_000,
+    maxQueued: e.HITA_MAX_QUEUED,
+  };
   return Object.freeze({
-    modelsDir: HITA_MODELS_DIR,
-    defaultModel: HITA_MODEL,
-    providers: parseExecutionProviders(HITA_EP),
-    threads: HITA_THREADS,
-    maxBatchRows: HITA_MAX_BATCH_ROWS,
-  });
+    port: e.PORT,
+    host: e.HITA_HOST,
+    dataDir,
+    publicUrl: e.HITA_PUBLIC_URL,
+    apiKeys: e.HITA_API_KEYS,
+    logLevel: e.LOG_LEVEL,
+    inference: {
+      modelsDir: e.HITA_MODELS_DIR,
+      defaultModel: e.HITA_MODEL,
+      providers,
+      threads: e.HITA_THREADS,
+      maxBatchRows: e.HITA_MAX_BATCH_ROWS,
+    },
+    workerDevices,
+    jobsPerWorker: e.HITA_JOBS_PER_WORKER,
+    queue: e.REDIS_URL
+      ? { kind: 'redis', redisUrl: e.REDIS_URL, ...queueCommon }
+      : { kind: 'sqlite', path: join(dataDir, 'queue.sqlite'), ...queueCommon },
+    storage:
+      e.S3_ENDPOINT && e.S3_ACCESS_KEY && e.S3_SECRET_KEY
+        ? {
+            kind: 's3',
+            endPoint: e.S3_ENDPOINT,
+            accessKey: e.S3_ACCESS_KEY,
+            secretKey: e.S3_SECRET_KEY,
+            bucket: e.S3_BUCKET,
+            region: e.S3_REGION,
+            ...(e.S3_PUBLIC_ENDPOINT ? { publicEndPoint: e.S3_PUBLIC_ENDPOINT } : {}),
+          }
+        : {
+            kind: 'fs',
+            rootDir: join(dataDir, 'objects'),
+            signingSecret: signingSecret(dataDir, e.HITA_SIGNING_SECRET, persistSecret),
+            maxUploadBytes: e.HITA_MAX_UPLOAD_BYTES,
+          },
+    urlTtlSeconds: e.HITA_URL_TTL_SECONDS,
+    limits: {
+      maxCount: e.HITA_MAX_COUNT,
+      maxImageBytes: e.HITA_MAX_UPLOAD_BYTES,
+      maxImagePixels: e.HITA_MAX_IMAGE_PIXELS,
+    },
+    redisUrl: e.REDIS_URL,
+  } satisfies ServerConfig);
 }

@@ -62,6 +62,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--gpt-minutes", type=float, default=33.0)
     p.add_argument("--gpt-steps", type=int, default=0)
     p.add_argument("--gpt-lr", type=float, default=3e-4)
+    p.add_argument("--limit", type=int, default=0, help="smoke tests: use only the first N images of each split")
     return p.parse_args(argv)
 
 
@@ -72,7 +73,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 class Data:
     """The .npz in memory: images as [-1, 1] float NCHW, plus labels, split, names."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, limit: int = 0):
         raw = np.load(path)
         self.images = torch.from_numpy(raw["images"]).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
         self.uint8 = torch.from_numpy(raw["images"]).permute(0, 3, 1, 2).contiguous()
@@ -81,6 +82,8 @@ class Data:
         self.class_names = [str(n) for n in raw["class_names"]]
         self.train = np.flatnonzero(self.split == 0)
         self.held = np.flatnonzero(self.split == 1)
+        if limit:
+            self.train, self.held = self.train[:limit], self.held[:limit]
 
     def weights(self, idx: np.ndarray, power: float) -> np.ndarray:
         """Class-balanced sampling: People & Body (57 %, mostly skin tones) must not dominate."""
@@ -425,7 +428,9 @@ def train_gpt(args, data: Data, log: Logger) -> None:
     opt = torch.optim.AdamW(decay_groups(gpt, 0.05), lr=args.gpt_lr, betas=(0.9, 0.95))
     weights = data.weights(np.concatenate([data.train, data.train]), args.balance_power)
     sampler = Sampler(len(train_codes), weights, args.seed + 3)
-    step, budget, _ = load_last(args, "gpt", gpt, ema, opt, sampler, args.gpt_minutes, args.gpt_steps)
+    # Code extraction is part of the stage's wall-clock budget.
+    minutes = args.gpt_minutes - codes["seconds"] / 60
+    step, budget, _ = load_last(args, "gpt", gpt, ema, opt, sampler, minutes, args.gpt_steps)
     m = tcfg.n_carrier
 
     def step_fn(s: Sampler):
@@ -475,7 +480,7 @@ def main(args: argparse.Namespace) -> int:
     threads = configure_threads()
     args.run_dir = args.run_dir or os.path.join(TOOLS, "runs", args.name)
     os.makedirs(args.run_dir, exist_ok=True)
-    data = Data(args.data)
+    data = Data(args.data, args.limit)
     log = Logger(args.run_dir)
     log.write(event="start", argv=sys.argv[1:], threads=threads, train=int(len(data.train)),
               held=int(len(data.held)), classes=data.class_names, time=time.strftime("%Y-%m-%dT%H:%M:%S"))

@@ -118,10 +118,10 @@ export function encodePng(image: RgbImage): Promise<Buffer> {
     .toBuffer();
 }
 
-/** A small WebP preview, at most `maxSide` pixels a side (never upscaled). */
-export function encodeWebp(image: RgbImage, maxSide = 256): Promise<Buffer> {
-  return sharp(image.data, { raw: { width: image.size, height: image.size, channels: 3 } })
-    .resize(Math.min(maxSide, image.size), Math.min(maxSide, image.size), { kernel: 'nearest' })
+/** A small WebP preview of an encoded image, at most `maxSide` pixels a side (never upscaled). */
+export function webpThumbnail(png: Buffer, maxSide = 256): Promise<Buffer> {
+  return sharp(png)
+    .resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true })
     .webp({ quality: 85 })
     .toBuffer();
 }

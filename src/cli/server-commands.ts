@@ -1,0 +1,48 @@
+import { writeFile } from 'node:fs/promises';
+import { printSchema } from 'graphql';
+import { Command } from 'commander';
+import { readServerConfig } from '../config.js';
+import { createLogger, serve, work, type Running } from '../main.js';
+import { buildHitaSchema } from '../schema/build-schema.js';
+
+/** Runs until SIGINT/SIGTERM, then shuts down gracefully; a second signal exits at once. */
+async function runUntilSignal(start: () => Promise<Running>): Promise<void> {
+  const running = await start();
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.once('SIGINT', () => process.exit(130));
+      process.once('SIGTERM', () => process.exit(143));
+      void running.close().then(resolve);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+export function serverCommands(): Command[] {
+  const serveCommand = new Command('serve')
+    .description(
+      'the GraphQL API, the demo page and workers on this machine (embedded queue and storage unless REDIS_URL / S3_ENDPOINT)',
+    )
+    .action(async () => {
+      const config = readServerConfig();
+      await runUntilSignal(() => serve(config, createLogger(config.logLevel)));
+    });
+  const workerCommand = new Command('worker')
+    .description(
+      'workers only, one per device (HITA_WORKERS), against the queue and store of the environment',
+    )
+    .action(async () => {
+      const config = readServerConfig();
+      await runUntilSignal(() => work(config, createLogger(config.logLevel)));
+    });
+  const schemaCommand = new Command('schema')
+    .description('print the GraphQL SDL (schema.graphql is this output, checked in)')
+    .option('--out <file>', 'write to a file instead of stdout')
+    .action(async (options: { out?: string }) => {
+      const sdl = `${printSchema(await buildHitaSchema())}\n`;
+      if (options.out) await writeFile(options.out, sdl);
+      else process.stdout.write(sdl);
+    });
+  return [serveCommand, workerCommand, schemaCommand];
+}

@@ -1,0 +1,212 @@
+/**
+ * The composition root: the only file that names concrete engines. `hita serve` = API + workers
+ * on this machine; `hita worker` = workers only, against the shared BullMQ queue and S3 store.
+ */
+import { join } from 'node:path';
+import { pino, type Logger } from 'pino';
+import { ApiKeys } from './auth.js';
+import type { ServerConfig } from './config.js';
+import type { InferenceEngine } from './inference/inference-engine.js';
+import { ModelRegistry } from './inference/model-registry.js';
+import { WorkerEngine } from './inference/worker-engine.js';
+import { Metrics } from './metrics.js';
+import { PACKAGE_ROOT } from './paths.js';
+import { createJobQueue } from './queue/create-job-queue.js';
+import type { JobQueue } from './queue/job-queue.js';
+import { JobEventHub } from './services/job-event-hub.js';
+import { JobService } from './services/job-service.js';
+import { UploadService } from './services/upload-service.js';
+import { createObjectStore } from './storage/create-object-store.js';
+import { FsObjectStore, fsObjectRouter } from './storage/fs-object-store.js';
+import type { ObjectStore } from './storage/object-store.js';
+import { startHttpServer, type HttpServer } from './server.js';
+import { JobRunner } from './worker/job-runner.js';
+
+export interface Running {
+  url: string | null;
+  /** Graceful: stop claiming, drain or requeue running jobs, close sockets, then seams in reverse order. */
+  close(): Promise<void>;
+}
+
+export function createLogger(level: string): Logger {
+  return pino({ level, base: undefined });
+}
+
+/** One engine and one runner per device. */
+function startWorkers(
+  config: ServerConfig,
+  queue: JobQueue,
+  store: ObjectStore,
+  logger: Logger,
+  metrics: Metrics | null,
+) {
+  return config.workerDevices.map((deviceId) => {
+    const workerLog = logger.child({ worker: deviceId });
+    const engine: InferenceEngine = new WorkerEngine({
+      modelsDir: config.inference.modelsDir,
+      defaultModel: config.inference.defaultModel,
+      providers: config.inference.providers,
+      deviceId,
+      maxBatchRows: config.inference.maxBatchRows,
+      ...(config.inference.threads === undefined ? {} : { threads: config.inference.threads }),
+      onLog: (level, message, data) => workerLog[level](data ?? {}, message),
+    });
+    const runner = new JobRunner({
+      workerId: `${process.pid}-${deviceId}`,
+      queue,
+      engine,
+      store,
+      logger: workerLog,
+      maxConcurrentJobs: config.jobsPerWorker,
+      leaseMs: config.queue.leaseMs,
+      ...(metrics
+        ? {
+            onImages: (n: number) => metrics.images.inc(n),
+            onStepSeconds: (s: number) => metrics.stepSeconds.observe(s),
+          }
+        : {}),
+    });
+    runner.start();
+    return { engine, runner };
+  });
+}
+
+async function openSeams(config: ServerConfig, logger: Logger) {
+  const store = createObjectStore(config.storage);
+  await store.start();
+  const queue = createJobQueue(config.queue, {
+    onWarning: (message: string) => logger.warn(message),
+  });
+  await queue.start();
+  return { store, queue };
+}
+
+/** `hita serve`: the API, the demo page and the workers of this machine. */
+export async function serve(
+  config: ServerConfig,
+  logger = createLogger(config.logLevel),
+): Promise<Running> {
+  const apiKeys = new ApiKeys(config.apiKeys);
+  if (apiKeys.isDevelopmentMode) {
+    logger.warn(
+      {},
+      'HITA_API_KEYS is not set: single-tenant development mode, every request is tenant "dev"',
+    );
+  }
+  const registry = new ModelRegistry({
+    modelsDir: config.inference.modelsDir,
+    defaultModel: config.inference.defaultModel,
+  });
+  await registry.default(); // a broken default model stops the start, with the file named
+  const { store, queue } = await openSeams(config, logger);
+  const jobs = new JobService({ queue, registry, store, limits: config.limits });
+  // The queue reports every process's events (the Redis engine publishes each one from the same
+  // Lua script that changes the job), so an in-process PubSub is enough for every API replica.
+  const events = new JobEventHub({ queue, jobs });
+  const unsubscribe = queue.onEvent((event) => events.publish(event));
+  let workers: ReturnType<typeof startWorkers> = [];
+  const batchRows = async () =>
+    (await Promise.all(workers.map((w) => w.engine.stats()))).reduce((n, s) => n + s.activeRows, 0);
+  const metrics = new Metrics({ queue, batchRows });
+  workers = startWorkers(config, queue, store, logger, metrics);
+  const http: HttpServer = await startHttpServer(
+    {
+      services: {
+        jobs,
+        events,
+        uploads: new UploadService(store, config.urlTtlSeconds, config.limits.maxImageBytes),
+        registry,
+        store,
+        defaultModel: config.inference.defaultModel,
+        urlTtlSeconds: config.urlTtlSeconds,
+        queueInfo: async () => {
+          const stats = await queue.stats();
+          return {
+            depth: stats.depth,
+            running: stats.running,
+            workers: workers.length,
+            batchRows: await batchRows(),
+          };
+        },
+        health: async () => {
+          const queueOk = await queue.stats().then(
+            () => 'ok',
+            (e: Error) => e.message,
+          );
+          const storeOk = await store.stat('healthcheck').then(
+            () => 'ok',
+            (e: Error) => e.message,
+          );
+          return {
+            ok: queueOk === 'ok' && storeOk === 'ok',
+            queue: queueOk,
+            storage: storeOk,
+            workers: workers.length,
+          };
+        },
+      },
+      apiKeys,
+      logger,
+      metrics,
+      ...(store instanceof FsObjectStore ? { objectRouter: fsObjectRouter(store) } : {}),
+      webDir: join(PACKAGE_ROOT, 'web', 'dist'),
+      ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+      isReady: async () => {
+        await queue.stats();
+        await store.stat('readiness');
+        return workers.length > 0 || config.queue.kind === 'redis';
+      },
+    },
+    config.port,
+    config.host,
+  );
+  logger.info(
+    {
+      url: http.url,
+      queue: config.queue.kind,
+      storage: config.storage.kind,
+      workers: workers.length,
+    },
+    `hita-serve listening on ${http.url}`,
+  );
+  let closing: Promise<void> | null = null;
+  return {
+    url: http.url,
+    close: () =>
+      (closing ??= (async () => {
+        await Promise.all(workers.map((w) => w.runner.stop()));
+        await http.close();
+        unsubscribe();
+        await Promise.all(workers.map((w) => w.engine.close()));
+        await queue.close();
+        await store.close();
+      })()),
+  };
+}
+
+/** `hita worker`: workers only, for machines that join a Redis queue and an S3 store. */
+export async function work(
+  config: ServerConfig,
+  logger = createLogger(config.logLevel),
+): Promise<Running> {
+  if (config.queue.kind !== 'redis' || config.storage.kind !== 's3') {
+    logger.warn(
+      {},
+      'hita worker without REDIS_URL and S3_ENDPOINT only serves this machine; use hita serve',
+    );
+  }
+  const { store, queue } = await openSeams(config, logger);
+  const workers = startWorkers(config, queue, store, logger, null);
+  logger.info({ workers: workers.length, queue: config.queue.kind }, 'hita workers running');
+  let closing: Promise<void> | null = null;
+  return {
+    url: null,
+    close: () =>
+      (closing ??= (async () => {
+        await Promise.all(workers.map((w) => w.runner.stop()));
+        await Promise.all(workers.map((w) => w.engine.close()));
+        await queue.close();
+        await store.close();
+      })()),
+  };
+}

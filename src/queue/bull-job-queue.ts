@@ -1,0 +1,319 @@
+/**
+ * The distributed job queue: BullMQ on Redis dispatches (priority, delays, lost-lock detection),
+ * and our own Redis keys hold the authoritative job records and event logs, changed only by
+ * atomic Lua scripts (redis/). Any number of API and worker processes share one queue, and every
+ * event is published on a Redis channel so `onEvent` sees the events of all of them.
+ */
+import { errors } from '../errors.js';
+import type {
+  ClaimedJob,
+  EnqueueInput,
+  HeartbeatResult,
+  JobEvent,
+  JobFailure,
+  JobFilter,
+  JobOutput,
+  JobPage,
+  JobProgress,
+  JobQueue,
+  JobRecord,
+  JobStatus,
+  QueueStats,
+} from './job-queue.js';
+import {
+  cannotCancel,
+  cannotRetry,
+  countsToStats,
+  newJobId,
+  queueClosed,
+  queueFull,
+  resolveTunables,
+  validateEnqueue,
+  WorkSignal,
+  type JobQueueTunables,
+  type ResolvedTunables,
+} from './queue-shared.js';
+import { BullDispatcher } from './redis/bull-dispatcher.js';
+import { LuaRunner } from './redis/lua-scripts.js';
+import {
+  closeRedisConnections,
+  openRedisConnections,
+  type RedisConnections,
+} from './redis/redis-connections.js';
+import { listTenantJobs } from './redis/redis-list.js';
+import {
+  hashToRecord,
+  pairsToHash,
+  parseEvent,
+  redisKeys,
+  type RedisKeys,
+} from './redis/redis-records.js';
+import { sweepRedis } from './redis/redis-sweep.js';
+import { RedisWorkerCalls } from './redis/redis-worker-calls.js';
+
+/** Options of `BullJobQueue`. */
+export interface BullJobQueueOptions extends JobQueueTunables {
+  /** `redis://[:password@]host:port[/db]`. */
+  redisUrl: string;
+  /** Prefix of every key, ours and BullMQ's; `{hita}` keeps them in one Cluster slot. @default 'hita' */
+  prefix?: string;
+  /**
+   * How often BullMQ looks for expired locks. A dead worker's job runs again between one and two
+   * intervals after its lease expired. @default 5000
+   */
+  stalledCheckIntervalMs?: number;
+}
+
+/** What exists between `start()` and `close()`. */
+interface Running {
+  connections: RedisConnections;
+  lua: LuaRunner;
+  bull: BullDispatcher;
+  worker: RedisWorkerCalls;
+  sweepTimer: NodeJS.Timeout;
+}
+
+/**
+ * `JobQueue` on Redis with BullMQ. Processes must share a clock (NTP) for leases and delays.
+ * Listeners of `onEvent` receive every process's events, asynchronously (Redis pub/sub, which
+ * drops messages during a reconnect: replay from `events()` where that matters).
+ */
+export class BullJobQueue implements JobQueue {
+  private readonly redisUrl: string;
+  private readonly prefix: string;
+  private readonly stalledCheckIntervalMs: number;
+  private readonly tunables: ResolvedTunables;
+  private readonly keys: RedisKeys;
+  private readonly listeners = new Set<(event: JobEvent) => void>();
+  private readonly work = new WorkSignal();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private running: Running | null = null;
+  private closing: Promise<void> | null = null;
+
+  constructor(options: BullJobQueueOptions) {
+    const { redisUrl, prefix = 'hita', stalledCheckIntervalMs = 5000, ...tunables } = options;
+    this.redisUrl = redisUrl;
+    this.prefix = prefix;
+    this.stalledCheckIntervalMs = stalledCheckIntervalMs;
+    this.tunables = resolveTunables(tunables);
+    this.keys = redisKeys(prefix);
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    if (this.closing) throw queueClosed();
+    const { onWarning, clock, sweepIntervalMs } = this.tunables;
+    const connections = await openRedisConnections({
+      redisUrl: this.redisUrl,
+      channel: this.keys.channel,
+      onMessage: (message) => this.deliver(message),
+      onWarning,
+    });
+    const lua = new LuaRunner(connections.commands, this.prefix, clock);
+    const bull = new BullDispatcher({
+      connection: connections.bull,
+      prefix: this.prefix,
+      stalledCheckIntervalMs: this.stalledCheckIntervalMs,
+      onWarning,
+    });
+    await bull.start();
+    const sweepTimer = setInterval(() => {
+      // Tracked, so close() waits for a sweep in progress instead of cutting its connection.
+      this.track(() => this.sweep()).catch((error: unknown) =>
+        onWarning('job queue sweep failed; retrying at the next interval', error),
+      );
+    }, sweepIntervalMs);
+    sweepTimer.unref(); // housekeeping must not keep an otherwise finished process alive
+    const worker = new RedisWorkerCalls(lua, bull, this.tunables);
+    this.running = { connections, lua, bull, worker, sweepTimer };
+    await this.sweep().catch((error: unknown) =>
+      onWarning('job queue sweep at start failed', error),
+    );
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const running = this.running;
+      if (!running) return;
+      clearInterval(running.sweepTimer);
+      this.work.close();
+      await Promise.allSettled([...this.inFlight]);
+      await running.bull.close();
+      await closeRedisConnections(running.connections);
+      this.running = null;
+    })();
+    return this.closing;
+  }
+
+  enqueue(input: EnqueueInput): Promise<{ job: JobRecord; created: boolean }> {
+    return this.track(async ({ lua, bull }) => {
+      const { priority, maxAttempts } = validateEnqueue(input, this.tunables.defaultMaxAttempts);
+      const { tenant, idempotencyKey } = input;
+      const [outcome, pairs] = await lua.reply('hitaEnqueue', [
+        newJobId(this.tunables.clock()),
+        tenant,
+        input.kind,
+        JSON.stringify(input.model),
+        JSON.stringify(input.params),
+        priority,
+        maxAttempts,
+        JSON.stringify(idempotencyKey ?? null),
+        idempotencyKey === undefined ? '' : this.keys.idempotency(tenant, idempotencyKey),
+        this.keys.tenant(tenant),
+        this.tunables.maxQueued ?? '',
+      ]);
+      if (outcome === 'full') throw queueFull(this.tunables.maxQueued ?? 0);
+      const hash = pairsToHash(pairs);
+      // Should this process die right here, the sweep finds the orphan and dispatches it.
+      if (outcome === 'created') await bull.addRun(hash, 0);
+      return { job: hashToRecord(hash), created: outcome === 'created' };
+    });
+  }
+
+  get(id: string): Promise<JobRecord | null> {
+    return this.track(async ({ connections }) => {
+      const hash = await connections.commands.hgetall(this.keys.job(id));
+      return hash.id ? hashToRecord(hash) : null;
+    });
+  }
+
+  list(
+    tenant: string,
+    options: { first: number; after?: string; filter?: JobFilter },
+  ): Promise<JobPage> {
+    return this.track(({ connections }) =>
+      listTenantJobs(connections.commands, this.keys, tenant, options),
+    );
+  }
+
+  cancel(id: string): Promise<JobRecord> {
+    return this.track(async ({ lua, bull }) => {
+      const [outcome, pairs] = await lua.reply('hitaCancel', [id]);
+      if (outcome === 'missing') throw errors.notFound('job', id);
+      if (outcome !== 'cancelled' && outcome !== 'requested') {
+        throw cannotCancel(id, outcome as JobStatus);
+      }
+      const hash = pairsToHash(pairs);
+      // A delivery BullMQ already handed out is dropped as stale at claim time instead.
+      if (outcome === 'cancelled') await bull.remove(hash.bullId ?? '');
+      return hashToRecord(hash);
+    });
+  }
+
+  retry(id: string): Promise<JobRecord> {
+    return this.track(async ({ lua, bull }) => {
+      const [outcome, pairs] = await lua.reply('hitaRetry', [id]);
+      if (outcome === 'missing') throw errors.notFound('job', id);
+      if (outcome !== 'ok') throw cannotRetry(id, outcome as JobStatus);
+      const hash = pairsToHash(pairs);
+      await bull.addRun(hash, 0);
+      return hashToRecord(hash);
+    });
+  }
+
+  position(id: string): Promise<number | null> {
+    return this.track(async ({ lua }) => {
+      const place = Number(await lua.run('hitaPosition', [id]));
+      return place > 0 ? place : null;
+    });
+  }
+
+  events(id: string, afterSequence: number): Promise<JobEvent[]> {
+    return this.track(async ({ connections }) => {
+      // Event n sits at list index n − 1, so the tail after `afterSequence` starts at that index.
+      const replies = await connections.commands
+        .multi()
+        .exists(this.keys.job(id))
+        .lrange(this.keys.events(id), Math.max(0, afterSequence), -1)
+        .exec();
+      if (!replies || replies[0]?.[1] !== 1) throw errors.notFound('job', id);
+      return ((replies[1]?.[1] ?? []) as string[]).map(parseEvent);
+    });
+  }
+
+  stats(): Promise<QueueStats> {
+    return this.track(async ({ connections }) => {
+      const counts = await connections.commands.hgetall(this.keys.counts);
+      return countsToStats((status) => Number(counts[status] ?? 0));
+    });
+  }
+
+  onEvent(listener: (event: JobEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  claim(workerId: string, leaseMs: number): Promise<ClaimedJob | null> {
+    return this.track(({ worker }) => worker.claim(workerId, leaseMs));
+  }
+
+  heartbeat(claim: ClaimedJob, leaseMs: number): Promise<HeartbeatResult> {
+    return this.track(({ worker }) => worker.heartbeat(claim, leaseMs));
+  }
+
+  progress(claim: ClaimedJob, progress: JobProgress): Promise<void> {
+    return this.track(({ worker }) => worker.progress(claim, progress));
+  }
+
+  complete(claim: ClaimedJob, outputs: JobOutput[]): Promise<JobRecord> {
+    return this.track(({ worker }) => worker.complete(claim, outputs));
+  }
+
+  fail(claim: ClaimedJob, failure: JobFailure): Promise<JobRecord> {
+    return this.track(({ worker }) => worker.fail(claim, failure));
+  }
+
+  cancelled(claim: ClaimedJob): Promise<JobRecord> {
+    return this.track(({ worker }) => worker.cancelled(claim));
+  }
+
+  async waitForWork(timeoutMs: number): Promise<void> {
+    // Woken early by 'added'/'retrying' events of any process, and when the next backoff ends.
+    // A dead worker's job comes back through BullMQ's stalled check: the caller's next poll.
+    let untilDue = timeoutMs;
+    const commands = this.closing ? null : this.running?.connections.commands;
+    if (commands) {
+      const now = this.tunables.clock();
+      const next = await commands
+        .zrangebyscore(this.keys.available, `(${now}`, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+        .catch(() => []);
+      if (next[1] !== undefined) untilDue = Number(next[1]) - now;
+    }
+    await this.work.wait(Math.min(timeoutMs, untilDue));
+  }
+
+  private sweep(): Promise<void> {
+    const { lua, bull } = this.running as Running;
+    // Orphans younger than this may simply be between their script and their BullMQ call.
+    const orphanAgeMs = Math.max(10_000, this.stalledCheckIntervalMs * 2);
+    return sweepRedis({ lua, bull, keys: this.keys, tunables: this.tunables, orphanAgeMs });
+  }
+
+  /** Parses one published event and hands it to listeners; wakes waiting workers. */
+  private deliver(message: string): void {
+    let event: JobEvent;
+    try {
+      event = parseEvent(message);
+    } catch {
+      return; // not one of ours: something else published on the channel
+    }
+    if (event.type === 'added' || event.type === 'retrying') this.work.notify();
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A listener's bug must not stop the other listeners or the subscription.
+      }
+    }
+  }
+
+  /** Runs a call on the started queue and lets close() wait for it. */
+  private track<T>(body: (running: Running) => Promise<T>): Promise<T> {
+    if (!this.running || this.closing) return Promise.reject(queueClosed());
+    const call = body(this.running);
+    this.inFlight.add(call);
+    const forget = (): boolean => this.inFlight.delete(call);
+    call.then(forget, forget);
+    return call;
+  }
+}

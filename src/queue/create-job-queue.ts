@@ -1,0 +1,32 @@
+/**
+ * The queue seam's factory: the composition root hands it `cfg.queue` and gets a `JobQueue`
+ * without naming an engine. Call `start()` before use and `close()` on shutdown.
+ */
+import { BullJobQueue, type BullJobQueueOptions } from './bull-job-queue.js';
+import type { JobQueue } from './job-queue.js';
+import type { JobQueueTunables } from './queue-shared.js';
+import { SqliteJobQueue, type SqliteJobQueueOptions } from './sqlite-job-queue.js';
+
+/** `sqlite`: embedded and durable, the default; `redis`: BullMQ, shared by many processes. */
+export type JobQueueConfig =
+  ({ kind: 'sqlite' } & SqliteJobQueueOptions) | ({ kind: 'redis' } & BullJobQueueOptions);
+
+/**
+ * Functions that cannot live in a parsed, frozen config: kept apart so `config` stays plain data
+ * (and can be handed to a child process as JSON). They override the same fields of `config`.
+ */
+export type JobQueueHooks = Pick<JobQueueTunables, 'onWarning' | 'clock' | 'retryBackoffMs'>;
+
+/** Builds (does not start) the engine that `config.kind` names. */
+export function createJobQueue(config: JobQueueConfig, hooks: JobQueueHooks = {}): JobQueue {
+  switch (config.kind) {
+    case 'sqlite': {
+      const { kind: _kind, ...options } = config;
+      return new SqliteJobQueue({ ...options, ...hooks });
+    }
+    case 'redis': {
+      const { kind: _kind, ...options } = config;
+      return new BullJobQueue({ ...options, ...hooks });
+    }
+  }
+}

@@ -1,0 +1,209 @@
+/**
+ * The job queue seam: one contract, two engines (`SqliteJobQueue`, embedded and durable;
+ * `BullJobQueue`, BullMQ on Redis). Resolvers and services see `JobProducer`; workers see
+ * `JobConsumer`. Both engines pass one conformance suite (test/integration/queue.suite.ts) and
+ * report failures as the same `AppError`s.
+ */
+
+export type JobKind = 'GENERATE' | 'INPAINT' | 'STYLE_TRANSFER';
+
+/** QUEUED → RUNNING → SUCCEEDED | FAILED | CANCELLED; QUEUED → CANCELLED | EXPIRED. */
+export type JobStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED' | 'EXPIRED';
+
+export const TERMINAL_STATUSES: readonly JobStatus[] = [
+  'SUCCEEDED',
+  'FAILED',
+  'CANCELLED',
+  'EXPIRED',
+];
+
+export function isTerminal(status: JobStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+export interface JobProgress {
+  /** 'encode' | 'holistic' | 'patch' | 'decode' */
+  phase: string;
+  step: number;
+  total: number;
+}
+
+/** One stored image of a finished job; keys are object-store keys scoped by job. */
+export interface JobOutput {
+  key: string;
+  thumbnailKey: string;
+  width: number;
+  height: number;
+  seed: number;
+  format: 'png';
+}
+
+export interface JobFailure {
+  code: string;
+  message: string;
+  retryable: boolean;
+}
+
+/**
+ * What a job asks for, stored verbatim (JSON). Seeds are resolved before enqueueing, so a retry or
+ * a re-run after a crash makes the same images.
+ */
+export interface JobParams {
+  classId?: number;
+  count: number;
+  seed: number;
+  cfgScale: number;
+  temperature: number;
+  topK: number;
+  topP: number;
+  /** In-painting inputs: object-store keys. */
+  imageKey?: string;
+  maskKey?: string;
+  keepHolistic?: boolean;
+  composite?: boolean;
+  /** Style-transfer inputs. */
+  contentKey?: string;
+  styleKey?: string;
+  mode?: 'swap' | 'regenerate';
+  strength?: number;
+}
+
+export interface JobRecord {
+  id: string;
+  tenant: string;
+  kind: JobKind;
+  status: JobStatus;
+  /** Monotonic version of the visible state; every event increments it by one. */
+  sequence: number;
+  /** Model id; null means the server's default at run time. */
+  model: string | null;
+  params: JobParams;
+  /** Higher runs first. @default 0 */
+  priority: number;
+  idempotencyKey: string | null;
+  /** Claims so far (a crashed worker's claim counts). */
+  attempts: number;
+  maxAttempts: number;
+  progress: JobProgress | null;
+  outputs: JobOutput[];
+  error: JobFailure | null;
+  /** ISO-8601 timestamps. */
+  createdAt: string;
+  updatedAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export type JobEventType =
+  'added' | 'active' | 'progress' | 'retrying' | 'completed' | 'failed' | 'cancelled' | 'expired';
+
+/** A change of a job's visible state; `sequence` equals the job's sequence after the change. */
+export interface JobEvent {
+  jobId: string;
+  tenant: string;
+  type: JobEventType;
+  sequence: number;
+  status: JobStatus;
+  /** ISO-8601. */
+  at: string;
+  progress?: JobProgress;
+  error?: JobFailure;
+}
+
+export interface EnqueueInput {
+  tenant: string;
+  kind: JobKind;
+  model: string | null;
+  params: JobParams;
+  priority?: number;
+  /** The same (tenant, key) returns the existing job instead of a new one. */
+  idempotencyKey?: string;
+  /** @default the queue's default (3) */
+  maxAttempts?: number;
+}
+
+export interface JobFilter {
+  status?: JobStatus[];
+  kind?: JobKind[];
+}
+
+export interface JobPage {
+  jobs: JobRecord[];
+  /** Opaque cursor of the last job, for the next page. */
+  endCursor: string | null;
+  hasNextPage: boolean;
+}
+
+export interface QueueStats {
+  /** Jobs waiting (QUEUED). */
+  depth: number;
+  running: number;
+  byStatus: Record<JobStatus, number>;
+}
+
+/** What the API side does with jobs. */
+export interface JobProducer {
+  /** @throws AppError QUEUE_FULL when the queue holds its maximum of waiting jobs. */
+  enqueue(input: EnqueueInput): Promise<{ job: JobRecord; created: boolean }>;
+  get(id: string): Promise<JobRecord | null>;
+  /** Newest first; `after` is a cursor from a previous page. */
+  list(
+    tenant: string,
+    options: { first: number; after?: string; filter?: JobFilter },
+  ): Promise<JobPage>;
+  /**
+   * Cancels a QUEUED or RUNNING job (a running job's worker sees it at its next heartbeat).
+   * @throws AppError NOT_FOUND, or CONFLICT when the job already finished.
+   */
+  cancel(id: string): Promise<JobRecord>;
+  /**
+   * Runs a FAILED or CANCELLED job again under the same id, with a fresh attempt budget.
+   * @throws AppError NOT_FOUND, or CONFLICT for any other status.
+   */
+  retry(id: string): Promise<JobRecord>;
+  /** 1-based place among QUEUED jobs in claim order; null when not queued. */
+  position(id: string): Promise<number | null>;
+  /** Durable events of a job with sequence > afterSequence, in order. */
+  events(id: string, afterSequence: number): Promise<JobEvent[]>;
+  stats(): Promise<QueueStats>;
+  /** Every event of every job as it happens (any process, for the Redis engine). */
+  onEvent(listener: (event: JobEvent) => void): () => void;
+}
+
+/** A job a worker holds under a lease. */
+export interface ClaimedJob {
+  job: JobRecord;
+  /** Proves ownership in the calls below; a reclaimed job gets a new token. */
+  token: string;
+}
+
+export interface HeartbeatResult {
+  /** False when the lease was lost (expired and reclaimed): stop and drop the work. */
+  owned: boolean;
+  /** True when the job was cancelled: stop, free its resources, call `cancelled`. */
+  cancelRequested: boolean;
+}
+
+/** What a worker does with jobs. */
+export interface JobConsumer {
+  /** The next QUEUED job by priority then age, leased for `leaseMs`; null when none is waiting. */
+  claim(workerId: string, leaseMs: number): Promise<ClaimedJob | null>;
+  /** Renews the lease; call well within `leaseMs`. */
+  heartbeat(claim: ClaimedJob, leaseMs: number): Promise<HeartbeatResult>;
+  /** Throttling is the caller's business; every call is one durable event. */
+  progress(claim: ClaimedJob, progress: JobProgress): Promise<void>;
+  /** @throws AppError CONFLICT when the lease was lost: the outputs must not be published. */
+  complete(claim: ClaimedJob, outputs: JobOutput[]): Promise<JobRecord>;
+  /** Retryable failures with attempts left go back to QUEUED after a backoff; others end FAILED. */
+  fail(claim: ClaimedJob, failure: JobFailure): Promise<JobRecord>;
+  /** Acknowledges a cancellation seen at heartbeat: the job ends CANCELLED. */
+  cancelled(claim: ClaimedJob): Promise<JobRecord>;
+  /** Resolves when a job may be waiting (new job, retry due, lease expiry) or after `timeoutMs`. */
+  waitForWork(timeoutMs: number): Promise<void>;
+}
+
+export interface JobQueue extends JobProducer, JobConsumer {
+  start(): Promise<void>;
+  /** Idempotent; waits for in-flight calls. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,96 @@
+/**
+ * Lua functions shared by every script of the Redis engine (see lua-scripts.ts): key names,
+ * status indexes and counts, and the one way an event is written (sequence bump, event list,
+ * publish), so no script can change a job's visible state without its event.
+ */
+
+/** Prepended to every script. */
+export const PRELUDE = `
+local P, NOW_S, ISO = ARGV[1], ARGV[2], ARGV[3]
+local NOW = tonumber(NOW_S)
+local function jobKey(id) return P .. ':job:' .. id end
+-- Claim order as a sortable string: priority descending, then creation, then id.
+local function queueMember(id, priority, createdAt)
+  return string.format('%07d:%015d:%s', 1000000 - tonumber(priority), tonumber(createdAt), id)
+end
+local function unindex(id, status)
+  if status == 'QUEUED' then
+    local h = redis.call('HMGET', jobKey(id), 'priority', 'createdAt')
+    redis.call('ZREM', P .. ':queue', queueMember(id, h[1], h[2]))
+    redis.call('ZREM', P .. ':queued-at', id)
+    redis.call('ZREM', P .. ':available', id)
+  elseif status == 'RUNNING' then
+    redis.call('ZREM', P .. ':leases', id)
+  else
+    redis.call('ZREM', P .. ':finished', id)
+  end
+  redis.call('HINCRBY', P .. ':counts', status, -1)
+end
+-- score: queuedAt when QUEUED, leaseUntil when RUNNING, finishedAt otherwise. A QUEUED job's
+-- availableAt must already be set: waitForWork reads the next one from ':available'.
+local function index(id, status, score)
+  if status == 'QUEUED' then
+    local h = redis.call('HMGET', jobKey(id), 'priority', 'createdAt', 'availableAt')
+    redis.call('ZADD', P .. ':queue', 0, queueMember(id, h[1], h[2]))
+    redis.call('ZADD', P .. ':queued-at', score, id)
+    redis.call('ZADD', P .. ':available', h[3], id)
+  elseif status == 'RUNNING' then
+    redis.call('ZADD', P .. ':leases', score, id)
+  else
+    redis.call('ZADD', P .. ':finished', score, id)
+  end
+  redis.call('HINCRBY', P .. ':counts', status, 1)
+  redis.call('HSET', jobKey(id), 'status', status)
+end
+local function move(id, from, to, score)
+  unindex(id, from)
+  index(id, to, score)
+end
+-- Bumps the sequence, appends the event and publishes it; extra is '' or ',"error":{...}'.
+local function emit(id, eventType, extra)
+  local key = jobKey(id)
+  local seq = redis.call('HINCRBY', key, 'sequence', 1)
+  redis.call('HSET', key, 'updatedAt', NOW_S)
+  local h = redis.call('HMGET', key, 'tenant', 'status')
+  local event = '{"jobId":' .. cjson.encode(id) .. ',"tenant":' .. cjson.encode(h[1]) ..
+    ',"type":"' .. eventType .. '","sequence":' .. seq .. ',"status":"' .. h[2] ..
+    '","at":"' .. ISO .. '"' .. extra .. '}'
+  redis.call('RPUSH', P .. ':events:' .. id, event)
+  redis.call('PUBLISH', P .. ':events', event)
+end
+local function finishRunning(id, to, errorJson)
+  move(id, 'RUNNING', to, NOW)
+  redis.call('HSET', jobKey(id), 'finishedAt', NOW_S, 'leaseToken', '', 'leaseUntil', '',
+    'error', errorJson)
+end
+-- Same text as workerLostFailure() in queue-shared.ts.
+local function workerLost(attempts, maxAttempts)
+  return cjson.encode({ code = 'WORKER_LOST', retryable = false,
+    message = 'the worker stopped renewing its lease; ' .. attempts .. ' of ' .. maxAttempts ..
+      ' attempts used' })
+end
+-- A lease that ran out with a cancel request or no attempts left ends the job; else nil.
+local function endLostLease(id)
+  local h = redis.call('HMGET', jobKey(id), 'status', 'cancelRequested', 'attempts', 'maxAttempts')
+  if h[1] ~= 'RUNNING' then return nil end
+  if h[2] == '1' then
+    finishRunning(id, 'CANCELLED', 'null')
+    emit(id, 'cancelled', '')
+    return 'cancelled'
+  end
+  if tonumber(h[3]) >= tonumber(h[4]) then
+    local err = workerLost(h[3], h[4])
+    finishRunning(id, 'FAILED', err)
+    emit(id, 'failed', ',"error":' .. err)
+    return 'failed'
+  end
+  return nil
+end
+-- 'ok' when token holds the RUNNING job's lease, else 'missing' or the job's status.
+local function leased(id, token)
+  local h = redis.call('HMGET', jobKey(id), 'status', 'leaseToken')
+  if not h[1] then return 'missing' end
+  if h[1] ~= 'RUNNING' or h[2] ~= token then return h[1] end
+  return 'ok'
+end
+`;

@@ -1,0 +1,203 @@
+/**
+ * The Redis engine's state changes as Lua scripts: Redis runs each one atomically, so a job's
+ * fields, its indexes, the status counts, its event and the sequence bump land together even with
+ * many API and worker processes. Every script takes ARGV[1] = key prefix, ARGV[2] = now (epoch
+ * ms), ARGV[3] = now (ISO-8601), then its own arguments. Keys are built from the prefix inside the
+ * scripts; with a hash-tagged prefix such as `{hita}` they all live in one Redis Cluster slot.
+ *
+ * Records are hashes whose JSON fields (params, outputs, progress, error) pass through as opaque
+ * strings: Lua's cjson would round numbers to 14 digits and turn `[]` into `{}`.
+ */
+
+import type { Redis } from 'ioredis';
+import { PRELUDE } from './lua-prelude.js';
+import { CLAIM, FAIL, FINISH, HEARTBEAT, PROGRESS } from './lua-worker-scripts.js';
+
+/** ARGV 4… id, tenant, kind, model, params, priority, maxAttempts, idempotencyKey (JSON),
+ * idempotency Redis key or '', tenant index key, maxQueued or ''. */
+const ENQUEUE = `
+local id, idemKey = ARGV[4], ARGV[12]
+if idemKey ~= '' then
+  local existing = redis.call('GET', idemKey)
+  if existing and redis.call('EXISTS', jobKey(existing)) == 1 then
+    return { 'existing', redis.call('HGETALL', jobKey(existing)) }
+  end
+end
+if ARGV[14] ~= '' and
+  tonumber(redis.call('HGET', P .. ':counts', 'QUEUED') or '0') >= tonumber(ARGV[14]) then
+  return { 'full' }
+end
+redis.call('HSET', jobKey(id), 'id', id, 'tenant', ARGV[5], 'kind', ARGV[6], 'model', ARGV[7],
+  'params', ARGV[8], 'priority', ARGV[9], 'maxAttempts', ARGV[10], 'idempotencyKey', ARGV[11],
+  'idemKey', idemKey, 'tenantKey', ARGV[13], 'sequence', 0, 'attempts', 0, 'progress', 'null',
+  'outputs', '[]', 'error', 'null', 'createdAt', NOW_S, 'updatedAt', NOW_S, 'startedAt', '',
+  'finishedAt', '', 'queuedAt', NOW_S, 'availableAt', NOW_S, 'leaseToken', '', 'leaseUntil', '',
+  'workerId', '', 'cancelRequested', '0', 'run', 1, 'bullId', id .. '-1')
+index(id, 'QUEUED', NOW)
+redis.call('ZADD', ARGV[13], 0, string.format('%015d:%s', NOW, id))
+if idemKey ~= '' then redis.call('SET', idemKey, id) end
+emit(id, 'added', '')
+return { 'created', redis.call('HGETALL', jobKey(id)) }
+`;
+
+/** ARGV 4… id. */
+const CANCEL = `
+local id = ARGV[4]
+local key = jobKey(id)
+local status = redis.call('HGET', key, 'status')
+if not status then return { 'missing' } end
+if status == 'QUEUED' then
+  move(id, 'QUEUED', 'CANCELLED', NOW)
+  redis.call('HSET', key, 'finishedAt', NOW_S, 'availableAt', '')
+  emit(id, 'cancelled', '')
+  return { 'cancelled', redis.call('HGETALL', key) }
+end
+if status == 'RUNNING' then
+  -- No event yet: the job runs until its worker acknowledges with cancelled().
+  redis.call('HSET', key, 'cancelRequested', '1')
+  return { 'requested', redis.call('HGETALL', key) }
+end
+return { status }
+`;
+
+/** ARGV 4… id. */
+const RETRY = `
+local id = ARGV[4]
+local key = jobKey(id)
+local status = redis.call('HGET', key, 'status')
+if not status then return { 'missing' } end
+if status ~= 'FAILED' and status ~= 'CANCELLED' then return { status } end
+local run = redis.call('HINCRBY', key, 'run', 1)
+unindex(id, status)
+redis.call('HSET', key, 'attempts', 0, 'progress', 'null', 'outputs', '[]', 'error', 'null',
+  'startedAt', '', 'finishedAt', '', 'queuedAt', NOW_S, 'availableAt', NOW_S,
+  'cancelRequested', '0', 'workerId', '', 'bullId', id .. '-' .. run)
+index(id, 'QUEUED', NOW)
+emit(id, 'retrying', '')
+return { 'ok', redis.call('HGETALL', key) }
+`;
+
+/** ARGV 4… id. 0 when not QUEUED, else the 1-based place in claim order. */
+const POSITION = `
+local h = redis.call('HMGET', jobKey(ARGV[4]), 'status', 'priority', 'createdAt')
+if h[1] ~= 'QUEUED' then return 0 end
+return redis.call('ZRANK', P .. ':queue', queueMember(ARGV[4], h[2], h[3])) + 1
+`;
+
+/**
+ * ARGV 4… queuedTtlMs or '', retentionMs, batch size. One bounded pass of housekeeping; returns
+ * { changed count, BullMQ ids of expired jobs to drop… }.
+ */
+const SWEEP = `
+local changed, drop = 0, {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. ':leases', '-inf', NOW)) do
+  if endLostLease(id) then changed = changed + 1 end
+end
+if ARGV[4] ~= '' then
+  local cutoff = NOW - tonumber(ARGV[4])
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. ':queued-at', '-inf', cutoff,
+      'LIMIT', 0, tonumber(ARGV[6]))) do
+    move(id, 'QUEUED', 'EXPIRED', NOW)
+    redis.call('HSET', jobKey(id), 'finishedAt', NOW_S, 'availableAt', '')
+    emit(id, 'expired', '')
+    table.insert(drop, redis.call('HGET', jobKey(id), 'bullId'))
+    changed = changed + 1
+  end
+end
+local cutoff = NOW - tonumber(ARGV[5])
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. ':finished', '-inf', cutoff,
+    'LIMIT', 0, tonumber(ARGV[6]))) do
+  local h = redis.call('HMGET', jobKey(id), 'status', 'tenantKey', 'idemKey', 'createdAt')
+  unindex(id, h[1])
+  redis.call('ZREM', h[2], string.format('%015d:%s', tonumber(h[4]), id))
+  if h[3] ~= '' and redis.call('GET', h[3]) == id then redis.call('DEL', h[3]) end
+  redis.call('DEL', jobKey(id), P .. ':events:' .. id)
+  changed = changed + 1
+end
+return { changed, unpack(drop) }
+`;
+
+/**
+ * ARGV 4… BullMQ key prefix (\`<prefix>:<queue>:\`), min age ms. Jobs that should be in BullMQ
+ * but are not (a process died between our script and its BullMQ call): QUEUED ones, and RUNNING
+ * ones whose lease is long gone. Returns flat { id, bullId, priority, kind, availableAt }….
+ */
+const ORPHANS = `
+local found = {}
+local function check(id)
+  local h = redis.call('HMGET', jobKey(id), 'bullId', 'priority', 'kind', 'availableAt',
+    'updatedAt')
+  if h[1] and tonumber(h[5]) <= NOW - tonumber(ARGV[5]) and
+      redis.call('EXISTS', ARGV[4] .. h[1]) == 0 then
+    table.insert(found, id)
+    table.insert(found, h[1])
+    table.insert(found, h[2])
+    table.insert(found, h[3])
+    table.insert(found, h[4] ~= '' and h[4] or NOW_S)
+  end
+end
+local cutoff = NOW - tonumber(ARGV[5])
+-- Oldest first and bounded, so a huge backlog never blocks Redis for long.
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. ':queued-at', '-inf', cutoff,
+    'LIMIT', 0, 1000)) do
+  check(id)
+end
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. ':leases', '-inf', cutoff,
+    'LIMIT', 0, 1000)) do
+  check(id)
+end
+return found
+`;
+
+/** Script name → Lua source, for ioredis `defineCommand` (EVALSHA with EVAL fallback). */
+export const LUA_SCRIPTS = {
+  hitaEnqueue: PRELUDE + ENQUEUE,
+  hitaClaim: PRELUDE + CLAIM,
+  hitaHeartbeat: PRELUDE + HEARTBEAT,
+  hitaProgress: PRELUDE + PROGRESS,
+  hitaFinish: PRELUDE + FINISH,
+  hitaFail: PRELUDE + FAIL,
+  hitaCancel: PRELUDE + CANCEL,
+  hitaRetry: PRELUDE + RETRY,
+  hitaPosition: PRELUDE + POSITION,
+  hitaSweep: PRELUDE + SWEEP,
+  hitaOrphans: PRELUDE + ORPHANS,
+} as const;
+
+/** The name of one of the scripts above. */
+export type LuaScriptName = keyof typeof LUA_SCRIPTS;
+
+/** A script's reply: an outcome word, then what that outcome carries. */
+export type ScriptReply = [string, ...unknown[]];
+
+/**
+ * Runs the scripts on one connection, adding the common arguments (prefix, now). ioredis
+ * `defineCommand` sends EVALSHA and falls back to EVAL once per connection, so a Redis restart
+ * that flushed its script cache costs nothing.
+ */
+export class LuaRunner {
+  private readonly commands: Record<string, (...args: unknown[]) => Promise<unknown>>;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly clock: () => number,
+  ) {
+    for (const [name, lua] of Object.entries(LUA_SCRIPTS)) {
+      redis.defineCommand(name, { numberOfKeys: 0, lua });
+    }
+    this.commands = redis as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  }
+
+  /** The raw reply of `name`. */
+  run(name: LuaScriptName, args: (string | number)[]): Promise<unknown> {
+    const now = this.clock();
+    const command = this.commands[name] as (...args: unknown[]) => Promise<unknown>;
+    return command.call(this.redis, this.prefix, now, new Date(now).toISOString(), ...args);
+  }
+
+  /** The reply of a script that answers `{ outcome, … }`. */
+  async reply(name: LuaScriptName, args: (string | number)[]): Promise<ScriptReply> {
+    return (await this.run(name, args)) as ScriptReply;
+  }
+}

@@ -1,0 +1,87 @@
+/** The Redis engine's Lua scripts for worker calls; conventions in lua-scripts.ts. */
+
+/** ARGV 4… id, BullMQ job id of the delivery, token, workerId, leaseMs, graceMs. */
+export const CLAIM = `
+local id = ARGV[4]
+local key = jobKey(id)
+local h = redis.call('HMGET', key, 'status', 'bullId', 'leaseUntil')
+local status = h[1]
+-- Deliveries the record does not expect (cancelled, finished, superseded) are dropped.
+if not status or h[2] ~= ARGV[5] then return { 'stale' } end
+if status == 'RUNNING' then
+  -- BullMQ hands a RUNNING job out again only after its lock expired: the worker is lost.
+  if (tonumber(h[3]) or 0) > NOW + tonumber(ARGV[9]) then return { 'stale' } end
+  local ended = endLostLease(id)
+  if ended then return { 'ended', ended } end
+elseif status ~= 'QUEUED' then
+  return { 'stale' }
+end
+local leaseUntil = NOW + tonumber(ARGV[8])
+move(id, status, 'RUNNING', leaseUntil)
+redis.call('HINCRBY', key, 'attempts', 1)
+redis.call('HSET', key, 'leaseToken', ARGV[6], 'leaseUntil', string.format('%d', leaseUntil),
+  'workerId', ARGV[7], 'startedAt', NOW_S, 'progress', 'null', 'error', 'null', 'availableAt', '')
+emit(id, 'active', '')
+return { 'claimed', redis.call('HGETALL', key) }
+`;
+
+/** ARGV 4… id, token, leaseMs, '1' to renew or '0' when BullMQ's lock is gone. */
+export const HEARTBEAT = `
+local id = ARGV[4]
+local h = redis.call('HMGET', jobKey(id), 'status', 'leaseToken', 'cancelRequested', 'bullId')
+if not h[1] then return { 0, 0, '' } end
+local cancel = (h[1] == 'CANCELLED' or h[3] == '1') and 1 or 0
+if h[1] ~= 'RUNNING' or h[2] ~= ARGV[5] then return { 0, cancel, h[4] } end
+local leaseUntil = NOW + tonumber(ARGV[6])
+if ARGV[7] ~= '1' then leaseUntil = 0 end
+redis.call('HSET', jobKey(id), 'leaseUntil', string.format('%d', leaseUntil))
+redis.call('ZADD', P .. ':leases', leaseUntil, id)
+return { ARGV[7] == '1' and 1 or 0, cancel, h[4] }
+`;
+
+/** ARGV 4… id, token, progress JSON. */
+export const PROGRESS = `
+local id = ARGV[4]
+local owned = leased(id, ARGV[5])
+if owned ~= 'ok' then return { owned } end
+redis.call('HSET', jobKey(id), 'progress', ARGV[6])
+emit(id, 'progress', ',"progress":' .. ARGV[6])
+return { 'ok' }
+`;
+
+/** ARGV 4… id, token, outcome ('completed' | 'cancelled'), outputs JSON or ''. */
+export const FINISH = `
+local id = ARGV[4]
+local owned = leased(id, ARGV[5])
+if owned ~= 'ok' then return { owned } end
+if ARGV[6] == 'completed' then
+  finishRunning(id, 'SUCCEEDED', 'null')
+  redis.call('HSET', jobKey(id), 'outputs', ARGV[7])
+else
+  finishRunning(id, 'CANCELLED', 'null')
+end
+emit(id, ARGV[6], '')
+return { 'ok', redis.call('HGETALL', jobKey(id)) }
+`;
+
+/** ARGV 4… id, token, failure JSON, '1' when retryable, backoff ms. */
+export const FAIL = `
+local id = ARGV[4]
+local key = jobKey(id)
+local owned = leased(id, ARGV[5])
+if owned ~= 'ok' then return { owned } end
+local h = redis.call('HMGET', key, 'attempts', 'maxAttempts', 'cancelRequested', 'bullId')
+-- A cancellation that was asked for wins over another try.
+if ARGV[7] == '1' and tonumber(h[1]) < tonumber(h[2]) and h[3] ~= '1' then
+  local run = redis.call('HINCRBY', key, 'run', 1)
+  redis.call('HSET', key, 'error', ARGV[6], 'queuedAt', NOW_S, 'availableAt',
+    string.format('%d', NOW + tonumber(ARGV[8])), 'leaseToken', '', 'leaseUntil', '',
+    'workerId', '', 'bullId', id .. '-' .. run)
+  move(id, 'RUNNING', 'QUEUED', NOW)
+  emit(id, 'retrying', ',"error":' .. ARGV[6])
+  return { 'retrying', redis.call('HGETALL', key), h[4] }
+end
+finishRunning(id, 'FAILED', ARGV[6])
+emit(id, 'failed', ',"error":' .. ARGV[6])
+return { 'failed', redis.call('HGETALL', key), h[4] }
+`;

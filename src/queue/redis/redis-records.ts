@@ -1,0 +1,94 @@
+/** Key names of the Redis engine and the mapping of its job hashes to the contract's types. */
+import type {
+  JobEvent,
+  JobFailure,
+  JobKind,
+  JobParams,
+  JobProgress,
+  JobRecord,
+  JobStatus,
+} from '../job-queue.js';
+import { isoOrNull, PRIORITY_LIMIT } from '../queue-shared.js';
+
+/** BullMQ's queue name under our prefix: its keys are `<prefix>:jobs:…`. */
+export const BULL_QUEUE_NAME = 'jobs';
+
+/**
+ * Our keys. Tenant and idempotency key are URI-encoded so that a `:` inside one cannot make two
+ * different (tenant, key) pairs collide.
+ */
+export function redisKeys(prefix: string) {
+  return {
+    job: (id: string) => `${prefix}:job:${id}`,
+    events: (id: string) => `${prefix}:events:${id}`,
+    tenant: (tenant: string) => `${prefix}:tenant:${encodeURIComponent(tenant)}`,
+    idempotency: (tenant: string, key: string) =>
+      `${prefix}:idem:${encodeURIComponent(tenant)}:${encodeURIComponent(key)}`,
+    counts: `${prefix}:counts`,
+    /** QUEUED jobs by the time they become claimable (backoff). */
+    available: `${prefix}:available`,
+    channel: `${prefix}:events`,
+    /** Where BullMQ keeps a job's hash: `<bullPrefix><bullId>`. */
+    bullJobPrefix: `${prefix}:${BULL_QUEUE_NAME}:`,
+  };
+}
+
+/** The key names of one prefix. */
+export type RedisKeys = ReturnType<typeof redisKeys>;
+
+/** The tenant index member: `createdAt` (15 digits) and id, so lexical order is list order. */
+export function tenantMember(createdAtMs: number, id: string): string {
+  return `${String(createdAtMs).padStart(15, '0')}:${id}`;
+}
+
+/**
+ * BullMQ serves priority 1 first and caps priorities at 2²¹; ours are "higher first" in
+ * [−10⁶, 10⁶], which maps into [48 576, 2 048 576]. 0 is avoided: BullMQ would treat it as
+ * "no priority" and serve it before every prioritised job.
+ */
+export function toBullPriority(priority: number): number {
+  return PRIORITY_LIMIT + 48_576 - priority;
+}
+
+/** A job hash as Redis scripts return it: a flat [field, value, …] array. */
+export function pairsToHash(pairs: unknown): Record<string, string> {
+  const hash: Record<string, string> = {};
+  if (!Array.isArray(pairs)) return hash;
+  for (let i = 0; i + 1 < pairs.length; i += 2) hash[String(pairs[i])] = String(pairs[i + 1]);
+  return hash;
+}
+
+function msOrNull(value: string | undefined): number | null {
+  return value === undefined || value === '' ? null : Number(value);
+}
+
+/** The contract's record from a job hash; internal fields (lease, BullMQ id…) stay behind. */
+export function hashToRecord(hash: Record<string, string>): JobRecord {
+  const json = <T>(field: string): T => JSON.parse(hash[field] ?? 'null') as T;
+  const outputs = json<JobRecord['outputs'] | null>('outputs');
+  return {
+    id: hash.id ?? '',
+    tenant: hash.tenant ?? '',
+    kind: hash.kind as JobKind,
+    status: hash.status as JobStatus,
+    sequence: Number(hash.sequence),
+    model: json<string | null>('model'),
+    params: json<JobParams>('params'),
+    priority: Number(hash.priority),
+    idempotencyKey: json<string | null>('idempotencyKey'),
+    attempts: Number(hash.attempts),
+    maxAttempts: Number(hash.maxAttempts),
+    progress: json<JobProgress | null>('progress'),
+    outputs: Array.isArray(outputs) ? outputs : [],
+    error: json<JobFailure | null>('error'),
+    createdAt: new Date(Number(hash.createdAt)).toISOString(),
+    updatedAt: new Date(Number(hash.updatedAt)).toISOString(),
+    startedAt: isoOrNull(msOrNull(hash.startedAt)),
+    finishedAt: isoOrNull(msOrNull(hash.finishedAt)),
+  };
+}
+
+/** An event as the scripts wrote it (already the contract's JSON shape). */
+export function parseEvent(text: string): JobEvent {
+  return JSON.parse(text) as JobEvent;
+}

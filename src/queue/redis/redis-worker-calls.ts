@@ -1,0 +1,117 @@
+/**
+ * The `JobConsumer` half of `BullJobQueue`. Each call changes our record first (a Lua script that
+ * checks the lease token) and then tells BullMQ; when the two disagree the record wins and the
+ * BullMQ side is repaired later (stale deliveries are dropped, orphans re-dispatched).
+ */
+import { errors } from '../../errors.js';
+import type {
+  ClaimedJob,
+  HeartbeatResult,
+  JobFailure,
+  JobOutput,
+  JobProgress,
+  JobRecord,
+  JobStatus,
+} from '../job-queue.js';
+import { leaseLost, newLeaseToken, type ResolvedTunables } from '../queue-shared.js';
+import type { BullDispatcher } from './bull-dispatcher.js';
+import type { LuaRunner } from './lua-scripts.js';
+import { hashToRecord, pairsToHash } from './redis-records.js';
+
+/** Slack when comparing our lease with BullMQ's lock: both expire together, give or take. */
+const LEASE_GRACE_MS = 1000;
+
+/** Claim, heartbeat, progress and the three endings, for one Redis queue. */
+export class RedisWorkerCalls {
+  constructor(
+    private readonly lua: LuaRunner,
+    private readonly bull: BullDispatcher,
+    private readonly tunables: ResolvedTunables,
+  ) {}
+
+  async claim(workerId: string, leaseMs: number): Promise<ClaimedJob | null> {
+    // Each stale delivery is dropped and the next one tried; the bound only guards a bug.
+    for (let tries = 0; tries < 100; tries += 1) {
+      const token = newLeaseToken();
+      const delivery = await this.bull.next(token);
+      if (!delivery) return null;
+      const { id, bullId } = delivery;
+      const args = [id, bullId, token, workerId, leaseMs, LEASE_GRACE_MS];
+      const [outcome, pairs] = await this.lua.reply('hitaClaim', args);
+      if (outcome === 'claimed') {
+        // BullMQ locked it for its default duration; make its lock our lease.
+        await this.bull.extend(bullId, token, leaseMs);
+        return { job: hashToRecord(pairsToHash(pairs)), token };
+      }
+      await this.bull.finish(bullId, token, 'dropped');
+    }
+    return null;
+  }
+
+  async heartbeat(claim: ClaimedJob, leaseMs: number): Promise<HeartbeatResult> {
+    const args = [claim.job.id, claim.token, leaseMs];
+    const reply = (await this.lua.run('hitaHeartbeat', [...args, '1'])) as [number, number, string];
+    const [owned, cancel, bullId] = reply;
+    const cancelRequested = cancel === 1;
+    if (owned === 1 && (await this.bull.extend(bullId, claim.token, leaseMs))) {
+      return { owned: true, cancelRequested };
+    }
+    // BullMQ's lock is gone, so it will hand the job out again: give the lease up to match.
+    if (owned === 1) await this.lua.run('hitaHeartbeat', [...args, '0']);
+    this.bull.forget(claim.token);
+    return { owned: false, cancelRequested };
+  }
+
+  async progress(claim: ClaimedJob, progress: JobProgress): Promise<void> {
+    const args = [claim.job.id, claim.token, JSON.stringify(progress)];
+    const [outcome] = await this.lua.reply('hitaProgress', args);
+    assertLeased(claim.job.id, outcome);
+  }
+
+  complete(claim: ClaimedJob, outputs: JobOutput[]): Promise<JobRecord> {
+    return this.finish(claim, 'completed', JSON.stringify(outputs));
+  }
+
+  async fail(claim: ClaimedJob, failure: JobFailure): Promise<JobRecord> {
+    const [outcome, pairs, oldBullId] = await this.lua.reply('hitaFail', [
+      claim.job.id,
+      claim.token,
+      JSON.stringify(failure),
+      failure.retryable ? '1' : '0',
+      // The token proves claim.job.attempts is still the record's: only a claim changes both.
+      this.tunables.retryBackoffMs(claim.job.attempts),
+    ]);
+    assertLeased(claim.job.id, outcome);
+    const hash = pairsToHash(pairs);
+    if (outcome === 'retrying') {
+      await this.bull.addRun(hash, Number(hash.availableAt) - this.tunables.clock());
+    }
+    await this.bull.finish(String(oldBullId), claim.token, 'dropped');
+    return hashToRecord(hash);
+  }
+
+  cancelled(claim: ClaimedJob): Promise<JobRecord> {
+    return this.finish(claim, 'cancelled', '');
+  }
+
+  private async finish(
+    claim: ClaimedJob,
+    outcome: 'completed' | 'cancelled',
+    outputs: string,
+  ): Promise<JobRecord> {
+    const args = [claim.job.id, claim.token, outcome, outputs];
+    const [result, pairs] = await this.lua.reply('hitaFinish', args);
+    assertLeased(claim.job.id, result);
+    const hash = pairsToHash(pairs);
+    const bullOutcome = outcome === 'completed' ? 'completed' : 'dropped';
+    await this.bull.finish(hash.bullId ?? '', claim.token, bullOutcome);
+    return hashToRecord(hash);
+  }
+}
+
+/** @throws AppError NOT_FOUND, or CONFLICT when the token no longer holds the lease */
+function assertLeased(id: string, outcome: string): void {
+  if (outcome === 'ok' || outcome === 'retrying' || outcome === 'failed') return;
+  if (outcome === 'missing') throw errors.notFound('job', id);
+  throw leaseLost(id, outcome as JobStatus);
+}

@@ -1,0 +1,292 @@
+/**
+ * The embedded job queue: SQLite through better-sqlite3, in WAL mode so API readers never block
+ * the writer. Any number of processes may open the same file; `BEGIN IMMEDIATE` serialises
+ * writers and `busy_timeout` makes them wait instead of failing with SQLITE_BUSY.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { errors } from '../errors.js';
+import type {
+  ClaimedJob,
+  EnqueueInput,
+  HeartbeatResult,
+  JobEvent,
+  JobFailure,
+  JobFilter,
+  JobOutput,
+  JobPage,
+  JobProgress,
+  JobQueue,
+  JobRecord,
+  QueueStats,
+} from './job-queue.js';
+import {
+  cannotCancel,
+  cannotRetry,
+  countsToStats,
+  decodeCursor,
+  encodeCursor,
+  newJobId,
+  queueClosed,
+  queueFull,
+  resolveTunables,
+  validateEnqueue,
+  validatePageSize,
+  WorkSignal,
+  type JobQueueTunables,
+  type ResolvedTunables,
+} from './queue-shared.js';
+import { migrate } from './sqlite/migrations.js';
+import { rowToEvent, rowToRecord, type JobRow } from './sqlite/rows.js';
+import { prepareStatements, type Statements } from './sqlite/statements.js';
+import { SqliteWorkerCalls } from './sqlite/sqlite-worker-calls.js';
+import { sweepOnce, writeTransaction, type Emit } from './sqlite/transactions.js';
+
+/** Options of `SqliteJobQueue`. */
+export interface SqliteJobQueueOptions extends JobQueueTunables {
+  /** The database file, created with its schema when absent; `:memory:` for a private queue. */
+  path: string;
+  /** How long a writer waits for another process's write lock. @default 5000 */
+  busyTimeoutMs?: number;
+}
+
+/**
+ * `JobQueue` on one SQLite file. Events reach `onEvent` listeners of this process only,
+ * synchronously after their transaction commits; other processes replay them with `events()`.
+ */
+export class SqliteJobQueue implements JobQueue {
+  private readonly path: string;
+  private readonly busyTimeoutMs: number;
+  private readonly tunables: ResolvedTunables;
+  private readonly listeners = new Set<(event: JobEvent) => void>();
+  private readonly work = new WorkSignal();
+  private db: Database.Database | null = null;
+  private sql: Statements | null = null;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+  private readonly worker: SqliteWorkerCalls;
+
+  constructor(options: SqliteJobQueueOptions) {
+    const { path, busyTimeoutMs = 5000, ...tunables } = options;
+    this.path = path;
+    this.busyTimeoutMs = busyTimeoutMs;
+    this.tunables = resolveTunables(tunables);
+    this.worker = new SqliteWorkerCalls({
+      tunables: this.tunables,
+      write: (body) => this.write(body),
+      statements: () => this.statements(),
+      mustGet: (id) => this.mustGet(id),
+      notify: () => this.work.notify(),
+    });
+  }
+
+  async start(): Promise<void> {
+    if (this.db) return;
+    if (this.closed) throw queueClosed();
+    // A first run on a fresh data directory must not fail for want of the directory.
+    if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true });
+    const db = new Database(this.path);
+    db.pragma('journal_mode = WAL');
+    // NORMAL under WAL: a power loss may drop the last commits but never corrupts the file.
+    db.pragma('synchronous = NORMAL');
+    db.pragma(`busy_timeout = ${Math.trunc(this.busyTimeoutMs)}`);
+    migrate(db);
+    this.db = db;
+    this.sql = prepareStatements(db);
+    this.sweep();
+    this.sweepTimer = setInterval(() => {
+      try {
+        this.sweep();
+      } catch (error) {
+        // A busy or failing sweep is retried at the next tick; it must never crash the process.
+        this.tunables.onWarning('job queue sweep failed; retrying at the next interval', error);
+      }
+    }, this.tunables.sweepIntervalMs);
+    // unref: the sweep is housekeeping and must not keep a finished CLI process alive.
+    this.sweepTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.work.close();
+    // Every call below runs synchronously to completion, so nothing is in flight at this point.
+    this.db?.close();
+    this.db = null;
+    this.sql = null;
+  }
+
+  async enqueue(input: EnqueueInput): Promise<{ job: JobRecord; created: boolean }> {
+    const { priority, maxAttempts } = validateEnqueue(input, this.tunables.defaultMaxAttempts);
+    const result = this.write((sql, emit) => {
+      if (input.idempotencyKey !== undefined) {
+        const existing = sql.byIdempotencyKey.get(input.tenant, input.idempotencyKey);
+        if (existing) return { job: rowToRecord(existing), created: false };
+      }
+      const { maxQueued } = this.tunables;
+      if (maxQueued !== undefined && (sql.countQueued.get()?.n ?? 0) >= maxQueued) {
+        throw queueFull(maxQueued);
+      }
+      const now = this.tunables.clock();
+      // INSERT … RETURNING always yields the row it inserted.
+      const row = sql.insert.get({
+        id: newJobId(now),
+        tenant: input.tenant,
+        kind: input.kind,
+        model: input.model,
+        params: JSON.stringify(input.params),
+        priority,
+        idempotencyKey: input.idempotencyKey ?? null,
+        maxAttempts,
+        now,
+      }) as JobRow;
+      return { job: rowToRecord(emit(row, 'added')), created: true };
+    });
+    if (result.created) this.work.notify();
+    return result;
+  }
+
+  async get(id: string): Promise<JobRecord | null> {
+    const row = this.statements().byId.get(id);
+    return row ? rowToRecord(row) : null;
+  }
+
+  async list(
+    tenant: string,
+    options: { first: number; after?: string; filter?: JobFilter },
+  ): Promise<JobPage> {
+    validatePageSize(options.first);
+    const after = options.after === undefined ? null : decodeCursor(options.after);
+    const { status, kind } = options.filter ?? {};
+    const rows = this.statements().list.all({
+      tenant,
+      afterAt: after?.createdAtMs ?? null,
+      afterId: after?.id ?? null,
+      statuses: status ? JSON.stringify(status) : null,
+      kinds: kind ? JSON.stringify(kind) : null,
+      limit: options.first + 1,
+    });
+    const page = rows.slice(0, options.first);
+    const last = page.at(-1);
+    return {
+      jobs: page.map(rowToRecord),
+      endCursor: last ? encodeCursor(last.created_at, last.id) : null,
+      hasNextPage: rows.length > options.first,
+    };
+  }
+
+  async cancel(id: string): Promise<JobRecord> {
+    return this.write((sql, emit) => {
+      const row = this.mustGet(id);
+      const now = this.tunables.clock();
+      if (row.status === 'QUEUED') {
+        const done = sql.finishQueued.get({ id, status: 'CANCELLED', now });
+        if (done) return rowToRecord(emit(done, 'cancelled'));
+      } else if (row.status === 'RUNNING') {
+        // No event yet: the job is still running until its worker acknowledges with `cancelled`.
+        const requested = sql.requestCancel.get(id);
+        if (requested) return rowToRecord(requested);
+      }
+      throw cannotCancel(id, row.status);
+    });
+  }
+
+  async retry(id: string): Promise<JobRecord> {
+    const job = this.write((sql, emit) => {
+      const row = this.mustGet(id);
+      const retried = sql.retry.get({ id, now: this.tunables.clock() });
+      if (!retried) throw cannotRetry(id, row.status);
+      return rowToRecord(emit(retried, 'retrying'));
+    });
+    this.work.notify();
+    return job;
+  }
+
+  async position(id: string): Promise<number | null> {
+    const row = this.statements().byId.get(id);
+    if (!row || row.status !== 'QUEUED') return null;
+    const ahead = this.statements().aheadInQueue.get({
+      priority: row.priority,
+      createdAt: row.created_at,
+      id: row.id,
+    });
+    return (ahead?.n ?? 0) + 1;
+  }
+
+  async events(id: string, afterSequence: number): Promise<JobEvent[]> {
+    const row = this.mustGet(id);
+    return this.statements()
+      .events.all(id, afterSequence)
+      .map((event) => rowToEvent(event, row.tenant));
+  }
+
+  async stats(): Promise<QueueStats> {
+    const counts = new Map(
+      this.statements()
+        .countByStatus.all()
+        .map((r) => [r.status, r.n]),
+    );
+    return countsToStats((status) => counts.get(status) ?? 0);
+  }
+
+  onEvent(listener: (event: JobEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async claim(workerId: string, leaseMs: number): Promise<ClaimedJob | null> {
+    return this.worker.claim(workerId, leaseMs);
+  }
+
+  async heartbeat(claim: ClaimedJob, leaseMs: number): Promise<HeartbeatResult> {
+    return this.worker.heartbeat(claim, leaseMs);
+  }
+
+  async progress(claim: ClaimedJob, progress: JobProgress): Promise<void> {
+    this.worker.progress(claim, progress);
+  }
+
+  async complete(claim: ClaimedJob, outputs: JobOutput[]): Promise<JobRecord> {
+    return this.worker.complete(claim, outputs);
+  }
+
+  async fail(claim: ClaimedJob, failure: JobFailure): Promise<JobRecord> {
+    return this.worker.fail(claim, failure);
+  }
+
+  async cancelled(claim: ClaimedJob): Promise<JobRecord> {
+    return this.worker.cancelled(claim);
+  }
+
+  async waitForWork(timeoutMs: number): Promise<void> {
+    if (this.closed) return;
+    // Also wake when the next backoff ends or the next lease expires: both make a job claimable
+    // without any event in this process.
+    const due = this.statements().nextDue.get()?.due ?? null;
+    const untilDue = due === null ? timeoutMs : Math.max(0, due - this.tunables.clock());
+    await this.work.wait(Math.min(timeoutMs, untilDue));
+  }
+
+  private sweep(): void {
+    if (!this.db) return;
+    const { clock, queuedTtlMs, retentionMs } = this.tunables;
+    sweepOnce((body) => this.write(body), { now: clock(), queuedTtlMs, retentionMs });
+  }
+
+  private write<T>(body: (sql: Statements, emit: Emit) => T): T {
+    return writeTransaction(this.db as Database.Database, this.statements(), this.listeners, body);
+  }
+
+  private mustGet(id: string): JobRow {
+    const row = this.statements().byId.get(id);
+    if (!row) throw errors.notFound('job', id);
+    return row;
+  }
+
+  private statements(): Statements {
+    if (!this.sql) throw queueClosed();
+    return this.sql;
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * The SQLite queue's schema as an ordered list of migrations; `PRAGMA user_version` records how
+ * many ran, so a newer build upgrades an older database file in place and never re-runs a step.
+ */
+import type Database from 'better-sqlite3';
+
+/** Append only: never edit a migration that has shipped. */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE jobs (
+    id               TEXT PRIMARY KEY,
+    tenant           TEXT NOT NULL,
+    kind             TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    sequence         INTEGER NOT NULL,
+    model            TEXT,
+    params           TEXT NOT NULL,
+    priority         INTEGER NOT NULL,
+    idempotency_key  TEXT,
+    attempts         INTEGER NOT NULL,
+    max_attempts     INTEGER NOT NULL,
+    progress         TEXT,
+    outputs          TEXT NOT NULL,
+    error            TEXT,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    started_at       INTEGER,
+    finished_at      INTEGER,
+    -- when the job last became QUEUED (enqueue, retry): the queued TTL counts from here
+    queued_at        INTEGER,
+    -- a retrying job is not claimable before this (backoff)
+    available_at     INTEGER,
+    lease_token      TEXT,
+    lease_until      INTEGER,
+    worker_id        TEXT,
+    cancel_requested INTEGER NOT NULL DEFAULT 0
+  ) STRICT;
+
+  -- claim order and queue position: the best QUEUED job is the first row of this index
+  CREATE INDEX jobs_claim ON jobs (status, priority DESC, created_at, id);
+  -- expired leases, for re-claims and the lost-worker sweep
+  CREATE INDEX jobs_lease ON jobs (status, lease_until);
+  -- the queued TTL sweep
+  CREATE INDEX jobs_queued_at ON jobs (status, queued_at);
+  -- tenant listing, newest first, keyed like the cursor
+  CREATE INDEX jobs_tenant ON jobs (tenant, created_at DESC, id DESC);
+  -- idempotency: one job per (tenant, key)
+  CREATE UNIQUE INDEX jobs_idempotency ON jobs (tenant, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+  -- the retention sweep
+  CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
+
+  CREATE TABLE job_events (
+    job_id    TEXT NOT NULL,
+    sequence  INTEGER NOT NULL,
+    type      TEXT NOT NULL,
+    status    TEXT NOT NULL,
+    at        INTEGER NOT NULL,
+    progress  TEXT,
+    error     TEXT,
+    PRIMARY KEY (job_id, sequence)
+  ) STRICT, WITHOUT ROWID;
+  `,
+];
+
+/** Runs the migrations this file has not seen yet, each in its own transaction. */
+export function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  for (let version = current; version < MIGRATIONS.length; version += 1) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version] ?? '');
+      // PRAGMA takes no bound parameters; `version` is a loop counter, not input.
+      db.pragma(`user_version = ${version + 1}`);
+    }).immediate();
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * The `JobConsumer` half of `SqliteJobQueue`. Every call that changes a job is one guarded
+ * `UPDATE … RETURNING` in one transaction with its event; a stale token matches no row, so a
+ * worker whose lease was lost (expired and reclaimed) changes nothing and gets CONFLICT.
+ */
+import type {
+  ClaimedJob,
+  HeartbeatResult,
+  JobEventType,
+  JobFailure,
+  JobOutput,
+  JobProgress,
+  JobRecord,
+  JobStatus,
+} from '../job-queue.js';
+import { leaseLost, newLeaseToken, type ResolvedTunables } from '../queue-shared.js';
+import { rowToRecord, type JobRow } from './rows.js';
+import type { Statements } from './statements.js';
+import { endLostLeases, type Emit } from './transactions.js';
+
+/** What the worker calls need from their queue. */
+export interface SqliteWorkerDeps {
+  tunables: ResolvedTunables;
+  write<T>(body: (sql: Statements, emit: Emit) => T): T;
+  statements(): Statements;
+  /** @throws AppError NOT_FOUND */
+  mustGet(id: string): JobRow;
+  /** Wakes `waitForWork` callers of this process. */
+  notify(): void;
+}
+
+/** Claim, heartbeat, progress and the three endings, for one SQLite queue. */
+export class SqliteWorkerCalls {
+  constructor(private readonly deps: SqliteWorkerDeps) {}
+
+  claim(workerId: string, leaseMs: number): ClaimedJob | null {
+    return this.deps.write((sql, emit) => {
+      const now = this.deps.tunables.clock();
+      // Lost leases that must not run again end first, so the claim below never re-runs them.
+      endLostLeases(sql, emit, now);
+      const token = newLeaseToken();
+      const row = sql.claim.get({ token, leaseUntil: now + leaseMs, workerId, now });
+      return row ? { job: rowToRecord(emit(row, 'active')), token } : null;
+    });
+  }
+
+  heartbeat(claim: ClaimedJob, leaseMs: number): HeartbeatResult {
+    // No event: a renewed lease is not a change of the job's visible state.
+    return this.deps.write((sql) => {
+      const { id } = claim.job;
+      const renewed = sql.heartbeat.get(this.deps.tunables.clock() + leaseMs, id, claim.token);
+      if (renewed) return { owned: true, cancelRequested: renewed.cancel_requested === 1 };
+      const row = sql.byId.get(id);
+      const cancelRequested = row?.status === 'CANCELLED' || row?.cancel_requested === 1;
+      return { owned: false, cancelRequested };
+    });
+  }
+
+  progress(claim: ClaimedJob, progress: JobProgress): void {
+    this.deps.write((sql, emit) => {
+      const { id } = claim.job;
+      const row = sql.progress.get({
+        id,
+        token: claim.token,
+        progress: JSON.stringify(progress),
+        now: this.deps.tunables.clock(),
+      });
+      if (!row) throw leaseLost(id, this.deps.mustGet(id).status);
+      emit(row, 'progress', { progress });
+    });
+  }
+
+  complete(claim: ClaimedJob, outputs: JobOutput[]): JobRecord {
+    return this.finish(claim, 'SUCCEEDED', 'completed', JSON.stringify(outputs));
+  }
+
+  fail(claim: ClaimedJob, failure: JobFailure): JobRecord {
+    const { tunables } = this.deps;
+    const result = this.deps.write((sql, emit) => {
+      const { id } = claim.job;
+      const row = this.deps.mustGet(id);
+      if (row.status !== 'RUNNING' || row.lease_token !== claim.token) {
+        throw leaseLost(id, row.status);
+      }
+      const now = tunables.clock();
+      const error = JSON.stringify(failure);
+      // A cancellation that was asked for wins over another try.
+      if (failure.retryable && row.attempts < row.max_attempts && row.cancel_requested === 0) {
+        const availableAt = now + tunables.retryBackoffMs(row.attempts);
+        const args = { id, token: claim.token, error, availableAt, now };
+        const queued = sql.requeueRunning.get(args) as JobRow; // the guard above holds in this transaction
+        return { job: rowToRecord(emit(queued, 'retrying', { error: failure })), requeued: true };
+      }
+      const args = { id, token: claim.token, status: 'FAILED', error, outputs: null, now };
+      const failed = sql.finishRunning.get(args) as JobRow;
+      return { job: rowToRecord(emit(failed, 'failed', { error: failure })), requeued: false };
+    });
+    if (result.requeued) this.deps.notify();
+    return result.job;
+  }
+
+  cancelled(claim: ClaimedJob): JobRecord {
+    return this.finish(claim, 'CANCELLED', 'cancelled', null);
+  }
+
+  private finish(
+    claim: ClaimedJob,
+    status: JobStatus,
+    type: JobEventType,
+    outputs: string | null,
+  ): JobRecord {
+    return this.deps.write((sql, emit) => {
+      const { id } = claim.job;
+      const now = this.deps.tunables.clock();
+      const args = { id, token: claim.token, status, error: null, outputs, now };
+      const row = sql.finishRunning.get(args);
+      if (!row) throw leaseLost(id, this.deps.mustGet(id).status);
+      return rowToRecord(emit(row, type));
+    });
+  }
+}

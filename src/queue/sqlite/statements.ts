@@ -1,0 +1,115 @@
+/**
+ * Every SQL statement of the SQLite queue, prepared once per connection. Each state change is one
+ * `UPDATE … RETURNING *` guarded by the state it leaves (and the lease token for worker calls), so
+ * a racing or stale caller changes nothing and sees no row.
+ */
+import type Database from 'better-sqlite3';
+import type { EventRow, JobRow } from './rows.js';
+
+const CLAIM = `
+  UPDATE jobs SET status = 'RUNNING', sequence = sequence + 1, attempts = attempts + 1,
+    lease_token = @token, lease_until = @leaseUntil, worker_id = @workerId,
+    started_at = @now, updated_at = @now, progress = NULL, error = NULL, available_at = NULL
+  WHERE id = (
+    SELECT id FROM (
+      SELECT * FROM (
+        SELECT id, priority, created_at FROM jobs
+        WHERE status = 'QUEUED' AND available_at <= @now
+        ORDER BY priority DESC, created_at, id LIMIT 1)
+      UNION ALL
+      -- a lease that ran out: its worker is presumed dead, so the job runs again (a new attempt)
+      SELECT * FROM (
+        SELECT id, priority, created_at FROM jobs
+        WHERE status = 'RUNNING' AND lease_until <= @now
+        ORDER BY priority DESC, created_at, id LIMIT 1)
+    ) ORDER BY priority DESC, created_at, id LIMIT 1)
+  RETURNING *`;
+
+/** Prepares the statements of one connection; the types say what each binds and returns. */
+export function prepareStatements(db: Database.Database) {
+  return {
+    byId: db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE id = ?'),
+    byIdempotencyKey: db.prepare<[string, string], JobRow>(
+      'SELECT * FROM jobs WHERE tenant = ? AND idempotency_key = ?',
+    ),
+    countQueued: db.prepare<[], { n: number }>(
+      "SELECT COUNT(*) AS n FROM jobs WHERE status = 'QUEUED'",
+    ),
+    insert: db.prepare<[Record<string, unknown>], JobRow>(`
+      INSERT INTO jobs (id, tenant, kind, status, sequence, model, params, priority,
+        idempotency_key, attempts, max_attempts, progress, outputs, error, created_at, updated_at,
+        queued_at, available_at)
+      VALUES (@id, @tenant, @kind, 'QUEUED', 1, @model, @params, @priority, @idempotencyKey, 0,
+        @maxAttempts, NULL, '[]', NULL, @now, @now, @now, @now)
+      RETURNING *`),
+    insertEvent: db.prepare<[Record<string, unknown>]>(`
+      INSERT INTO job_events (job_id, sequence, type, status, at, progress, error)
+      VALUES (@jobId, @sequence, @type, @status, @at, @progress, @error)`),
+    claim: db.prepare<[Record<string, unknown>], JobRow>(CLAIM),
+    /** Expired leases that must not run again: cancel requested, or no attempts left. */
+    lostLeases: db.prepare<[number], JobRow>(`
+      SELECT * FROM jobs WHERE status = 'RUNNING' AND lease_until <= ?
+        AND (cancel_requested = 1 OR attempts >= max_attempts) LIMIT 500`),
+    heartbeat: db.prepare<[number, string, string], { cancel_requested: number }>(`
+      UPDATE jobs SET lease_until = ? WHERE id = ? AND status = 'RUNNING' AND lease_token = ?
+      RETURNING cancel_requested`),
+    progress: db.prepare<[Record<string, unknown>], JobRow>(`
+      UPDATE jobs SET progress = @progress, sequence = sequence + 1, updated_at = @now
+      WHERE id = @id AND status = 'RUNNING' AND lease_token = @token RETURNING *`),
+    /** RUNNING → SUCCEEDED | FAILED | CANCELLED; a null token is the sweep acting for a dead worker. */
+    finishRunning: db.prepare<[Record<string, unknown>], JobRow>(`
+      UPDATE jobs SET status = @status, sequence = sequence + 1, updated_at = @now,
+        finished_at = @now, lease_token = NULL, lease_until = NULL,
+        outputs = COALESCE(@outputs, outputs), error = @error
+      WHERE id = @id AND status = 'RUNNING' AND (@token IS NULL OR lease_token = @token)
+      RETURNING *`),
+    requeueRunning: db.prepare<[Record<string, unknown>], JobRow>(`
+      UPDATE jobs SET status = 'QUEUED', sequence = sequence + 1, updated_at = @now,
+        error = @error, queued_at = @now, available_at = @availableAt,
+        lease_token = NULL, lease_until = NULL, worker_id = NULL
+      WHERE id = @id AND status = 'RUNNING' AND lease_token = @token RETURNING *`),
+    /** QUEUED → CANCELLED | EXPIRED. */
+    finishQueued: db.prepare<[Record<string, unknown>], JobRow>(`
+      UPDATE jobs SET status = @status, sequence = sequence + 1, updated_at = @now,
+        finished_at = @now, available_at = NULL
+      WHERE id = @id AND status = 'QUEUED' RETURNING *`),
+    requestCancel: db.prepare<[string], JobRow>(`
+      UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND status = 'RUNNING' RETURNING *`),
+    retry: db.prepare<[Record<string, unknown>], JobRow>(`
+      UPDATE jobs SET status = 'QUEUED', sequence = sequence + 1, attempts = 0, progress = NULL,
+        outputs = '[]', error = NULL, updated_at = @now, started_at = NULL, finished_at = NULL,
+        queued_at = @now, available_at = @now, cancel_requested = 0, worker_id = NULL
+      WHERE id = @id AND status IN ('FAILED', 'CANCELLED') RETURNING *`),
+    staleQueued: db.prepare<[number], { id: string }>(`
+      SELECT id FROM jobs WHERE status = 'QUEUED' AND queued_at <= ? LIMIT 500`),
+    oldFinished: db.prepare<[number], { id: string }>(`
+      SELECT id FROM jobs WHERE finished_at IS NOT NULL AND finished_at <= ? LIMIT 500`),
+    deleteEvents: db.prepare<[string]>('DELETE FROM job_events WHERE job_id = ?'),
+    deleteJob: db.prepare<[string]>('DELETE FROM jobs WHERE id = ?'),
+    events: db.prepare<[string, number], EventRow>(
+      'SELECT * FROM job_events WHERE job_id = ? AND sequence > ? ORDER BY sequence',
+    ),
+    aheadInQueue: db.prepare<[Record<string, unknown>], { n: number }>(`
+      SELECT COUNT(*) AS n FROM jobs WHERE status = 'QUEUED' AND (priority > @priority
+        OR (priority = @priority AND (created_at < @createdAt
+          OR (created_at = @createdAt AND id < @id))))`),
+    countByStatus: db.prepare<[], { status: string; n: number }>(
+      'SELECT status, COUNT(*) AS n FROM jobs GROUP BY status',
+    ),
+    /** Filters arrive as JSON arrays (or NULL) so one statement serves every filter shape. */
+    list: db.prepare<[Record<string, unknown>], JobRow>(`
+      SELECT * FROM jobs WHERE tenant = @tenant
+        AND (@afterAt IS NULL OR created_at < @afterAt
+          OR (created_at = @afterAt AND id < @afterId))
+        AND (@statuses IS NULL OR status IN (SELECT value FROM json_each(@statuses)))
+        AND (@kinds IS NULL OR kind IN (SELECT value FROM json_each(@kinds)))
+      ORDER BY created_at DESC, id DESC LIMIT @limit`),
+    nextDue: db.prepare<[], { due: number | null }>(`
+      SELECT MIN(due) AS due FROM (
+        SELECT MIN(available_at) AS due FROM jobs WHERE status = 'QUEUED'
+        UNION ALL SELECT MIN(lease_until) FROM jobs WHERE status = 'RUNNING')`),
+  };
+}
+
+/** The prepared statements of one connection. */
+export type Statements = ReturnType<typeof prepareStatements>;

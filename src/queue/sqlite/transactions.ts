@@ -1,0 +1,134 @@
+/**
+ * The SQLite queue's write path: one IMMEDIATE transaction per state change, its events inserted
+ * in the same transaction, and listeners told only after the commit succeeded.
+ */
+import type Database from 'better-sqlite3';
+import { AppError } from '../../errors.js';
+import type { JobEvent, JobEventType, JobFailure, JobProgress } from '../job-queue.js';
+import { workerLostFailure } from '../queue-shared.js';
+import type { JobRow } from './rows.js';
+import type { Statements } from './statements.js';
+
+/** Records the event of a change just written to `row` (which already holds the new sequence). */
+export type Emit = (
+  row: JobRow,
+  type: JobEventType,
+  extra?: { progress?: JobProgress; error?: JobFailure },
+) => JobRow;
+
+/**
+ * Runs `body` in one IMMEDIATE transaction (the write lock is taken up front, so two processes
+ * never deadlock upgrading a read lock) and hands its events to `listeners` after commit.
+ * @throws AppError INTERNAL_SERVER_ERROR (retryable) when another process held the lock too long
+ */
+export function writeTransaction<T>(
+  db: Database.Database,
+  sql: Statements,
+  listeners: Iterable<(event: JobEvent) => void>,
+  body: (sql: Statements, emit: Emit) => T,
+): T {
+  const pending: JobEvent[] = [];
+  const emit: Emit = (row, type, extra = {}) => {
+    sql.insertEvent.run({
+      jobId: row.id,
+      sequence: row.sequence,
+      type,
+      status: row.status,
+      at: row.updated_at,
+      progress: extra.progress ? JSON.stringify(extra.progress) : null,
+      error: extra.error ? JSON.stringify(extra.error) : null,
+    });
+    pending.push({
+      jobId: row.id,
+      tenant: row.tenant,
+      type,
+      sequence: row.sequence,
+      status: row.status,
+      at: new Date(row.updated_at).toISOString(),
+      ...extra,
+    });
+    return row;
+  };
+  let result: T;
+  try {
+    result = db.transaction(() => body(sql, emit)).immediate();
+  } catch (error) {
+    throw translateSqliteError(error);
+  }
+  for (const event of pending) {
+    for (const listener of listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A listener's bug must not undo or hide a committed state change.
+      }
+    }
+  }
+  return result;
+}
+
+/** Expired leases whose job must not run again end now: CANCELLED if asked, else WORKER_LOST. */
+export function endLostLeases(sql: Statements, emit: Emit, now: number): void {
+  for (const lost of sql.lostLeases.all(now)) {
+    const cancel = lost.cancel_requested === 1;
+    const error = cancel ? null : workerLostFailure(lost.attempts, lost.max_attempts);
+    const row = sql.finishRunning.get({
+      id: lost.id,
+      token: null,
+      status: cancel ? 'CANCELLED' : 'FAILED',
+      error: error ? JSON.stringify(error) : null,
+      outputs: null,
+      now,
+    });
+    if (row) emit(row, cancel ? 'cancelled' : 'failed', error ? { error } : {});
+  }
+}
+
+/**
+ * One housekeeping pass: lost workers, then the queued TTL, then retention. Each batch of at most
+ * 500 jobs is its own short transaction so API writes interleave with a large sweep.
+ */
+export function sweepOnce(
+  write: <T>(body: (sql: Statements, emit: Emit) => T) => T,
+  options: { now: number; queuedTtlMs: number | undefined; retentionMs: number },
+): void {
+  const { now, queuedTtlMs, retentionMs } = options;
+  write((sql, emit) => endLostLeases(sql, emit, now));
+  if (queuedTtlMs !== undefined) {
+    let expired = 1;
+    while (expired > 0) {
+      expired = write((sql, emit) => {
+        const ids = sql.staleQueued.all(now - queuedTtlMs);
+        for (const { id } of ids) {
+          const row = sql.finishQueued.get({ id, status: 'EXPIRED', now });
+          if (row) emit(row, 'expired');
+        }
+        return ids.length;
+      });
+    }
+  }
+  let deleted = 1;
+  while (deleted > 0) {
+    deleted = write((sql) => {
+      const ids = sql.oldFinished.all(now - retentionMs);
+      for (const { id } of ids) {
+        sql.deleteEvents.run(id);
+        sql.deleteJob.run(id);
+      }
+      return ids.length;
+    });
+  }
+}
+
+/** SQLITE_BUSY means another process held the write lock past busy_timeout: worth a retry. */
+function translateSqliteError(error: unknown): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && code.startsWith('SQLITE_BUSY')) {
+    return new AppError(
+      'INTERNAL_SERVER_ERROR',
+      'the queue database stayed locked by another process',
+      { retryable: true, cause: error },
+    );
+  }
+  return error;
+}

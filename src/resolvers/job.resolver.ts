@@ -1,0 +1,125 @@
+import { Arg, Ctx, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import type {
+  JobEvent as QueueJobEvent,
+  JobKind,
+  JobStatus as QueueJobStatus,
+} from '../queue/job-queue.js';
+import {
+  CreateUploadInput,
+  GenerateInput,
+  InpaintInput,
+  JobFilter,
+  StyleTransferInput,
+} from '../schema/job.inputs.js';
+import { Job, JobConnection, JobEvent } from '../schema/job.types.js';
+import { Upload } from '../schema/queue.types.js';
+import type { RequestContext } from './context.js';
+import { toJob, toJobEvent } from './job-mapping.js';
+
+/** Thin by design: validation and authorization live in JobService. */
+@Resolver(() => Job)
+export class JobResolver {
+  @Query(() => Job, { nullable: true, description: "One of the caller's jobs" })
+  async job(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Job | null> {
+    const record = await ctx.services.jobs.find(ctx.tenant, id);
+    return record ? toJob(record, ctx) : null;
+  }
+
+  @Query(() => JobConnection, { description: "The caller's jobs, newest first" })
+  async jobs(
+    @Arg('first', () => Int, { defaultValue: 20 }) first: number,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Arg('filter', () => JobFilter, { nullable: true }) filter: JobFilter | null,
+    @Ctx() ctx: RequestContext,
+  ): Promise<JobConnection> {
+    const page = await ctx.services.jobs.list(ctx.tenant, first, after ?? undefined, {
+      ...(filter?.status ? { status: filter.status as QueueJobStatus[] } : {}),
+      ...(filter?.kind ? { kind: filter.kind as JobKind[] } : {}),
+    });
+    const nodes = await Promise.all(page.jobs.map((record) => toJob(record, ctx)));
+    return {
+      edges: nodes.map((node, i) => ({
+        cursor: i === nodes.length - 1 && page.endCursor ? page.endCursor : node.id,
+        node,
+      })),
+      pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
+    };
+  }
+
+  @Mutation(() => Job, {
+    description: 'Enqueue class-conditional generation; returns the job at once',
+  })
+  async generateImages(
+    @Arg('input', () => GenerateInput) input: GenerateInput,
+    @Ctx() ctx: RequestContext,
+  ): Promise<Job> {
+    return toJob(await ctx.services.jobs.generate(ctx.tenant, input), ctx);
+  }
+
+  @Mutation(() => Job, { description: 'Enqueue in-painting of the masked part of an image' })
+  async inpaintImage(
+    @Arg('input', () => InpaintInput) input: InpaintInput,
+    @Ctx() ctx: RequestContext,
+  ): Promise<Job> {
+    return toJob(await ctx.services.jobs.inpaint(ctx.tenant, input), ctx);
+  }
+
+  @Mutation(() => Job, {
+    description: "Enqueue a style transfer: the style image's holistic tokens on the content",
+  })
+  async transferStyle(
+    @Arg('input', () => StyleTransferInput) input: StyleTransferInput,
+    @Ctx() ctx: RequestContext,
+  ): Promise<Job> {
+    return toJob(await ctx.services.jobs.transferStyle(ctx.tenant, input), ctx);
+  }
+
+  @Mutation(() => Job, { description: 'Cancel a queued or running job' })
+  async cancelJob(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Job> {
+    return toJob(await ctx.services.jobs.cancel(ctx.tenant, id), ctx);
+  }
+
+  @Mutation(() => Job, { description: 'Run a failed or cancelled job again' })
+  async retryJob(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Job> {
+    return toJob(await ctx.services.jobs.retry(ctx.tenant, id), ctx);
+  }
+
+  @Mutation(() => Upload, {
+    description: 'A presigned PUT for an input image, and the key to reference it by',
+  })
+  createUpload(
+    @Arg('input', () => CreateUploadInput) input: CreateUploadInput,
+    @Ctx() ctx: RequestContext,
+  ): Promise<Upload> {
+    return ctx.services.uploads.create(ctx.tenant, input.contentType, ctx.baseUrl);
+  }
+
+  @Subscription(() => JobEvent, {
+    description:
+      'Replays every event after afterSequence from durable state, then streams live ones until the job ends',
+    subscribe: ({ args, context }) => {
+      const { id, afterSequence } = args as { id: string; afterSequence?: number | null };
+      const ctx = context as RequestContext;
+      return ctx.services.events.jobUpdates(ctx.tenant, id, afterSequence ?? 0);
+    },
+  })
+  async jobUpdated(
+    @Root() event: QueueJobEvent,
+    @Arg('id', () => ID) _id: string,
+    @Arg('afterSequence', () => Int, { nullable: true }) _afterSequence: number | null,
+    @Ctx() ctx: RequestContext,
+  ): Promise<JobEvent> {
+    return toJobEvent(event, await ctx.services.jobs.get(ctx.tenant, event.jobId), ctx);
+  }
+
+  @Subscription(() => JobEvent, {
+    description: "Live events of all the caller's jobs",
+    subscribe: ({ context }) => {
+      const ctx = context as RequestContext;
+      return ctx.services.events.tenantUpdates(ctx.tenant);
+    },
+  })
+  async jobsUpdated(@Root() event: QueueJobEvent, @Ctx() ctx: RequestContext): Promise<JobEvent> {
+    return toJobEvent(event, await ctx.services.jobs.get(ctx.tenant, event.jobId), ctx);
+  }
+}

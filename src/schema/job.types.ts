@@ -1,0 +1,204 @@
+import { Field, Float, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
+import type { JobStatus as QueueJobStatus } from '../queue/job-queue.js';
+
+export enum JobStatus {
+  QUEUED = 'QUEUED',
+  RUNNING = 'RUNNING',
+  SUCCEEDED = 'SUCCEEDED',
+  FAILED = 'FAILED',
+  CANCELLED = 'CANCELLED',
+  EXPIRED = 'EXPIRED',
+}
+registerEnumType(JobStatus, {
+  name: 'JobStatus',
+  description: 'QUEUED → RUNNING → SUCCEEDED | FAILED | CANCELLED; QUEUED → CANCELLED | EXPIRED',
+});
+
+/** The schema enum and the queue's union carry the same names. */
+export const toJobStatus = (status: QueueJobStatus): JobStatus => JobStatus[status];
+
+@ObjectType({
+  description: 'A stored image; fetch it from `url` (a presigned, expiring link), never inline.',
+})
+export class Image {
+  @Field(() => String, { description: 'Object key, usable as an input of later jobs' })
+  key!: string;
+
+  @Field(() => String)
+  url!: string;
+
+  @Field(() => String, { description: 'A small WebP preview' })
+  thumbnailUrl!: string;
+
+  @Field(() => Int)
+  width!: number;
+
+  @Field(() => Int)
+  height!: number;
+
+  @Field(() => Int)
+  seed!: number;
+
+  @Field(() => String)
+  format!: string;
+}
+
+@ObjectType()
+export class Progress {
+  @Field(() => String, { description: 'encode, holistic, patch or decode' })
+  phase!: string;
+
+  @Field(() => Int)
+  step!: number;
+
+  @Field(() => Int)
+  total!: number;
+
+  @Field(() => Float)
+  fraction!: number;
+}
+
+@ObjectType()
+export class JobError {
+  @Field(() => String)
+  code!: string;
+
+  @Field(() => String)
+  message!: string;
+
+  @Field(() => Boolean)
+  retryable!: boolean;
+}
+
+@ObjectType({ description: 'The resolved parameters of a job' })
+export class JobParameters {
+  @Field(() => Int, { nullable: true })
+  classId?: number | undefined;
+
+  @Field(() => Int)
+  count!: number;
+
+  @Field(() => Int, { description: 'Seed of image 0; image i uses seed + i' })
+  seed!: number;
+
+  @Field(() => Float)
+  cfgScale!: number;
+
+  @Field(() => Float)
+  temperature!: number;
+
+  @Field(() => Int)
+  topK!: number;
+
+  @Field(() => Float)
+  topP!: number;
+
+  @Field(() => String, { nullable: true })
+  mode?: string | undefined;
+
+  @Field(() => Float, { nullable: true })
+  strength?: number | undefined;
+}
+
+@ObjectType()
+export class Job {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => String, { description: 'GENERATE, INPAINT or STYLE_TRANSFER' })
+  kind!: string;
+
+  @Field(() => JobStatus)
+  status!: JobStatus;
+
+  @Field(() => Int, { description: 'Monotonic version of the visible state' })
+  sequence!: number;
+
+  @Field(() => Progress, { nullable: true })
+  progress!: Progress | null;
+
+  @Field(() => Int, { nullable: true, description: '1-based place in the queue while QUEUED' })
+  queuePosition!: number | null;
+
+  @Field(() => [Image])
+  outputs!: Image[];
+
+  @Field(() => JobError, { nullable: true })
+  error!: JobError | null;
+
+  @Field(() => String, { nullable: true, description: 'Model id; null runs the default model' })
+  model!: string | null;
+
+  @Field(() => JobParameters)
+  parameters!: JobParameters;
+
+  @Field(() => Int)
+  priority!: number;
+
+  @Field(() => Int)
+  attempts!: number;
+
+  @Field(() => String, { nullable: true })
+  idempotencyKey!: string | null;
+
+  @Field(() => Date)
+  createdAt!: Date;
+
+  @Field(() => Date)
+  updatedAt!: Date;
+
+  @Field(() => Date, { nullable: true })
+  startedAt!: Date | null;
+
+  @Field(() => Date, { nullable: true })
+  finishedAt!: Date | null;
+}
+
+@ObjectType({
+  description: 'One change of a job; `sequence` orders them, and replays start after any of them',
+})
+export class JobEvent {
+  @Field(() => Int)
+  sequence!: number;
+
+  @Field(() => JobStatus)
+  status!: JobStatus;
+
+  @Field(() => String, {
+    description: 'added, active, progress, retrying, completed, failed, cancelled or expired',
+  })
+  type!: string;
+
+  @Field(() => Progress, { nullable: true })
+  progress!: Progress | null;
+
+  @Field(() => Job)
+  job!: Job;
+}
+
+@ObjectType()
+export class PageInfo {
+  @Field(() => Boolean)
+  hasNextPage!: boolean;
+
+  @Field(() => String, { nullable: true })
+  endCursor!: string | null;
+}
+
+@ObjectType()
+export class JobEdge {
+  @Field(() => String)
+  cursor!: string;
+
+  @Field(() => Job)
+  node!: Job;
+}
+
+@ObjectType()
+export class JobConnection {
+  @Field(() => [JobEdge])
+  edges!: JobEdge[];
+
+  @Field(() => PageInfo)
+  pageInfo!: PageInfo;
+}

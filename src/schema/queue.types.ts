@@ -1,0 +1,51 @@
+import { Field, Int, ObjectType } from 'type-graphql';
+
+@ObjectType()
+export class QueueInfo {
+  @Field(() => Int, { description: 'Jobs waiting' })
+  depth!: number;
+
+  @Field(() => Int)
+  running!: number;
+
+  @Field(() => Int, {
+    description: 'Workers of this server (remote BullMQ workers are not counted)',
+  })
+  workers!: number;
+
+  @Field(() => Int, { description: 'Rows in the running batches of this server' })
+  batchRows!: number;
+}
+
+@ObjectType()
+export class Upload {
+  @Field(() => String, { description: 'Reference it as imageKey, maskKey, contentKey or styleKey' })
+  key!: string;
+
+  @Field(() => String, { description: 'PUT the file bytes here before it expires' })
+  url!: string;
+
+  @Field(() => String)
+  method!: string;
+
+  @Field(() => Date)
+  expiresAt!: Date;
+
+  @Field(() => Int, { description: 'Largest accepted file, bytes' })
+  maxBytes!: number;
+}
+
+@ObjectType()
+export class Health {
+  @Field(() => Boolean)
+  ok!: boolean;
+
+  @Field(() => String)
+  queue!: string;
+
+  @Field(() => String)
+  storage!: string;
+
+  @Field(() => Int)
+  workers!: number;
+}

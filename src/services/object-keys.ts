@@ -1,0 +1,35 @@
+import { randomUUID } from 'node:crypto';
+import { errors } from '../errors.js';
+
+/**
+ * Object keys are scoped by tenant, then by job or upload, so a key names its owner and a tenant
+ * can only ever reference its own objects.
+ */
+export function tenantPrefix(tenant: string): string {
+  return `t/${tenant}/`;
+}
+
+export function uploadKey(tenant: string, extension: string): string {
+  return `${tenantPrefix(tenant)}uploads/${randomUUID()}.${extension}`;
+}
+
+export function outputKeys(
+  tenant: string,
+  jobId: string,
+  index: number,
+  seed: number,
+): { png: string; webp: string } {
+  const base = `${tenantPrefix(tenant)}jobs/${jobId}/${index}-${seed}`;
+  return { png: `${base}.png`, webp: `${base}.webp` };
+}
+
+/** @throws BAD_USER_INPUT when the key is not the tenant's (it reads as missing: no existence leak). */
+export function requireOwnKey(tenant: string, key: string, field: string): string {
+  if (!key.startsWith(tenantPrefix(tenant)) || key.includes('..')) {
+    throw errors.badInput(
+      field,
+      `no object ${JSON.stringify(key)}: upload it first (createUpload)`,
+    );
+  }
+  return key;
+}

@@ -1,0 +1,564 @@
+/**
+ * The JobQueue conformance suite: written once, run over every engine (queue.test.ts). It pins
+ * the contract of src/queue/job-queue.ts (states, events and their sequences, leases, errors)
+ * and records each scenario's event types so the engines can be compared with each other.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { JobQueueConfig } from '../../src/queue/create-job-queue.js';
+import type {
+  ClaimedJob,
+  EnqueueInput,
+  JobEvent,
+  JobOutput,
+  JobQueue,
+} from '../../src/queue/job-queue.js';
+import type { JobQueueTunables } from '../../src/queue/queue-shared.js';
+
+/** One engine under test, opened on fresh storage. */
+export interface QueueFixture {
+  /** Started. */
+  queue: JobQueue;
+  /** A second, started instance on the same storage (a restart, or another process). */
+  reopen(): Promise<JobQueue>;
+  /** Closes every instance and removes the storage. */
+  cleanup(): Promise<void>;
+  /** Plain-JSON config of this storage, for a child process (tunables that are functions are not carried). */
+  config: JobQueueConfig;
+}
+
+/** Opens fresh storage; the suite passes the tunables a test needs. */
+export type QueueFactory = (tunables?: JobQueueTunables) => Promise<QueueFixture>;
+
+/** engine → scenario → event types, for the cross-engine comparison in queue.test.ts. */
+export const eventTranscripts = new Map<string, Map<string, string[]>>();
+
+const CHILD = resolve('test/integration/fixtures/queue-worker-child.mjs');
+const COMPILED_ENGINE = resolve('dist/queue/create-job-queue.js');
+
+/** An enqueue input for tenant-a with fixed parameters; override what a test varies. */
+export function input(overrides: Partial<EnqueueInput> = {}): EnqueueInput {
+  return {
+    tenant: 'tenant-a',
+    kind: 'GENERATE',
+    model: null,
+    params: { classId: 3, count: 2, seed: 4242, cfgScale: 4, temperature: 1, topK: 0, topP: 1 },
+    ...overrides,
+  };
+}
+
+function outputsOf(id: string, seed = 4242): JobOutput[] {
+  return [
+    {
+      key: `jobs/${id}/0.png`,
+      thumbnailKey: `jobs/${id}/0.thumb.png`,
+      width: 32,
+      height: 32,
+      seed,
+      format: 'png',
+    },
+  ];
+}
+
+/** Claims the next job, waiting up to `withinMs` (leases expire, backoffs end, BullMQ stalls). */
+async function claimNext(
+  queue: JobQueue,
+  options: { workerId?: string; leaseMs?: number; withinMs?: number } = {},
+): Promise<ClaimedJob> {
+  const { workerId = 'worker-1', leaseMs = 10_000, withinMs = 10_000 } = options;
+  const deadline = Date.now() + withinMs;
+  while (Date.now() < deadline) {
+    const claim = await queue.claim(workerId, leaseMs);
+    if (claim) return claim;
+    await queue.waitForWork(50);
+  }
+  throw new Error(`no job became claimable within ${withinMs} ms`);
+}
+
+async function eventTypes(queue: JobQueue, id: string): Promise<string[]> {
+  return (await queue.events(id, 0)).map((event) => event.type);
+}
+
+function expectSequencesRise(events: JobEvent[]): void {
+  events.forEach((event, index) => expect(event.sequence).toBe(index + 1));
+}
+
+function runChild(
+  config: JobQueueConfig,
+  leaseMs: number,
+): Promise<{ stdout: string; signal: string | null }> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [CHILD, JSON.stringify(config), String(leaseMs)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', fail);
+    child.on('close', (code, signal) => {
+      if (signal === 'SIGKILL') done({ stdout, signal });
+      else fail(new Error(`child exited with ${code ?? signal}: ${stdout}${stderr}`));
+    });
+  });
+}
+
+/** Registers the whole conformance suite for one engine. */
+export function describeJobQueue(name: string, factory: QueueFactory): void {
+  describe(`JobQueue conformance: ${name}`, () => {
+    const transcripts = new Map<string, string[]>();
+    eventTranscripts.set(name, transcripts);
+    let fixture: QueueFixture | null = null;
+
+    /** Small backoff and frequent sweeps keep the suite fast; tests override what they need. */
+    async function open(tunables: JobQueueTunables = {}): Promise<JobQueue> {
+      fixture = await factory({ retryBackoffMs: () => 50, sweepIntervalMs: 50, ...tunables });
+      return fixture.queue;
+    }
+
+    async function record(scenario: string, queue: JobQueue, id: string): Promise<string[]> {
+      const types = await eventTypes(queue, id);
+      transcripts.set(scenario, types);
+      return types;
+    }
+
+    afterEach(async () => {
+      await fixture?.cleanup();
+      fixture = null;
+    });
+
+    it('runs a job through enqueue → claim → progress → complete with rising sequences', async () => {
+      const queue = await open();
+      const seen: JobEvent[] = [];
+      const unsubscribe = queue.onEvent((event) => seen.push(event));
+      const { job, created } = await queue.enqueue(input({ priority: 2 }));
+      expect(created).toBe(true);
+      expect(job).toMatchObject({
+        status: 'QUEUED',
+        sequence: 1,
+        attempts: 0,
+        maxAttempts: 3,
+        priority: 2,
+      });
+      expect(job.outputs).toEqual([]);
+      expect(await queue.get(job.id)).toEqual(job);
+
+      const claim = await claimNext(queue);
+      expect(claim.job).toMatchObject({ id: job.id, status: 'RUNNING', attempts: 1, sequence: 2 });
+      expect(claim.job.startedAt).not.toBeNull();
+      await queue.progress(claim, { phase: 'holistic', step: 1, total: 2 });
+      await queue.progress(claim, { phase: 'patch', step: 2, total: 2 });
+      expect(await queue.heartbeat(claim, 10_000)).toEqual({ owned: true, cancelRequested: false });
+      const done = await queue.complete(claim, outputsOf(job.id));
+      expect(done).toMatchObject({ status: 'SUCCEEDED', sequence: 5, outputs: outputsOf(job.id) });
+      expect(done.finishedAt).not.toBeNull();
+
+      const events = await queue.events(job.id, 0);
+      expectSequencesRise(events);
+      expect(events.map((e) => [e.type, e.status])).toEqual([
+        ['added', 'QUEUED'],
+        ['active', 'RUNNING'],
+        ['progress', 'RUNNING'],
+        ['progress', 'RUNNING'],
+        ['completed', 'SUCCEEDED'],
+      ]);
+      expect(events[2]).toMatchObject({
+        jobId: job.id,
+        tenant: 'tenant-a',
+        progress: { phase: 'holistic', step: 1, total: 2 },
+      });
+      expect(Date.parse(events[0]?.at ?? '')).not.toBeNaN();
+      await record('lifecycle', queue, job.id);
+      // The Redis engine delivers through pub/sub, so listeners may lag the commit a little.
+      await vi.waitFor(() => expect(seen.filter((e) => e.jobId === job.id)).toEqual(events));
+      unsubscribe();
+    });
+
+    it('claims by priority, then age, and reports queue positions', async () => {
+      const queue = await open();
+      const low = (await queue.enqueue(input({ priority: 0 }))).job;
+      const high = (await queue.enqueue(input({ priority: 5 }))).job;
+      const mid = (await queue.enqueue(input({ priority: 1 }))).job;
+      const high2 = (await queue.enqueue(input({ priority: 5 }))).job;
+      const negative = (await queue.enqueue(input({ priority: -3 }))).job;
+      const expected = [high, high2, mid, low, negative];
+      for (const [index, job] of expected.entries())
+        expect(await queue.position(job.id)).toBe(index + 1);
+      const order: string[] = [];
+      for (let i = 0; i < expected.length; i += 1) {
+        const claim = await claimNext(queue);
+        order.push(claim.job.id);
+        expect(await queue.position(claim.job.id)).toBeNull();
+      }
+      expect(order).toEqual(expected.map((job) => job.id));
+      expect(await queue.claim('worker-1', 1000)).toBeNull();
+      expect(await queue.position('no-such-job')).toBeNull();
+      await expect(queue.enqueue(input({ priority: 1.5 }))).rejects.toMatchObject({
+        code: 'BAD_USER_INPUT',
+      });
+    });
+
+    it('returns the existing job for a repeated idempotency key, per tenant', async () => {
+      const queue = await open();
+      const first = await queue.enqueue(input({ idempotencyKey: 'order:17' }));
+      const again = await queue.enqueue(input({ idempotencyKey: 'order:17', priority: 9 }));
+      expect(again.created).toBe(false);
+      expect(again.job).toEqual(first.job);
+      const otherTenant = await queue.enqueue(
+        input({ tenant: 'tenant-b', idempotencyKey: 'order:17' }),
+      );
+      expect(otherTenant.created).toBe(true);
+      expect(otherTenant.job.id).not.toBe(first.job.id);
+      expect(first.job.idempotencyKey).toBe('order:17');
+      expect((await queue.stats()).depth).toBe(2);
+    });
+
+    it('cancels a queued job at once; cancelling a finished job is a CONFLICT', async () => {
+      const queue = await open();
+      const { job } = await queue.enqueue(input());
+      const cancelled = await queue.cancel(job.id);
+      expect(cancelled).toMatchObject({ status: 'CANCELLED', sequence: 2 });
+      expect(await eventTypes(queue, job.id)).toEqual(['added', 'cancelled']);
+      expect(await queue.claim('worker-1', 1000)).toBeNull();
+      expect(await queue.position(job.id)).toBeNull();
+      await expect(queue.cancel(job.id)).rejects.toMatchObject({ code: 'CONFLICT' });
+      await expect(queue.cancel('no-such-job')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+
+      const other = (await queue.enqueue(input())).job;
+      await queue.complete(await claimNext(queue), outputsOf(other.id));
+      await expect(queue.cancel(other.id)).rejects.toMatchObject({ code: 'CONFLICT' });
+    });
+
+    it('cancels a running job through the heartbeat flag and the worker acknowledging', async () => {
+      const queue = await open();
+      const { job } = await queue.enqueue(input());
+      const claim = await claimNext(queue);
+      const requested = await queue.cancel(job.id);
+      // Still running, and no event until the worker has stopped.
+      expect(requested).toMatchObject({ status: 'RUNNING', sequence: 2 });
+      expect(await eventTypes(queue, job.id)).toEqual(['added', 'active']);
+      expect(await queue.heartbeat(claim, 10_000)).toEqual({ owned: true, cancelRequested: true });
+      const done = await queue.cancelled(claim);
+      expect(done).toMatchObject({ status: 'CANCELLED', sequence: 3 });
+      expect(await record('cancel-running', queue, job.id)).toEqual([
+        'added',
+        'active',
+        'cancelled',
+      ]);
+      await expect(queue.complete(claim, outputsOf(job.id))).rejects.toMatchObject({
+        code: 'CONFLICT',
+      });
+    });
+
+    it('retries FAILED and CANCELLED jobs under the same id with a fresh budget', async () => {
+      const queue = await open();
+      const { job } = await queue.enqueue(input({ maxAttempts: 1 }));
+      const failure = { code: 'GENERATION_FAILED', message: 'NaN logits', retryable: false };
+      const failed = await queue.fail(await claimNext(queue), failure);
+      expect(failed).toMatchObject({ status: 'FAILED', error: failure, attempts: 1 });
+      const retried = await queue.retry(job.id);
+      expect(retried).toMatchObject({
+        id: job.id,
+        status: 'QUEUED',
+        attempts: 0,
+        error: null,
+        finishedAt: null,
+      });
+      const claim = await claimNext(queue);
+      expect(claim.job.attempts).toBe(1);
+      await queue.complete(claim, outputsOf(job.id));
+      expect(await record('retry-failed', queue, job.id)).toEqual([
+        'added',
+        'active',
+        'failed',
+        'retrying',
+        'active',
+        'completed',
+      ]);
+      await expect(queue.retry(job.id)).rejects.toMatchObject({ code: 'CONFLICT' });
+      await expect(queue.retry('no-such-job')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+
+      const second = (await queue.enqueue(input())).job;
+      await expect(queue.retry(second.id)).rejects.toMatchObject({ code: 'CONFLICT' });
+      await queue.cancel(second.id);
+      expect((await queue.retry(second.id)).status).toBe('QUEUED');
+      expect((await claimNext(queue)).job.id).toBe(second.id);
+    });
+
+    it('requeues a retryable failure after its backoff; a non-retryable one fails at once', async () => {
+      const backoffFor: number[] = [];
+      const queue = await open({
+        retryBackoffMs: (attempt) => {
+          backoffFor.push(attempt);
+          return 1000;
+        },
+      });
+      const { job } = await queue.enqueue(input());
+      const failure = {
+        code: 'EXECUTION_PROVIDER_UNAVAILABLE',
+        message: 'device busy',
+        retryable: true,
+      };
+      const first = await claimNext(queue);
+      const started = Date.now();
+      const requeued = await queue.fail(first, failure);
+      expect(backoffFor).toEqual([1]); // the attempt that failed
+      expect(requeued).toMatchObject({ status: 'QUEUED', attempts: 1, error: failure });
+      const events = await queue.events(job.id, 0);
+      expect(events.at(-1)).toMatchObject({ type: 'retrying', status: 'QUEUED', error: failure });
+      expect(await queue.claim('worker-1', 1000)).toBeNull(); // still backing off
+      const second = await claimNext(queue);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+      expect(second.job).toMatchObject({ id: job.id, attempts: 2, error: null });
+      await expect(queue.complete(first, outputsOf(job.id))).rejects.toMatchObject({
+        code: 'CONFLICT',
+      });
+      const fatal = { code: 'GENERATION_FAILED', message: 'bad weights', retryable: false };
+      expect(await queue.fail(second, fatal)).toMatchObject({
+        status: 'FAILED',
+        attempts: 2,
+        error: fatal,
+      });
+      expect(await record('retryable-then-fatal', queue, job.id)).toEqual([
+        'added',
+        'active',
+        'retrying',
+        'active',
+        'failed',
+      ]);
+    });
+
+    it('fails for good once the attempts are exhausted', async () => {
+      const queue = await open();
+      const { job } = await queue.enqueue(input({ maxAttempts: 2 }));
+      const failure = {
+        code: 'EXECUTION_PROVIDER_UNAVAILABLE',
+        message: 'device busy',
+        retryable: true,
+      };
+      expect((await queue.fail(await claimNext(queue), failure)).status).toBe('QUEUED');
+      const last = await queue.fail(await claimNext(queue), failure);
+      expect(last).toMatchObject({ status: 'FAILED', attempts: 2, maxAttempts: 2, error: failure });
+      expect(await record('exhausted', queue, job.id)).toEqual([
+        'added',
+        'active',
+        'retrying',
+        'active',
+        'failed',
+      ]);
+    });
+
+    it('re-runs a job whose lease expired, and never lets the old token finish it', async () => {
+      const queue = await open();
+      const { job } = await queue.enqueue(input());
+      const lost = await claimNext(queue, { workerId: 'slow', leaseMs: 300 });
+      const again = await claimNext(queue, { workerId: 'fresh' });
+      expect(again.job).toMatchObject({ id: job.id, attempts: 2, status: 'RUNNING' });
+      expect(again.token).not.toBe(lost.token);
+      expect(await queue.heartbeat(lost, 10_000)).toMatchObject({ owned: false });
+      await expect(
+        queue.progress(lost, { phase: 'decode', step: 1, total: 1 }),
+      ).rejects.toMatchObject({ code: 'CONFLICT' });
+      await expect(
+        queue.fail(lost, { code: 'X', message: 'late', retryable: true }),
+      ).rejects.toMatchObject({ code: 'CONFLICT' });
+      await expect(queue.cancelled(lost)).rejects.toMatchObject({ code: 'CONFLICT' });
+      await queue.complete(again, outputsOf(job.id));
+      expect(await eventTypes(queue, job.id)).toEqual(['added', 'active', 'active', 'completed']);
+    });
+
+    it('ends a lost job FAILED with WORKER_LOST when no attempt is left, CANCELLED when asked', async () => {
+      const queue = await open();
+      const doomed = (await queue.enqueue(input({ maxAttempts: 1 }))).job;
+      await claimNext(queue, { leaseMs: 200 });
+      const cancelMe = (await queue.enqueue(input())).job;
+      await claimNext(queue, { leaseMs: 200 });
+      expect((await queue.cancel(cancelMe.id)).status).toBe('RUNNING');
+      // Whichever notices first (a claim, the sweep) must end both jobs instead of re-running them.
+      await vi.waitFor(
+        async () => {
+          await queue.claim('worker-2', 1000);
+          expect((await queue.get(doomed.id))?.status).toBe('FAILED');
+          expect((await queue.get(cancelMe.id))?.status).toBe('CANCELLED');
+        },
+        { timeout: 10_000, interval: 100 },
+      );
+      expect((await queue.get(doomed.id))?.error).toMatchObject({
+        code: 'WORKER_LOST',
+        retryable: false,
+      });
+      expect(await record('worker-lost', queue, doomed.id)).toEqual(['added', 'active', 'failed']);
+      expect(await eventTypes(queue, cancelMe.id)).toEqual(['added', 'active', 'cancelled']);
+      expect(await queue.claim('worker-2', 1000)).toBeNull();
+    });
+
+    it('lists a tenant newest first through cursors and filters', async () => {
+      const queue = await open();
+      const kinds = ['GENERATE', 'INPAINT', 'GENERATE', 'STYLE_TRANSFER', 'GENERATE'] as const;
+      const jobs = [];
+      for (const kind of kinds) jobs.push((await queue.enqueue(input({ kind }))).job);
+      await queue.enqueue(input({ tenant: 'tenant-b' }));
+      const newestFirst = [...jobs].reverse().map((job) => job.id);
+      const seen: string[] = [];
+      let after: string | undefined;
+      for (let page = 0; page < 10; page += 1) {
+        const result = await queue.list('tenant-a', { first: 2, ...(after ? { after } : {}) });
+        seen.push(...result.jobs.map((job) => job.id));
+        expect(result.hasNextPage).toBe(seen.length < jobs.length);
+        if (!result.hasNextPage) break;
+        after = result.endCursor ?? undefined;
+      }
+      expect(seen).toEqual(newestFirst);
+
+      await queue.complete(await claimNext(queue), []); // the oldest job
+      const queued = await queue.list('tenant-a', { first: 10, filter: { status: ['QUEUED'] } });
+      expect(queued.jobs.map((job) => job.id)).toEqual(newestFirst.slice(0, 4));
+      const generated = await queue.list('tenant-a', { first: 2, filter: { kind: ['GENERATE'] } });
+      expect(generated.jobs.map((job) => job.id)).toEqual([jobs[4]?.id, jobs[2]?.id]);
+      expect(generated.hasNextPage).toBe(true);
+      const rest = await queue.list('tenant-a', {
+        first: 2,
+        after: generated.endCursor ?? '',
+        filter: { kind: ['GENERATE'], status: ['SUCCEEDED'] },
+      });
+      expect(rest).toMatchObject({ hasNextPage: false, jobs: [{ id: jobs[0]?.id }] });
+      expect(await queue.list('nobody', { first: 5 })).toEqual({
+        jobs: [],
+        endCursor: null,
+        hasNextPage: false,
+      });
+      await expect(
+        queue.list('tenant-a', { first: 2, after: 'not-a-cursor' }),
+      ).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+    });
+
+    it('replays events after a sequence and counts jobs by status', async () => {
+      const queue = await open();
+      const { job } = await queue.enqueue(input());
+      await queue.enqueue(input());
+      const claim = await claimNext(queue);
+      await queue.progress(claim, { phase: 'encode', step: 1, total: 3 });
+      const tail = await queue.events(job.id, 2);
+      expect(tail.map((e) => [e.sequence, e.type])).toEqual([[3, 'progress']]);
+      expect(await queue.events(job.id, 3)).toEqual([]);
+      await expect(queue.events('no-such-job', 0)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      const stats = await queue.stats();
+      expect(stats).toMatchObject({ depth: 1, running: 1 });
+      expect(stats.byStatus).toEqual({
+        QUEUED: 1,
+        RUNNING: 1,
+        SUCCEEDED: 0,
+        FAILED: 0,
+        CANCELLED: 0,
+        EXPIRED: 0,
+      });
+    });
+
+    it('refuses jobs beyond maxQueued with QUEUE_FULL', async () => {
+      const queue = await open({ maxQueued: 2 });
+      await queue.enqueue(input({ idempotencyKey: 'a' }));
+      await queue.enqueue(input());
+      await expect(queue.enqueue(input())).rejects.toMatchObject({
+        code: 'QUEUE_FULL',
+        retryable: true,
+      });
+      expect((await queue.enqueue(input({ idempotencyKey: 'a' }))).created).toBe(false);
+      await claimNext(queue);
+      expect((await queue.enqueue(input())).created).toBe(true);
+    });
+
+    it('expires jobs queued too long and deletes finished jobs after retention', async () => {
+      const queue = await open({ queuedTtlMs: 500, retentionMs: 1500, sweepIntervalMs: 50 });
+      const finished = (await queue.enqueue(input())).job;
+      await queue.complete(await claimNext(queue), outputsOf(finished.id));
+      const stale = (await queue.enqueue(input())).job;
+      await vi.waitFor(async () => expect((await queue.get(stale.id))?.status).toBe('EXPIRED'), {
+        timeout: 5000,
+        interval: 50,
+      });
+      expect(await record('expired', queue, stale.id)).toEqual(['added', 'expired']);
+      await vi.waitFor(async () => expect(await queue.get(finished.id)).toBeNull(), {
+        timeout: 8000,
+        interval: 100,
+      });
+      await expect(queue.events(finished.id, 0)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      await vi.waitFor(async () => expect(await queue.get(stale.id)).toBeNull(), {
+        timeout: 8000,
+        interval: 100,
+      });
+      expect((await queue.stats()).byStatus).toMatchObject({ SUCCEEDED: 0, EXPIRED: 0 });
+      expect((await queue.list('tenant-a', { first: 10 })).jobs).toEqual([]);
+    });
+
+    it('wakes waitForWork when a job is enqueued and when a backoff ends', async () => {
+      const queue = await open({ retryBackoffMs: () => 300 });
+      let started = Date.now();
+      const waiting = queue.waitForWork(5000);
+      await queue.enqueue(input());
+      await waiting;
+      expect(Date.now() - started).toBeLessThan(2000);
+      const failure = { code: 'EXECUTION_PROVIDER_UNAVAILABLE', message: 'busy', retryable: true };
+      await queue.fail(await claimNext(queue), failure);
+      started = Date.now();
+      let claim: ClaimedJob | null = null;
+      // A worker loop with a long poll: only an early wake-up makes this fast.
+      while (!claim && Date.now() - started < 6000) {
+        await queue.waitForWork(5000);
+        claim = await queue.claim('worker-1', 1000);
+      }
+      expect(claim?.job.attempts).toBe(2);
+      expect(Date.now() - started).toBeLessThan(2000);
+    });
+
+    it('keeps every job across a restart and finishes them all', async () => {
+      const queue = await open();
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i += 1)
+        ids.push((await queue.enqueue(input({ priority: i % 2 }))).job.id);
+      const interrupted = await claimNext(queue, { leaseMs: 300 }); // its process "dies" at close
+      await queue.close();
+      await queue.close(); // idempotent
+      const reopened = await (fixture as QueueFixture).reopen();
+      for (const id of ids)
+        expect((await reopened.get(id))?.status).toBe(
+          id === interrupted.job.id ? 'RUNNING' : 'QUEUED',
+        );
+      for (let i = 0; i < ids.length; i += 1) {
+        const claim = await claimNext(reopened);
+        await reopened.complete(claim, outputsOf(claim.job.id));
+      }
+      for (const id of ids) expect((await reopened.get(id))?.status).toBe('SUCCEEDED');
+      expect((await reopened.get(interrupted.job.id))?.attempts).toBe(2);
+      expect((await reopened.stats()).byStatus.SUCCEEDED).toBe(5);
+    });
+
+    it('re-runs the job of a worker process killed mid-job exactly once', async () => {
+      if (!existsSync(COMPILED_ENGINE))
+        throw new Error(`${COMPILED_ENGINE} is missing: run npm run build first`);
+      const queue = await open();
+      const { job } = await queue.enqueue(input());
+      const { stdout } = await runChild((fixture as QueueFixture).config, 400);
+      const dead = JSON.parse(stdout.trim()) as { jobId: string; token: string; attempts: number };
+      expect(dead).toMatchObject({ jobId: job.id, attempts: 1 });
+      expect((await queue.get(job.id))?.status).toBe('RUNNING');
+
+      const claim = await claimNext(queue, { workerId: 'survivor', withinMs: 15_000 });
+      expect(claim.job).toMatchObject({ id: job.id, attempts: 2 });
+      const deadClaim: ClaimedJob = { job: claim.job, token: dead.token };
+      await expect(queue.complete(deadClaim, outputsOf(job.id, 1))).rejects.toMatchObject({
+        code: 'CONFLICT',
+      });
+      const done = await queue.complete(claim, outputsOf(job.id));
+      await expect(queue.complete(deadClaim, outputsOf(job.id, 1))).rejects.toMatchObject({
+        code: 'CONFLICT',
+      });
+      expect(done).toMatchObject({ status: 'SUCCEEDED', attempts: 2, outputs: outputsOf(job.id) });
+      expect(await queue.get(job.id)).toEqual(done);
+      const types = await record('killed-worker', queue, job.id);
+      expect(types.filter((type) => type === 'completed')).toHaveLength(1);
+      expect(types).toEqual(['added', 'active', 'progress', 'active', 'completed']);
+    });
+  });
+}

@@ -1,0 +1,199 @@
+/**
+ * The queue conformance suite over both engines: SQLite on a temporary file, and BullMQ on a
+ * redis-server this file starts on a free port (and stops). Without redis-server the BullMQ run
+ * is skipped with a `SKIP bullmq queue: <why>` line, except in CI, where it fails.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BullJobQueue } from '../../src/queue/bull-job-queue.js';
+import type { JobQueueConfig } from '../../src/queue/create-job-queue.js';
+import type { JobQueue } from '../../src/queue/job-queue.js';
+import type { JobQueueTunables } from '../../src/queue/queue-shared.js';
+import { SqliteJobQueue } from '../../src/queue/sqlite-job-queue.js';
+import { describeJobQueue, eventTranscripts, type QueueFixture } from './queue.suite.js';
+
+const REDIS_SERVER = '/usr/bin/redis-server';
+
+/** Plain-JSON tunables a child process can be given (functions cannot cross). */
+function portable(tunables: JobQueueTunables): JobQueueTunables {
+  const { retryBackoffMs: _backoff, clock: _clock, onWarning: _warn, ...plain } = tunables;
+  return plain;
+}
+
+/** Opens queues on one storage and closes them all at cleanup. */
+function fixtureOf(
+  config: JobQueueConfig,
+  build: () => JobQueue,
+  removeStorage: () => Promise<void>,
+): Promise<QueueFixture> {
+  const opened: JobQueue[] = [];
+  const start = async (): Promise<JobQueue> => {
+    const queue = build();
+    opened.push(queue);
+    await queue.start();
+    return queue;
+  };
+  return start().then((queue) => ({
+    queue,
+    reopen: start,
+    config,
+    cleanup: async () => {
+      await Promise.all(opened.map((q) => q.close()));
+      await removeStorage();
+    },
+  }));
+}
+
+describeJobQueue('sqlite', async (tunables = {}) => {
+  const dir = await mkdtemp(join(tmpdir(), 'hita-queue-'));
+  const path = join(dir, 'queue.db');
+  return fixtureOf(
+    { kind: 'sqlite', path, ...portable(tunables) },
+    () => new SqliteJobQueue({ path, ...tunables }),
+    () => rm(dir, { recursive: true, force: true }),
+  );
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+/** A throwaway redis-server: no persistence, its own directory, killed in afterAll. */
+async function startRedis(): Promise<{ url: string; process: ChildProcess; dir: string }> {
+  const port = await freePort();
+  const dir = await mkdtemp(join(tmpdir(), 'hita-redis-'));
+  const child = spawn(
+    REDIS_SERVER,
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const ready = new Promise<void>((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(
+      () => reject(new Error(`not ready after 10 s: ${output.slice(-300)}`)),
+      10_000,
+    );
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString();
+      if (output.includes('Ready to accept connections')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`redis-server exited with ${code}: ${output.slice(-300)}`));
+    });
+  });
+  try {
+    await ready;
+  } catch (error) {
+    // A server that never became ready (or a missing binary) must not leave anything behind.
+    child.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+  return { url: `redis://127.0.0.1:${port}`, process: child, dir };
+}
+
+const redis = await startRedis().catch((error: unknown) =>
+  error instanceof Error ? error : new Error(String(error)),
+);
+
+afterAll(async () => {
+  if (redis instanceof Error) return;
+  const exited = new Promise((resolve) => redis.process.once('exit', resolve));
+  redis.process.kill('SIGTERM');
+  await exited;
+  await rm(redis.dir, { recursive: true, force: true });
+});
+
+if (!(redis instanceof Error)) {
+  let prefixes = 0;
+  describeJobQueue('bullmq', async (tunables = {}) => {
+    // A fresh prefix per test isolates tests on one server without flushing it.
+    const options = {
+      redisUrl: redis.url,
+      prefix: `test${process.pid}x${++prefixes}`,
+      stalledCheckIntervalMs: 100,
+    };
+    return fixtureOf(
+      { kind: 'redis', ...options, ...portable(tunables) },
+      () => new BullJobQueue({ ...options, ...tunables }),
+      async () => undefined,
+    );
+  });
+  describe('BullJobQueue on a misconfigured Redis', () => {
+    it('warns through onWarning when maxmemory-policy is not noeviction', async () => {
+      const admin = new Redis(redis.url);
+      await admin.config('SET', 'maxmemory-policy', 'allkeys-lru');
+      const warnings: string[] = [];
+      const queue = new BullJobQueue({
+        redisUrl: redis.url,
+        prefix: `evict${process.pid}`,
+        onWarning: (message) => warnings.push(message),
+      });
+      try {
+        await queue.start();
+        expect(warnings.join('\n')).toMatch(/maxmemory-policy is allkeys-lru; expected noeviction/);
+      } finally {
+        await queue.close();
+        await admin.config('SET', 'maxmemory-policy', 'noeviction');
+        admin.disconnect();
+      }
+    });
+  });
+} else if (process.env.CI === 'true') {
+  describe('JobQueue conformance: bullmq', () => {
+    it('needs a redis-server in CI', () => {
+      throw new Error(`redis-server could not start: ${redis.message}`);
+    });
+  });
+} else {
+  console.log(`SKIP bullmq queue: ${redis.message}`);
+}
+
+describe('JobQueue engines', () => {
+  it('emit identical event type sequences for the same scenarios', () => {
+    const sqlite = eventTranscripts.get('sqlite');
+    const bullmq = eventTranscripts.get('bullmq');
+    if (!sqlite || !bullmq) return; // one engine was skipped: nothing to compare
+    expect(sqlite.size).toBeGreaterThan(5);
+    expect(Object.fromEntries(bullmq)).toEqual(Object.fromEntries(sqlite));
+  });
+});
