@@ -56,17 +56,14 @@ export async function toJob(record: JobRecord, ctx: RequestContext): Promise<Job
   });
 }
 
-/** An event with the job as it is now (the event's own progress rides along). */
-export async function toJobEvent(
-  event: QueueJobEvent,
-  record: JobRecord,
-  ctx: RequestContext,
-): Promise<JobEvent> {
+/** An event as the public JobEvent; its `job` field is resolved separately, on demand. */
+export function toJobEvent(event: QueueJobEvent): JobEvent {
   return Object.assign(new JobEvent(), {
     sequence: event.sequence,
     status: toJobStatus(event.status),
     type: event.type,
+    at: new Date(event.at),
     progress: toProgress(event.progress),
-    job: await toJob(record, ctx),
+    jobId: event.jobId,
   });
 }

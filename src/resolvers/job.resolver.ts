@@ -103,13 +103,12 @@ export class JobResolver {
       return ctx.services.events.jobUpdates(ctx.tenant, id, afterSequence ?? 0);
     },
   })
-  async jobUpdated(
+  jobUpdated(
     @Root() event: QueueJobEvent,
     @Arg('id', () => ID) _id: string,
     @Arg('afterSequence', () => Int, { nullable: true }) _afterSequence: number | null,
-    @Ctx() ctx: RequestContext,
-  ): Promise<JobEvent> {
-    return toJobEvent(event, await ctx.services.jobs.get(ctx.tenant, event.jobId), ctx);
+  ): JobEvent {
+    return toJobEvent(event);
   }
 
   @Subscription(() => JobEvent, {
@@ -119,7 +118,7 @@ export class JobResolver {
       return ctx.services.events.tenantUpdates(ctx.tenant);
     },
   })
-  async jobsUpdated(@Root() event: QueueJobEvent, @Ctx() ctx: RequestContext): Promise<JobEvent> {
-    return toJobEvent(event, await ctx.services.jobs.get(ctx.tenant, event.jobId), ctx);
+  jobsUpdated(@Root() event: QueueJobEvent): JobEvent {
+    return toJobEvent(event);
   }
 }

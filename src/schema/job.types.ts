@@ -169,11 +169,14 @@ export class JobEvent {
   })
   type!: string;
 
+  @Field(() => Date, { description: 'When the change happened (server clock)' })
+  at!: Date;
+
   @Field(() => Progress, { nullable: true })
   progress!: Progress | null;
 
-  @Field(() => Job)
-  job!: Job;
+  /** The job the event belongs to; `job` is resolved from it only when a client selects it. */
+  jobId!: string;
 }
 
 @ObjectType()

@@ -3,9 +3,7 @@
  * redis-server this file starts on a free port (and stops). Without redis-server the BullMQ run
  * is skipped with a `SKIP bullmq queue: <why>` line, except in CI, where it fails.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -16,8 +14,7 @@ import type { JobQueue } from '../../src/queue/job-queue.js';
 import type { JobQueueTunables } from '../../src/queue/queue-shared.js';
 import { SqliteJobQueue } from '../../src/queue/sqlite-job-queue.js';
 import { describeJobQueue, eventTranscripts, type QueueFixture } from './queue.suite.js';
-
-const REDIS_SERVER = '/usr/bin/redis-server';
+import { startRedis } from '../support/redis-server.js';
 
 /** Plain-JSON tunables a child process can be given (functions cannot cross). */
 function portable(tunables: JobQueueTunables): JobQueueTunables {
@@ -58,78 +55,6 @@ describeJobQueue('sqlite', async (tunables = {}) => {
     () => rm(dir, { recursive: true, force: true }),
   );
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address
-          ? resolve(address.port)
-          : reject(new Error('no port')),
-      );
-    });
-  });
-}
-
-/** A throwaway redis-server: no persistence, its own directory, killed in afterAll. */
-async function startRedis(): Promise<{ url: string; process: ChildProcess; dir: string }> {
-  const port = await freePort();
-  const dir = await mkdtemp(join(tmpdir(), 'hita-redis-'));
-  const child = spawn(
-    REDIS_SERVER,
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--dir',
-      dir,
-    ],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  const ready = new Promise<void>((resolve, reject) => {
-    let output = '';
-    const timer = setTimeout(
-      () => reject(new Error(`not ready after 10 s: ${output.slice(-300)}`)),
-      10_000,
-    );
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString();
-      if (output.includes('Ready to accept connections')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`redis-server exited with ${code}: ${output.slice(-300)}`));
-    });
-  });
-  try {
-    await ready;
-  } catch (error) {
-    // A server that never became ready (or a missing binary) must not leave anything behind.
-    child.kill('SIGKILL');
-    await rm(dir, { recursive: true, force: true });
-    throw error;
-  }
-  return { url: `redis://127.0.0.1:${port}`, process: child, dir };
-}
 
 const redis = await startRedis().catch((error: unknown) =>
   error instanceof Error ? error : new Error(String(error)),
