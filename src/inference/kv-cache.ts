@@ -92,10 +92,13 @@ export class KvCache {
         const tensor = outputs[name]!;
         const t = tensor.dims[2]!;
         const data = tensor.data as Float32Array;
+        const span = count * headDim;
         for (let h = 0; h < heads; h++) {
           const src = ((batchIndex * heads + h) * t + from) * headDim;
           const dst = row * this.rowStride + (h * positions + slot) * this.slotStride;
-          slab.set(data.subarray(src, src + count * headDim), dst);
+          // A plain loop: this runs rows × layers × heads times per step, and a subarray per copy
+          // costs more than the copy of one head's few floats.
+          for (let i = 0; i < span; i++) slab[dst + i] = data[src + i]!;
         }
       }
     }

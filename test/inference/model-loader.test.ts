@@ -55,8 +55,13 @@ describe('loadModel', () => {
     const error = await loadError(dir);
     expect(error.code).toBe('MODEL_UNAVAILABLE');
     expect(error.message).toContain('gpt.onnx');
+    const declared = (
+      JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as {
+        graphs: { gpt: { sha256: string } };
+      }
+    ).graphs.gpt.sha256;
     expect(error.message).toMatch(
-      /sha256 mismatch: expected 8860956b[0-9a-f]+, actual [0-9a-f]{64}/,
+      new RegExp(`sha256 mismatch: expected ${declared}, actual [0-9a-f]{64}`),
     );
   });
 

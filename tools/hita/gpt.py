@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .heads import merge_heads, split_heads
+
 MASK_VALUE = -1e9  # finite, so a fully masked (padding) row softmaxes to uniform instead of NaN
 
 
@@ -101,12 +103,27 @@ def rope_2d_table(grid: int, head_dim: int, base: float = 10000.0, zero_rows: in
     return torch.cat([torch.zeros(zero_rows, half, 2, dtype=torch.float64), table]).float()
 
 
-def apply_rope(x: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-    """x [B, T, H, D], table [B, T, D/2, 2] → x rotated pairwise (2k, 2k+1)."""
-    pairs = x.float().reshape(*x.shape[:-1], -1, 2)
-    cos, sin = table[:, :, None, :, 0], table[:, :, None, :, 1]
-    a, b = pairs[..., 0], pairs[..., 1]
-    return torch.stack([a * cos - b * sin, b * cos + a * sin], dim=-1).flatten(3).type_as(x)
+def rope_cos_sin(table: torch.Tensor) -> torch.Tensor:
+    """[rows, D/2, 2] table → [2, rows, D]: cos and sin repeated for both members of each pair."""
+    return table.permute(2, 0, 1).repeat_interleave(2, dim=-1).contiguous()
+
+
+def pair_swap(head_dim: int) -> torch.Tensor:
+    """[D, D] with x @ R = (−x1, x0, −x3, x2, …): the partner term of an interleaved rotation."""
+    swap = torch.zeros(head_dim, head_dim)
+    for k in range(0, head_dim, 2):
+        swap[k + 1, k] = -1.0
+        swap[k, k + 1] = 1.0
+    return swap
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, swap: torch.Tensor) -> torch.Tensor:
+    """x [B, T, H, D] rotated pairwise (2k, 2k+1): out = x·cos + (x @ R)·sin, cos/sin [B, T, 1, D].
+
+    Bit-identical to rotating (x2k, x2k+1) by each angle (R has one ±1 per column), and it exports
+    to four plain ops instead of a chain of reshapes.
+    """
+    return x * cos + (x @ swap) * sin
 
 
 class RMSNorm(nn.Module):
@@ -116,8 +133,11 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        xf = x.float()
-        return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)).type_as(x) * self.weight
+        # Normalise in fp32 (as the official model does under bf16); for fp32 inputs the casts are
+        # skipped, so the exported graph carries no no-op Cast nodes.
+        xf = x if x.dtype == torch.float32 else x.float()
+        normed = xf * torch.rsqrt((xf * xf).mean(-1, keepdim=True) + self.eps)
+        return (normed if x.dtype == torch.float32 else normed.type_as(x)) * self.weight
 
 
 class FeedForward(nn.Module):
@@ -141,21 +161,20 @@ class Attention(nn.Module):
         self.resid_dropout = nn.Dropout(cfg.resid_dropout_p)
 
     def forward(self, x: torch.Tensor, is_slot: torch.Tensor, slot_term: torch.Tensor,
-                rope: torch.Tensor, past_k: torch.Tensor, past_v: torch.Tensor, allowed: torch.Tensor
-                ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                rope: Tuple[torch.Tensor, torch.Tensor, torch.Tensor], past_k: torch.Tensor,
+                past_v: torch.Tensor, allowed: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """x [B, T, dim]; past [B, H, S, D]; allowed [B, 1, T, S+T] → (out, new k, new v [B, H, T, D])."""
-        b, t, _ = x.shape
-        h, d = self.cfg.n_head, self.cfg.head_dim
+        d = self.cfg.head_dim
         q, k, v = self.wqkv(x).split(self.cfg.dim, dim=-1)
-        q, k, v = (y.reshape(b, t, h, d) for y in (q, k, v))
-        q = torch.where(is_slot, q + slot_term, apply_rope(q, rope))
-        k = torch.where(is_slot, k + slot_term, apply_rope(k, rope))
+        q, k, v = (split_heads(y, self.cfg.n_head) for y in (q, k, v))
+        q = torch.where(is_slot, q + slot_term, apply_rope(q, *rope))
+        k = torch.where(is_slot, k + slot_term, apply_rope(k, *rope))
         q, k, v = (y.transpose(1, 2) for y in (q, k, v))  # [B, H, T, D]
         keys = torch.cat([past_k, k], dim=2)
         values = torch.cat([past_v, v], dim=2)
         scores = (q @ keys.transpose(-2, -1)) * (d ** -0.5)
         scores = scores.masked_fill(~allowed, MASK_VALUE)
-        out = (torch.softmax(scores, dim=-1) @ values).transpose(1, 2).reshape(b, t, -1)
+        out = merge_heads((torch.softmax(scores, dim=-1) @ values).transpose(1, 2))
         return self.resid_dropout(self.wo(out)), k, v
 
 
@@ -193,8 +212,9 @@ class HitaGPT(nn.Module):
         self.norm = RMSNorm(cfg.dim, cfg.norm_eps)
         self.output = nn.Linear(cfg.dim, 2 * cfg.vocab_size, bias=False)
         # Not a state-dict entry (as in the official model): derived from the config alone.
-        self.register_buffer("rope", rope_2d_table(cfg.grid, cfg.head_dim, cfg.rope_base,
-                                                   cfg.cls_token_num), persistent=False)
+        table = rope_2d_table(cfg.grid, cfg.head_dim, cfg.rope_base, cfg.cls_token_num)
+        self.register_buffer("rope_cos_sin", rope_cos_sin(table), persistent=False)  # [2, rows, D]
+        self.register_buffer("rope_swap", pair_swap(cfg.head_dim), persistent=False)
         self.apply(self._init_weights)
 
     @staticmethod
@@ -234,8 +254,10 @@ class HitaGPT(nn.Module):
         x = self.tok_dropout(self.embed(input_ids, position_ids, slot_at_m))
         is_slot = (position_ids < cfg.num_slots)[:, :, None, None]  # [B, T, 1, 1]
         slot_rows = self.slot_pos(position_ids.clamp(0, cfg.num_slots - 1))
-        slot_term = slot_rows.reshape(b, t, cfg.n_head, cfg.head_dim)
-        rope = self.rope[(position_ids - cfg.num_slots).clamp(0, self.rope.shape[0] - 1)]
+        slot_term = split_heads(slot_rows, cfg.n_head)
+        rows = (position_ids - cfg.num_slots).clamp(0, self.rope_cos_sin.shape[1] - 1)
+        rope = (self.rope_cos_sin[0][rows][:, :, None], self.rope_cos_sin[1][rows][:, :, None],
+                self.rope_swap)
         total = attention_mask.shape[1]
         key_index = torch.arange(total, device=input_ids.device)
         query_index = torch.arange(t, device=input_ids.device) + (total - t)

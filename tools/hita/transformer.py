@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .heads import merge_heads, split_heads
+
 
 def swiglu_hidden(mlp_dim: int) -> int:
     """The official SwiGLU width: two thirds of mlp_dim, rounded up to a multiple of 8."""
@@ -33,14 +35,13 @@ class SwiGLU(nn.Module):
 def multi_head_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int,
                          allowed: torch.Tensor | None) -> torch.Tensor:
     """q, k, v [B, T, H·D]; `allowed` [T, T] bool (True = may attend) or None for full attention."""
-    b, t, inner = q.shape
-    d = inner // heads
-    q, k, v = (x.reshape(b, t, heads, d).transpose(1, 2) for x in (q, k, v))  # [B, H, T, D]
+    d = q.shape[-1] // heads
+    q, k, v = (split_heads(x, heads).transpose(1, 2) for x in (q, k, v))  # [B, H, T, D]
     scores = (q @ k.transpose(-2, -1)) * (d ** -0.5)
     if allowed is not None:
         scores = scores.masked_fill(~allowed, float("-inf"))
     out = torch.softmax(scores, dim=-1) @ v
-    return out.transpose(1, 2).reshape(b, t, inner)
+    return merge_heads(out.transpose(1, 2))
 
 
 class CrossAttention(nn.Module):

@@ -3,7 +3,7 @@ import unittest
 
 import torch
 
-from hita.gpt import apply_rope, rope_2d_table
+from hita.gpt import apply_rope, pair_swap, rope_2d_table, rope_cos_sin
 
 
 class RopeTableTest(unittest.TestCase):
@@ -29,11 +29,22 @@ class RopeTableTest(unittest.TestCase):
     def test_rotation_is_interleaved_pairs(self):
         x = torch.tensor([1.0, 2.0, 3.0, 4.0]).reshape(1, 1, 1, 4)
         angle = 0.3
-        table = torch.tensor([[math.cos(angle), math.sin(angle)], [1.0, 0.0]]).reshape(1, 1, 2, 2)
-        out = apply_rope(x, table).flatten().tolist()
+        table = torch.tensor([[[math.cos(angle), math.sin(angle)], [1.0, 0.0]]])  # one row, 2 pairs
+        cos, sin = rope_cos_sin(table)[:, 0].reshape(2, 1, 1, 1, 4)
+        out = apply_rope(x, cos, sin, pair_swap(4)).flatten().tolist()
         expected = [1 * math.cos(angle) - 2 * math.sin(angle), 2 * math.cos(angle) + 1 * math.sin(angle), 3.0, 4.0]
         for a, b in zip(out, expected):
             self.assertAlmostEqual(a, b, places=6)
+
+    def test_matrix_form_is_bit_identical_to_rotating_pairs(self):
+        gen = torch.Generator().manual_seed(0)
+        x = torch.randn(2, 5, 3, 8, generator=gen)
+        table = rope_2d_table(grid=3, head_dim=8)[torch.randint(0, 10, (2, 5), generator=gen)]  # [2, 5, 4, 2]
+        a, b = x.reshape(2, 5, 3, 4, 2)[..., 0], x.reshape(2, 5, 3, 4, 2)[..., 1]
+        cos_k, sin_k = table[:, :, None, :, 0], table[:, :, None, :, 1]
+        by_pairs = torch.stack([a * cos_k - b * sin_k, b * cos_k + a * sin_k], dim=-1).flatten(3)
+        cos, sin = table.permute(3, 0, 1, 2).repeat_interleave(2, dim=-1)[:, :, :, None]
+        self.assertTrue(torch.equal(apply_rope(x, cos, sin, pair_swap(8)), by_pairs))
 
 
 if __name__ == "__main__":

@@ -22,21 +22,26 @@ export function sampleToken(logits: Float32Array, u: number): number {
   if (!(u >= 0 && u < 1)) throw new RangeError(`u must be in [0, 1), got ${u}`);
   const max = maxLogit(logits);
   const n = logits.length;
+  // exp is the cost here: compute each weight once (same values, same order, same sums).
+  if (weights.length < n) weights = new Float64Array(n);
   let total = 0;
   let last = -1;
   for (let i = 0; i < n; i++) {
     const w = Math.exp(logits[i]! - max);
+    weights[i] = w;
     total += w;
     if (w > 0) last = i;
   }
   const target = u * total;
   let cumulative = 0;
   for (let i = 0; i < last; i++) {
-    cumulative += Math.exp(logits[i]! - max);
+    cumulative += weights[i]!;
     if (cumulative > target) return i;
   }
   return last;
 }
+
+let weights = new Float64Array(0);
 
 /**
  * Argmax; the lowest index among equal maxima.
