@@ -1,6 +1,5 @@
 import type { JobEvent as QueueJobEvent, JobProgress, JobRecord } from '../queue/job-queue.js';
-import { Job, JobEvent, toJobStatus, type Image, type Progress } from '../schema/job.types.js';
-import type { RequestContext } from './context.js';
+import { Job, JobEvent, toJobStatus, type Progress } from '../schema/job.types.js';
 
 export function toProgress(progress: JobProgress | null | undefined): Progress | null {
   if (!progress) return null;
@@ -10,20 +9,8 @@ export function toProgress(progress: JobProgress | null | undefined): Progress |
   };
 }
 
-/** A queue record as the public Job; output URLs are signed for this request's origin. */
-export async function toJob(record: JobRecord, ctx: RequestContext): Promise<Job> {
-  const { store, urlTtlSeconds, jobs } = ctx.services;
-  const outputs: Image[] = await Promise.all(
-    record.outputs.map(async (output) => ({
-      key: output.key,
-      url: await store.presignGet(output.key, urlTtlSeconds, ctx.baseUrl),
-      thumbnailUrl: await store.presignGet(output.thumbnailKey, urlTtlSeconds, ctx.baseUrl),
-      width: output.width,
-      height: output.height,
-      seed: output.seed,
-      format: output.format,
-    })),
-  );
+/** A queue record as the public Job; `outputs` and `queuePosition` resolve on demand. */
+export function toJob(record: JobRecord): Job {
   const { params } = record;
   return Object.assign(new Job(), {
     id: record.id,
@@ -31,8 +18,7 @@ export async function toJob(record: JobRecord, ctx: RequestContext): Promise<Job
     status: toJobStatus(record.status),
     sequence: record.sequence,
     progress: toProgress(record.progress),
-    queuePosition: record.status === 'QUEUED' ? await jobs.position(record.id) : null,
-    outputs,
+    storedOutputs: record.outputs,
     error: record.error,
     model: record.model,
     parameters: {

@@ -1,4 +1,15 @@
-import { Arg, Ctx, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import {
+  Arg,
+  Ctx,
+  FieldResolver,
+  ID,
+  Int,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+  Subscription,
+} from 'type-graphql';
 import type {
   JobEvent as QueueJobEvent,
   JobKind,
@@ -11,7 +22,7 @@ import {
   JobFilter,
   StyleTransferInput,
 } from '../schema/job.inputs.js';
-import { Job, JobConnection, JobEvent } from '../schema/job.types.js';
+import { Image, Job, JobConnection, JobEvent } from '../schema/job.types.js';
 import { Upload } from '../schema/queue.types.js';
 import type { RequestContext } from './context.js';
 import { toJob, toJobEvent } from './job-mapping.js';
@@ -19,10 +30,34 @@ import { toJob, toJobEvent } from './job-mapping.js';
 /** Thin by design: validation and authorization live in JobService. */
 @Resolver(() => Job)
 export class JobResolver {
+  @FieldResolver(() => [Image], { description: 'Stored images, each with presigned URLs' })
+  outputs(@Root() job: Job, @Ctx() ctx: RequestContext): Promise<Image[]> {
+    const { store, urlTtlSeconds } = ctx.services;
+    return Promise.all(
+      job.storedOutputs.map(async (output) => ({
+        key: output.key,
+        url: await store.presignGet(output.key, urlTtlSeconds, ctx.baseUrl),
+        thumbnailUrl: await store.presignGet(output.thumbnailKey, urlTtlSeconds, ctx.baseUrl),
+        width: output.width,
+        height: output.height,
+        seed: output.seed,
+        format: output.format,
+      })),
+    );
+  }
+
+  @FieldResolver(() => Int, {
+    nullable: true,
+    description: '1-based place in the queue while QUEUED',
+  })
+  queuePosition(@Root() job: Job, @Ctx() ctx: RequestContext): Promise<number | null> | null {
+    return job.status === 'QUEUED' ? ctx.services.jobs.position(job.id) : null;
+  }
+
   @Query(() => Job, { nullable: true, description: "One of the caller's jobs" })
   async job(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Job | null> {
     const record = await ctx.services.jobs.find(ctx.tenant, id);
-    return record ? toJob(record, ctx) : null;
+    return record ? toJob(record) : null;
   }
 
   @Query(() => JobConnection, { description: "The caller's jobs, newest first" })
@@ -36,7 +71,7 @@ export class JobResolver {
       ...(filter?.status ? { status: filter.status as QueueJobStatus[] } : {}),
       ...(filter?.kind ? { kind: filter.kind as JobKind[] } : {}),
     });
-    const nodes = await Promise.all(page.jobs.map((record) => toJob(record, ctx)));
+    const nodes = await Promise.all(page.jobs.map((record) => toJob(record)));
     return {
       edges: nodes.map((node, i) => ({
         cursor: i === nodes.length - 1 && page.endCursor ? page.endCursor : node.id,
@@ -53,7 +88,7 @@ export class JobResolver {
     @Arg('input', () => GenerateInput) input: GenerateInput,
     @Ctx() ctx: RequestContext,
   ): Promise<Job> {
-    return toJob(await ctx.services.jobs.generate(ctx.tenant, input), ctx);
+    return toJob(await ctx.services.jobs.generate(ctx.tenant, input));
   }
 
   @Mutation(() => Job, { description: 'Enqueue in-painting of the masked part of an image' })
@@ -61,7 +96,7 @@ export class JobResolver {
     @Arg('input', () => InpaintInput) input: InpaintInput,
     @Ctx() ctx: RequestContext,
   ): Promise<Job> {
-    return toJob(await ctx.services.jobs.inpaint(ctx.tenant, input), ctx);
+    return toJob(await ctx.services.jobs.inpaint(ctx.tenant, input));
   }
 
   @Mutation(() => Job, {
@@ -71,17 +106,17 @@ export class JobResolver {
     @Arg('input', () => StyleTransferInput) input: StyleTransferInput,
     @Ctx() ctx: RequestContext,
   ): Promise<Job> {
-    return toJob(await ctx.services.jobs.transferStyle(ctx.tenant, input), ctx);
+    return toJob(await ctx.services.jobs.transferStyle(ctx.tenant, input));
   }
 
   @Mutation(() => Job, { description: 'Cancel a queued or running job' })
   async cancelJob(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Job> {
-    return toJob(await ctx.services.jobs.cancel(ctx.tenant, id), ctx);
+    return toJob(await ctx.services.jobs.cancel(ctx.tenant, id));
   }
 
   @Mutation(() => Job, { description: 'Run a failed or cancelled job again' })
   async retryJob(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Job> {
-    return toJob(await ctx.services.jobs.retry(ctx.tenant, id), ctx);
+    return toJob(await ctx.services.jobs.retry(ctx.tenant, id));
   }
 
   @Mutation(() => Upload, {

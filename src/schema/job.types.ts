@@ -1,5 +1,5 @@
 import { Field, Float, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
-import type { JobStatus as QueueJobStatus } from '../queue/job-queue.js';
+import type { JobOutput, JobStatus as QueueJobStatus } from '../queue/job-queue.js';
 
 export enum JobStatus {
   QUEUED = 'QUEUED',
@@ -117,11 +117,8 @@ export class Job {
   @Field(() => Progress, { nullable: true })
   progress!: Progress | null;
 
-  @Field(() => Int, { nullable: true, description: '1-based place in the queue while QUEUED' })
-  queuePosition!: number | null;
-
-  @Field(() => [Image])
-  outputs!: Image[];
+  /** The stored record's outputs; `outputs` signs their URLs only when a client selects it. */
+  storedOutputs!: JobOutput[];
 
   @Field(() => JobError, { nullable: true })
   error!: JobError | null;
