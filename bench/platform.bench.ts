@@ -4,6 +4,7 @@
  * - enqueue mutations per second;
  * - 1,000 open subscriptions and the p99 latency of their events.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -20,11 +21,6 @@ const RUNS = Number(process.env.HITA_BENCH_REPEATS ?? 5);
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 it('GraphQL end to end against the bare engine, the same job', async () => {
@@ -74,71 +70,57 @@ it('GraphQL end to end against the bare engine, the same job', async () => {
   });
 });
 
-it('enqueue mutations per second', async () => {
-  const api = await startApi({ HITA_WORKERS: '0' });
-  const total = 3000;
-  const concurrency = 64;
-  let next = 0;
-  const worker = async () => {
-    while (next < total) {
-      next++;
-      const { errors } = await api.gql('mutation { generateImages(input: { classId: 1 }) { id } }');
-      if (errors) throw new Error(JSON.stringify(errors));
-    }
-  };
-  await Promise.all(Array.from({ length: 8 }, worker)); // warm-up of 8 × a few
-  next = 0;
-  const { seconds } = await timed(() => Promise.all(Array.from({ length: concurrency }, worker)));
-  await api.stop();
-  record('platform', {
-    figure: 'enqueue mutations/s',
-    mutations: total,
-    concurrency,
-    perSecond: total / seconds,
+/** Runs bench/load-client.mjs; resolves with its last JSON line. `onReady` fires on its "ready" line. */
+function loadClient(
+  args: string[],
+  onReady?: (child: ChildProcess) => void,
+): Promise<Record<string, number>> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [resolve('bench/load-client.mjs'), ...args], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (onReady && output.includes('ready\n')) {
+        onReady(child);
+        onReady = undefined;
+      }
+    });
+    child.on('exit', (code) =>
+      code === 0
+        ? resolvePromise(JSON.parse(output.trim().split('\n').at(-1)!) as Record<string, number>)
+        : reject(new Error(`load client exited ${code}`)),
+    );
   });
+}
+
+it('enqueue mutations per second (client in another process)', async () => {
+  const api = await startApi({ HITA_WORKERS: '0' });
+  await loadClient(['enqueue', api.url, '200', '16']); // warm-up
+  const figures = await loadClient(['enqueue', api.url, '3000', '64']);
+  await api.stop();
+  record('platform', { figure: 'enqueue mutations/s', ...figures });
 });
 
-it('1,000 open subscriptions: event latency', async () => {
+it('1,000 open subscriptions: event latency (clients in another process)', async () => {
   const api = await startApi({ HITA_WORKERS: '0' });
-  const clients = Array.from({ length: 20 }, () => api.ws());
-  const latencies: number[] = [];
-  const stops: (() => void)[] = [];
-  let subscribed = 0;
-  await new Promise<void>((ready) => {
-    for (const client of clients) {
-      for (let i = 0; i < 50; i++) {
-        stops.push(
-          client.subscribe<{ jobsUpdated: { at: string } }>(
-            { query: 'subscription { jobsUpdated { sequence at } }' },
-            {
-              next: ({ data }) => latencies.push(Date.now() - Date.parse(data!.jobsUpdated.at)),
-              error: (error) => console.error(error),
-              complete: () => undefined,
-            },
-          ),
-        );
-        subscribed++;
-      }
-    }
-    // graphql-ws acknowledges subscriptions asynchronously; give the 1,000 time to register.
-    setTimeout(ready, 3000);
-  });
   const events = 50;
-  for (let i = 0; i < events; i++) {
-    await api.gql('mutation { generateImages(input: { classId: 1 }) { id } }');
-    await new Promise((r) => setTimeout(r, 100)); // 10 events/s: 10,000 deliveries/s
-  }
-  await new Promise((r) => setTimeout(r, 2000));
-  for (const stop of stops) stop();
-  await Promise.all(clients.map((c) => c.dispose()));
+  const figures = await loadClient(['subscribe', api.url, '20', '50'], (child) => {
+    void (async () => {
+      await new Promise((r) => setTimeout(r, 3000)); // let the 1,000 subscriptions register
+      for (let i = 0; i < events; i++) {
+        await api.gql('mutation { generateImages(input: { classId: 1 }) { id } }');
+        await new Promise((r) => setTimeout(r, 100)); // 10 events/s: 10,000 deliveries/s
+      }
+      await new Promise((r) => setTimeout(r, 2000));
+      child.stdin!.end();
+    })();
+  });
   await api.stop();
   record('platform', {
-    figure: '1,000 subscriptions, event latency',
-    subscriptions: subscribed,
+    figure: '1,000 subscriptions, event latency, 10 events/s',
     events,
-    delivered: latencies.length,
-    p50Ms: percentile(latencies, 50),
-    p99Ms: percentile(latencies, 99),
-    maxMs: Math.max(...latencies),
+    ...figures,
   });
 });

@@ -59,6 +59,13 @@ export class SqliteJobQueue implements JobQueue {
   private readonly path: string;
   private readonly busyTimeoutMs: number;
   private readonly tunables: ResolvedTunables;
+  private readonly pendingEnqueues: {
+    input: EnqueueInput;
+    priority: number;
+    maxAttempts: number;
+    resolve: (value: { job: JobRecord; created: boolean }) => void;
+    reject: (error: unknown) => void;
+  }[] = [];
   private readonly listeners = new Set<(event: JobEvent) => void>();
   private readonly work = new WorkSignal();
   private db: Database.Database | null = null;
@@ -118,34 +125,71 @@ export class SqliteJobQueue implements JobQueue {
     this.sql = null;
   }
 
-  async enqueue(input: EnqueueInput): Promise<{ job: JobRecord; created: boolean }> {
-    const { priority, maxAttempts } = validateEnqueue(input, this.tunables.defaultMaxAttempts);
-    const result = this.write((sql, emit) => {
-      if (input.idempotencyKey !== undefined) {
-        const existing = sql.byIdempotencyKey.get(input.tenant, input.idempotencyKey);
-        if (existing) return { job: rowToRecord(existing), created: false };
+  /**
+   * Enqueues arriving in the same event-loop turn share one transaction (a group commit): the
+   * commit, not the insert, is what costs, so a burst of mutations pays for it once. Each call
+   * still resolves only after its row is committed, and fails alone (QUEUE_FULL) without
+   * affecting the others.
+   */
+  enqueue(input: EnqueueInput): Promise<{ job: JobRecord; created: boolean }> {
+    return new Promise((resolve, reject) => {
+      try {
+        const validated = validateEnqueue(input, this.tunables.defaultMaxAttempts);
+        this.pendingEnqueues.push({ input, ...validated, resolve, reject });
+      } catch (error) {
+        reject(error);
+        return;
       }
-      const { maxQueued } = this.tunables;
-      if (maxQueued !== undefined && (sql.countQueued.get()?.n ?? 0) >= maxQueued) {
-        throw queueFull(maxQueued);
-      }
-      const now = this.tunables.clock();
-      // INSERT … RETURNING always yields the row it inserted.
-      const row = sql.insert.get({
-        id: newJobId(now),
-        tenant: input.tenant,
-        kind: input.kind,
-        model: input.model,
-        params: JSON.stringify(input.params),
-        priority,
-        idempotencyKey: input.idempotencyKey ?? null,
-        maxAttempts,
-        now,
-      }) as JobRow;
-      return { job: rowToRecord(emit(row, 'added')), created: true };
+      if (this.pendingEnqueues.length === 1) setImmediate(() => this.flushEnqueues());
     });
-    if (result.created) this.work.notify();
-    return result;
+  }
+
+  private flushEnqueues(): void {
+    const batch = this.pendingEnqueues.splice(0);
+    if (batch.length === 0) return;
+    let outcomes: (
+      { ok: true; value: { job: JobRecord; created: boolean } } | { ok: false; error: unknown }
+    )[];
+    try {
+      outcomes = this.write((sql, emit) => {
+        const { maxQueued } = this.tunables;
+        let queued = maxQueued === undefined ? 0 : (sql.countQueued.get()?.n ?? 0);
+        return batch.map(({ input, priority, maxAttempts }) => {
+          if (input.idempotencyKey !== undefined) {
+            const existing = sql.byIdempotencyKey.get(input.tenant, input.idempotencyKey);
+            if (existing)
+              return { ok: true as const, value: { job: rowToRecord(existing), created: false } };
+          }
+          if (maxQueued !== undefined && queued >= maxQueued)
+            return { ok: false as const, error: queueFull(maxQueued) };
+          const now = this.tunables.clock();
+          // INSERT … RETURNING always yields the row it inserted.
+          const row = sql.insert.get({
+            id: newJobId(now),
+            tenant: input.tenant,
+            kind: input.kind,
+            model: input.model,
+            params: JSON.stringify(input.params),
+            priority,
+            idempotencyKey: input.idempotencyKey ?? null,
+            maxAttempts,
+            now,
+          }) as JobRow;
+          queued++;
+          return {
+            ok: true as const,
+            value: { job: rowToRecord(emit(row, 'added')), created: true },
+          };
+        });
+      });
+    } catch (error) {
+      for (const item of batch) item.reject(error);
+      return;
+    }
+    outcomes.forEach((outcome, i) =>
+      outcome.ok ? batch[i]!.resolve(outcome.value) : batch[i]!.reject(outcome.error),
+    );
+    if (outcomes.some((o) => o.ok && o.value.created)) this.work.notify();
   }
 
   async get(id: string): Promise<JobRecord | null> {
