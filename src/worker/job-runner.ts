@@ -28,7 +28,7 @@ export interface JobRunnerOptions {
   maxConcurrentJobs?: number;
   /** @default 30000 */
   leaseMs?: number;
-  /** Progress events per job at most every this often (phase changes always pass). @default 100 */
+  /** Progress events per job at most every this often (phase changes and last steps always pass). @default 100 */
   progressIntervalMs?: number;
   /** Called with each job's images when it completes, and with token-step timings. */
   onImages?: (count: number) => void;
@@ -179,7 +179,8 @@ export class JobRunner {
       }
       lastStepAt = now;
       lastStep = progress.step;
-      if (progress.phase === lastPhase && now - lastAt < progressIntervalMs) return;
+      const isLast = progress.step >= progress.total;
+      if (progress.phase === lastPhase && !isLast && now - lastAt < progressIntervalMs) return;
       lastAt = now;
       lastPhase = progress.phase;
       void queue.progress(claim, progress).catch(() => undefined);

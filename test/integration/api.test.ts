@@ -62,7 +62,10 @@ describe('GraphQL API on the embedded default', () => {
     expect(statuses.at(-1)).toBe('SUCCEEDED');
     const sequences = events.map((e) => e.jobUpdated.sequence);
     expect(sequences).toEqual(sequences.map((_, i) => i + 1));
-    const done = events.at(-1)!.jobUpdated.job;
+    const done = events.at(-1)!.jobUpdated.job as JobData & {
+      progress: { phase: string; fraction: number };
+    };
+    expect(done.progress).toMatchObject({ phase: 'decode', fraction: 1 });
     expect(done.outputs.map((o) => o.seed)).toEqual([9, 10]);
     const png = Buffer.from(await (await fetch(done.outputs[0]!.url)).arrayBuffer());
     const meta = await sharp(png).metadata();
