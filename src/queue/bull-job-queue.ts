@@ -64,6 +64,9 @@ export interface BullJobQueueOptions extends JobQueueTunables {
   stalledCheckIntervalMs?: number;
 }
 
+/** How soon a worker looks again for a job that is due but not yet claimable. */
+const DUE_POLL_MS = 100;
+
 /** What exists between `start()` and `close()`. */
 interface Running {
   connections: RedisConnections;
@@ -270,16 +273,20 @@ export class BullJobQueue implements JobQueue {
   async waitForWork(timeoutMs: number): Promise<void> {
     // Woken early by 'added'/'retrying' events of any process, and when the next backoff ends.
     // A dead worker's job comes back through BullMQ's stalled check: the caller's next poll.
+    const since = this.work.version; // an event arriving during the lookup below still wakes us
     let untilDue = timeoutMs;
     const commands = this.closing ? null : this.running?.connections.commands;
     if (commands) {
       const now = this.tunables.clock();
       const next = await commands
-        .zrangebyscore(this.keys.available, `(${now}`, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-        .catch(() => []);
-      if (next[1] !== undefined) untilDue = Number(next[1]) - now;
+        .zrange(this.keys.available, 0, 0, 'WITHSCORES')
+        .catch(() => [] as string[]);
+      // The earliest queued job. Due in the future: wake when it is. Already due but the caller
+      // found nothing to claim: BullMQ promotes delayed jobs on its own clock, so look again soon
+      // instead of sleeping the whole timeout.
+      if (next[1] !== undefined) untilDue = Math.max(DUE_POLL_MS, Number(next[1]) - now);
     }
-    await this.work.wait(Math.min(timeoutMs, untilDue));
+    await this.work.wait(Math.min(timeoutMs, untilDue), since);
   }
 
   private sweep(): Promise<void> {

@@ -257,10 +257,20 @@ export function isoOrNull(ms: number | null): string | null {
 export class WorkSignal {
   private readonly waiters = new Set<() => void>();
   private closed = false;
+  /** Bumped by every notify: a waiter that started before an async step compares it. */
+  private notifications = 0;
 
-  wait(timeoutMs: number): Promise<void> {
+  get version(): number {
+    return this.notifications;
+  }
+
+  /**
+   * @param since a `version` read before the caller's own async work: a notify that landed in
+   *   between wakes the caller at once instead of being lost.
+   */
+  wait(timeoutMs: number, since = this.notifications): Promise<void> {
     // After close a worker loop must fall through at once and see the queue is gone.
-    if (this.closed) return Promise.resolve();
+    if (this.closed || since !== this.notifications) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
@@ -274,6 +284,7 @@ export class WorkSignal {
   }
 
   notify(): void {
+    this.notifications++;
     for (const done of [...this.waiters]) done();
   }
 
