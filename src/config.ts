@@ -10,7 +10,7 @@ import {
 import { PACKAGE_ROOT } from './paths.js';
 
 /** The model served when nothing names one. */
-export const DEFAULT_MODEL = 'hita-tiny-random';
+export const DEFAULT_MODEL = 'hita-tiny-emoji';
 
 /** Inference settings shared by `hita serve`, `hita worker` and the generation commands. */
 export interface InferenceConfig {
