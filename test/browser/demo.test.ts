@@ -32,7 +32,8 @@ describe.skipIf(!hasChromium)('demo web app', () => {
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    api = await startApi();
+    // Two batch rows: one CFG image at a time, so a 16-image job is still running when cancelled.
+    api = await startApi({ HITA_MAX_BATCH_ROWS: '2' });
     profile = await mkdtemp(join(tmpdir(), 'hita-chromium-'));
     // A fresh profile each run (playwright passes it to chromium as --user-data-dir).
     browser = await chromium.launchPersistentContext(profile, {

@@ -32,7 +32,8 @@ interface EventData {
 describe('GraphQL API on the embedded default', () => {
   let api: ApiHarness;
   beforeAll(async () => {
-    api = await startApi();
+    // Two batch rows: one CFG image at a time, so a 16-image job runs long enough to be cancelled mid-run.
+    api = await startApi({ HITA_MAX_BATCH_ROWS: '2' });
   });
   afterAll(async () => {
     await api?.stop();
