@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from hita.checkpoint import load_checkpoint, save_checkpoint
+from hita.emoji_data import EmojiData as Data
 from hita.gpt import HitaGPT, gpt_config
 from hita.runtime import configure_threads
 from hita.tokenizer import HitaTokenizer, tokenizer_config
@@ -62,35 +63,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--gpt-minutes", type=float, default=33.0)
     p.add_argument("--gpt-steps", type=int, default=0)
     p.add_argument("--gpt-lr", type=float, default=3e-4)
-    p.add_argument("--limit", type=int, default=0, help="smoke tests: use only the first N images of each split")
+    p.add_argument("--limit", type=int, default=0, help="smoke tests: use N evenly spaced images of each split")
     return p.parse_args(argv)
 
 
 # ---------------------------------------------------------------------------------------------
 # Data and bookkeeping shared by the stages
-
-
-class Data:
-    """The .npz in memory: images as [-1, 1] float NCHW, plus labels, split, names."""
-
-    def __init__(self, path: str, limit: int = 0):
-        raw = np.load(path)
-        self.images = torch.from_numpy(raw["images"]).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-        self.uint8 = torch.from_numpy(raw["images"]).permute(0, 3, 1, 2).contiguous()
-        self.classes = torch.from_numpy(raw["classes"])
-        self.split = raw["split"]
-        self.class_names = [str(n) for n in raw["class_names"]]
-        self.train = np.flatnonzero(self.split == 0)
-        self.held = np.flatnonzero(self.split == 1)
-        if limit:
-            self.train, self.held = self.train[:limit], self.held[:limit]
-
-    def weights(self, idx: np.ndarray, power: float) -> np.ndarray:
-        """Class-balanced sampling: People & Body (57 %, mostly skin tones) must not dominate."""
-        labels = self.classes.numpy()[idx]
-        counts = np.bincount(labels, minlength=len(self.class_names)).astype(np.float64)
-        w = counts[labels] ** -power
-        return w / w.sum()
 
 
 class Sampler:

@@ -32,9 +32,15 @@ class _MergeHeads(torch.autograd.Function):
         return g.op("Reshape", x, g.op("Constant", value_t=torch.tensor([0, 0, -1])))
 
 
+# The Functions only shape the exported graph: they define no backward, so training and eager
+# inference take the plain reshape.
 def split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
-    return _SplitHeads.apply(x, heads)
+    if torch.onnx.is_in_onnx_export():
+        return _SplitHeads.apply(x, heads)
+    return x.reshape(x.shape[0], x.shape[1], heads, -1)
 
 
 def merge_heads(x: torch.Tensor) -> torch.Tensor:
-    return _MergeHeads.apply(x)
+    if torch.onnx.is_in_onnx_export():
+        return _MergeHeads.apply(x)
+    return x.reshape(x.shape[0], x.shape[1], -1)

@@ -1,0 +1,45 @@
+// Runs a batch of requests through the shipped ONNX graphs and the TypeScript engine, for
+// tools/evaluate.py: the figures it reports are those of the graphs `hita serve` runs, not of
+// the PyTorch weights they came from.
+//   node scripts/engine-eval.mjs SPEC.json      (after npm run build)
+// SPEC: { model: DIR, threads?: n,
+//         reconstruct?: [{ image: PNG, out: PNG }],
+//         requests?: [{ out: [PNG, ...], request: InferenceRequest with image paths }] }
+// Prints one JSON line per reconstruction ({ image, holistic, patch }) and per request ({ out }).
+import { readFile, writeFile } from 'node:fs/promises';
+import { readImage, encodePng } from '../dist/inference/image-codec.js';
+import { loadModel } from '../dist/inference/model-loader.js';
+import { openPipeline } from '../dist/inference/open-pipeline.js';
+
+const spec = JSON.parse(await readFile(process.argv[2], 'utf8'));
+const model = await loadModel(spec.model);
+const { pipeline } = await openPipeline(model, {
+  providers: ['cpu'],
+  maxBatchRows: 64,
+  ...(spec.threads ? { threads: spec.threads } : {}),
+});
+const size = model.manifest.imageSize;
+const emit = (record) => process.stdout.write(`${JSON.stringify(record)}\n`);
+
+// Reconstruction: encode then decode, one image per decode call as the engine always does.
+const encoder = pipeline.requireEncoder('style');
+for (const { image, out } of spec.reconstruct ?? []) {
+  const [codes] = await pipeline.encode(encoder, [await readImage(await readFile(image), size, 'image')]);
+  const rgb = await pipeline.decodeToRgb(codes.holistic, codes.patch);
+  await writeFile(out, await encodePng(rgb));
+  emit({ image, holistic: Array.from(codes.holistic), patch: Array.from(codes.patch) });
+}
+
+// Requests run concurrently so the engine batches them, as it does for concurrent jobs.
+const IMAGE_FIELDS = ['image', 'mask', 'content', 'style'];
+await Promise.all(
+  (spec.requests ?? []).map(async ({ out, request }, i) => {
+    const resolved = { ...request };
+    for (const field of IMAGE_FIELDS) {
+      if (typeof request[field] === 'string') resolved[field] = await readFile(request[field]);
+    }
+    const images = await pipeline.run(`eval-${i}`, resolved);
+    await Promise.all(images.map((image, k) => writeFile(out[k], image.png)));
+    emit({ out });
+  }),
+);

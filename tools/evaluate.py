@@ -1,0 +1,335 @@
+#!/usr/bin/python3
+"""Evaluate a shipped emoji model through its ONNX graphs and the TypeScript engine.
+
+  /usr/bin/python3 tools/evaluate.py --model models/hita-tiny-emoji            # print the figures
+  /usr/bin/python3 tools/evaluate.py --model models/hita-tiny-emoji --write    # and store them in
+                                                                               # model.json provenance
+Every image scored here is made by `scripts/engine-eval.mjs` (build first: npm run build), so
+the figures describe what `hita serve` returns. PyTorch only trains and runs the judges:
+  reconstruction  held-out PSNR of encode → decode, and codebook usage of both codebooks;
+  classes         a small CNN trained on the training split labels class-conditional samples;
+                  its balanced accuracy on real held-out images is the anchor;
+  style transfer  a set classifier (Noto vs Twemoji) labels swap-mode outputs whose content and
+                  style images come from different sets;
+  in-painting     the lower half regenerated without a class: class agreement with the original,
+                  and how much the kept upper half moves.
+Classes and seeds are balanced and fixed, so two runs on one model print the same figures.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from typing import Dict, List, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from hita.emoji_data import EmojiData
+from hita.runtime import configure_threads
+
+TOOLS = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(TOOLS)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default=os.path.join(ROOT, "models", "hita-tiny-emoji"))
+    p.add_argument("--data", default=os.path.join(TOOLS, "data", "emoji32.npz"))
+    p.add_argument("--samples-per-class", type=int, default=32)
+    p.add_argument("--per-class", type=int, default=12, help="held-out images per class for in-painting")
+    p.add_argument("--pairs", type=int, default=120, help="style-transfer pairs")
+    p.add_argument("--classifier-steps", type=int, default=1500)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cfg", type=float, help="guidance scale (default: the model's)")
+    p.add_argument("--temperature", type=float)
+    p.add_argument("--top-k", type=int)
+    p.add_argument("--top-p", type=float)
+    p.add_argument("--limit", type=int, default=0, help="smoke tests: N evenly spaced images of each split")
+    p.add_argument("--write", action="store_true", help="store the figures in model.json provenance.evaluation")
+    return p.parse_args(argv)
+
+
+# ---------------------------------------------------------------------------------------------
+# Judges: small CNNs trained on the training split only
+
+
+class Judge(torch.nn.Module):
+    """Three conv stages and a linear head: enough to tell emoji categories and sets apart."""
+
+    def __init__(self, outputs: int):
+        super().__init__()
+        layers: List[torch.nn.Module] = []
+        width = 3
+        for out in (32, 64, 128):
+            layers += [torch.nn.Conv2d(width, out, 3, padding=1), torch.nn.BatchNorm2d(out), torch.nn.GELU(),
+                       torch.nn.Conv2d(out, out, 3, padding=1), torch.nn.BatchNorm2d(out), torch.nn.GELU(),
+                       torch.nn.MaxPool2d(2)]
+            width = out
+        self.features = torch.nn.Sequential(*layers)
+        self.head = torch.nn.Linear(width, outputs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x).mean((2, 3)))
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        self.eval()
+        return torch.cat([self(chunk).argmax(-1) for chunk in x.split(512)])
+
+
+def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Mirror and shift by up to 2 px (white fill), so the judge learns shapes, not positions."""
+    n = x.shape[0]
+    flip = torch.rand(n, generator=gen) < 0.5
+    x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+    padded = F.pad(x, (2, 2, 2, 2), value=1.0)
+    dx, dy = torch.randint(0, 5, (2,), generator=gen).tolist()
+    return padded[:, :, dy:dy + x.shape[2], dx:dx + x.shape[3]]
+
+
+def train_judge(images: torch.Tensor, labels: torch.Tensor, outputs: int, steps: int, seed: int) -> Judge:
+    """Class-balanced batches: generated samples come evenly from every class, so must the judge."""
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    judge = Judge(outputs).train()
+    opt = torch.optim.AdamW(judge.parameters(), lr=2e-3, weight_decay=0.05)
+    counts = torch.bincount(labels, minlength=outputs).clamp_min(1).double()
+    weights = (1.0 / counts)[labels]
+    for step in range(steps):
+        for group in opt.param_groups:
+            group["lr"] = 2e-3 * 0.5 * (1 + np.cos(np.pi * step / steps))
+        idx = torch.multinomial(weights, 128, replacement=True, generator=gen)
+        loss = F.cross_entropy(judge(augment(images[idx], gen)), labels[idx], label_smoothing=0.1)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return judge.eval()
+
+
+def balanced_accuracy(pred: torch.Tensor, truth: torch.Tensor) -> float:
+    """Mean per-class recall over the classes present."""
+    recalls = [(pred[truth == c] == c).float().mean().item() for c in truth.unique().tolist()]
+    return float(np.mean(recalls))
+
+
+# ---------------------------------------------------------------------------------------------
+# Images through the engine
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per-image PSNR in dB between uint8-valued tensors [N, C, H, W]."""
+    mse = (a.float() - b.float()).pow(2).flatten(1).mean(1)
+    return 10 * torch.log10(255.0 ** 2 / mse.clamp_min(1e-10))
+
+
+def save_png(pixels: torch.Tensor, path: str) -> None:
+    Image.fromarray(pixels.permute(1, 2, 0).numpy()).save(path)
+
+
+def load_pngs(paths: Sequence[str]) -> torch.Tensor:
+    """uint8 [N, 3, H, W]."""
+    return torch.stack([torch.from_numpy(np.array(Image.open(p).convert("RGB"))).permute(2, 0, 1)
+                        for p in paths])
+
+
+def to_unit(x: torch.Tensor) -> torch.Tensor:
+    return x.float().div(127.5).sub(1.0)
+
+
+def run_engine(spec: Dict, work: str) -> List[Dict]:
+    path = os.path.join(work, "spec.json")
+    with open(path, "w") as f:
+        json.dump(spec, f)
+    script = os.path.join(ROOT, "scripts", "engine-eval.mjs")
+    out = subprocess.run(["node", script, path], cwd=ROOT, check=True, capture_output=True, text=True)
+    return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+
+
+def pick_per_class(data: EmojiData, idx: np.ndarray, per_class: int) -> np.ndarray:
+    classes = data.classes.numpy()[idx]
+    return np.concatenate([idx[classes == c][:per_class] for c in range(len(data.class_names))])
+
+
+def cross_set_pairs(data: EmojiData, idx: np.ndarray, count: int, seed: int) -> List[tuple]:
+    """(content, style) index pairs whose images come from different sets, alternating direction."""
+    rng = np.random.Generator(np.random.PCG64(seed))
+    by_set = [idx[data.sets.numpy()[idx] == s] for s in range(len(data.set_names))]
+    pairs = []
+    for i in range(count):
+        content_set = i % 2
+        content = rng.choice(by_set[content_set])
+        style = rng.choice(by_set[1 - content_set])
+        pairs.append((int(content), int(style)))
+    return pairs
+
+
+def sampling_overrides(args: argparse.Namespace) -> Dict:
+    manifest = json.load(open(os.path.join(args.model, "model.json")))
+    sampling = dict(manifest["sampling"])
+    for key, value in (("cfgScale", args.cfg), ("temperature", args.temperature), ("topK", args.top_k),
+                       ("topP", args.top_p)):
+        if value is not None:
+            sampling[key] = value
+    return sampling
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def evaluate(args: argparse.Namespace) -> Dict:
+    data = EmojiData(args.data, args.limit)
+    manifest = json.load(open(os.path.join(args.model, "model.json")))
+    if [c["name"] for c in manifest["classes"]] != data.class_names:
+        raise SystemExit(f"{args.model} was not trained on {args.data}: class names differ")
+    sampling = sampling_overrides(args)
+    held = data.held
+    work = tempfile.mkdtemp(prefix="hita-eval-")
+    originals = {}
+    for i in held:
+        originals[int(i)] = os.path.join(work, f"real-{i}.png")
+        save_png(data.uint8[i], originals[int(i)])
+
+    size = data.uint8.shape[-1]
+    mask_path = os.path.join(work, "lower-half.png")
+    mask = np.zeros((size, size), np.uint8)
+    mask[size // 2:] = 255
+    Image.fromarray(mask).save(mask_path)
+    inpaint_idx = pick_per_class(data, held, args.per_class)
+    pairs = cross_set_pairs(data, held, args.pairs, args.seed)
+
+    spec = {"model": os.path.abspath(args.model), "reconstruct": [], "requests": []}
+    for i in held:
+        spec["reconstruct"].append({"image": originals[int(i)], "out": os.path.join(work, f"rec-{i}.png")})
+    generated, generated_labels = [], []
+    for c in range(len(data.class_names)):
+        seeds = [args.seed + 1000 * c + k for k in range(args.samples_per_class)]
+        out = [os.path.join(work, f"gen-{c}-{s}.png") for s in seeds]
+        spec["requests"].append({"out": out, "request": {
+            "kind": "generate", "classId": c, "count": len(seeds), "seed": seeds[0], "sampling": sampling}})
+        generated += out
+        generated_labels += [c] * len(out)
+    inpainted = []
+    for k, i in enumerate(inpaint_idx):
+        out = [os.path.join(work, f"inpaint-{i}.png")]
+        spec["requests"].append({"out": out, "request": {
+            "kind": "inpaint", "image": originals[int(i)], "mask": mask_path, "keepHolistic": True,
+            "composite": False, "count": 1, "seed": args.seed + k, "sampling": sampling}})
+        inpainted += out
+    swapped = []
+    for k, (content, style) in enumerate(pairs):
+        out = [os.path.join(work, f"swap-{content}-{style}.png")]
+        spec["requests"].append({"out": out, "request": {
+            "kind": "style", "mode": "swap", "content": originals[content], "style": originals[style],
+            "count": 1, "seed": args.seed + k, "sampling": sampling}})
+        swapped += out
+    records = run_engine(spec, work)
+    codes = [r for r in records if "holistic" in r]
+
+    real = data.uint8[held]
+    rec = load_pngs([s["out"] for s in spec["reconstruct"]])
+    results: Dict = {"heldOutImages": int(len(held)), "sampling": sampling}
+    v = manifest["tokenizer"]["codebookSize"]
+    holistic_used = len({t for r in codes for t in r["holistic"]})
+    patch_used = len({t for r in codes for t in r["patch"]})
+    results["reconstruction"] = {
+        "psnr": round(psnr(rec, real).mean().item(), 2),
+        "holisticCodesUsed": holistic_used, "patchCodesUsed": patch_used, "codebookSize": v,
+    }
+
+    train_images = to_unit(data.uint8[data.train])
+    class_judge = train_judge(train_images, data.classes[data.train], len(data.class_names),
+                              args.classifier_steps, args.seed)
+    set_judge = train_judge(train_images, data.sets[data.train], len(data.set_names),
+                            args.classifier_steps, args.seed + 1)
+
+    real_pred = class_judge.predict(to_unit(real))
+    real_acc = balanced_accuracy(real_pred, data.classes[held])
+    gen_labels = torch.tensor(generated_labels)
+    gen_pred = class_judge.predict(to_unit(load_pngs(generated)))
+    gen_acc = balanced_accuracy(gen_pred, gen_labels)
+    per_class = {data.class_names[c]: round((gen_pred[gen_labels == c] == c).float().mean().item(), 3)
+                 for c in range(len(data.class_names))}
+    results["classConsistency"] = {
+        "samples": len(generated), "realHeldOutAccuracy": round(real_acc, 3),
+        "generatedAccuracy": round(gen_acc, 3), "ratioToReal": round(gen_acc / max(real_acc, 1e-9), 3),
+        "generatedPerClass": per_class, "judge": "balanced accuracy of a CNN trained on the training split",
+    }
+
+    content_sets = data.sets[[c for c, _ in pairs]]
+    style_sets = data.sets[[s for _, s in pairs]]
+    swap_pred = set_judge.predict(to_unit(load_pngs(swapped)))
+    real_set_acc = (set_judge.predict(to_unit(real)) == data.sets[held]).float().mean().item()
+    content_classes = data.classes[[c for c, _ in pairs]]
+    results["styleTransfer"] = {
+        "pairs": len(pairs), "mode": "swap", "realHeldOutSetAccuracy": round(real_set_acc, 3),
+        "labelledStyleSet": round((swap_pred == style_sets).float().mean().item(), 3),
+        "labelledContentSet": round((swap_pred == content_sets).float().mean().item(), 3),
+        "contentClassKept": round((class_judge.predict(to_unit(load_pngs(swapped))) == content_classes)
+                                  .float().mean().item(), 3),
+    }
+
+    original = data.uint8[inpaint_idx]
+    rec_by_index = {int(i): k for k, i in enumerate(held)}
+    original_rec = rec[[rec_by_index[int(i)] for i in inpaint_idx]]
+    filled = load_pngs(inpainted)
+    truth = data.classes[inpaint_idx]
+    filled_pred = class_judge.predict(to_unit(filled))
+    original_pred = class_judge.predict(to_unit(original))
+    top = slice(0, size // 2)
+    results["inpainting"] = {
+        "images": len(inpaint_idx), "mask": "lower half", "classId": "none (unconditional)",
+        "agreesWithOriginalPrediction": round((filled_pred == original_pred).float().mean().item(), 3),
+        "filledAccuracy": round((filled_pred == truth).float().mean().item(), 3),
+        "originalAccuracy": round((original_pred == truth).float().mean().item(), 3),
+        "upperHalfPsnr": round(psnr(filled[:, :, top], original[:, :, top]).mean().item(), 2),
+        "upperHalfPsnrOfReconstruction": round(psnr(original_rec[:, :, top], original[:, :, top]).mean().item(), 2),
+        "upperHalfMeanAbsChange": round((filled[:, :, top].float() - original_rec[:, :, top].float())
+                                        .abs().mean().item(), 2),
+        "composite": "off here; with composite on (the API default) the upper half is the input's pixels",
+    }
+    return results
+
+
+def print_report(r: Dict) -> None:
+    rec, cls, sty, inp = r["reconstruction"], r["classConsistency"], r["styleTransfer"], r["inpainting"]
+    print(f"reconstruction   PSNR {rec['psnr']} dB on {r['heldOutImages']} held-out images "
+          f"(target ≥ 24); codes used: holistic {rec['holisticCodesUsed']}/{rec['codebookSize']}, "
+          f"patch {rec['patchCodesUsed']}/{rec['codebookSize']}")
+    print(f"classes          generated {cls['generatedAccuracy']:.1%} over {cls['samples']} samples, real held-out "
+          f"{cls['realHeldOutAccuracy']:.1%}, ratio {cls['ratioToReal']} (targets ≥ 60 %, ≥ 0.7)")
+    for name, acc in cls["generatedPerClass"].items():
+        print(f"                   {name:<20} {acc:.1%}")
+    print(f"style transfer   {sty['pairs']} swap pairs: labelled as the style's set {sty['labelledStyleSet']:.1%}, "
+          f"as the content's set {sty['labelledContentSet']:.1%} (set judge on real: "
+          f"{sty['realHeldOutSetAccuracy']:.1%}); content class kept {sty['contentClassKept']:.1%}")
+    print(f"in-painting      {inp['images']} images, lower half: class agrees with the original's "
+          f"{inp['agreesWithOriginalPrediction']:.1%} (filled correct {inp['filledAccuracy']:.1%}, original "
+          f"{inp['originalAccuracy']:.1%}); upper half PSNR {inp['upperHalfPsnr']} dB vs "
+          f"{inp['upperHalfPsnrOfReconstruction']} dB for plain reconstruction")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    configure_threads()
+    results = evaluate(args)
+    print_report(results)
+    print(json.dumps(results))
+    if args.write:
+        path = os.path.join(args.model, "model.json")
+        manifest = json.load(open(path))
+        manifest.setdefault("provenance", {})["evaluation"] = {**results, "by": "tools/evaluate.py"}
+        with open(path + ".tmp", "w") as f:
+            json.dump(manifest, f, indent=2)
+            f.write("\n")
+        os.replace(path + ".tmp", path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
