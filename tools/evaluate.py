@@ -138,6 +138,11 @@ def load_pngs(paths: Sequence[str]) -> torch.Tensor:
                         for p in paths])
 
 
+def read_json(path: str) -> Dict:
+    with open(path) as f:
+        return json.load(f)
+
+
 def to_unit(x: torch.Tensor) -> torch.Tensor:
     return x.float().div(127.5).sub(1.0)
 
@@ -170,7 +175,7 @@ def cross_set_pairs(data: EmojiData, idx: np.ndarray, count: int, seed: int) -> 
 
 
 def sampling_overrides(args: argparse.Namespace) -> Dict:
-    manifest = json.load(open(os.path.join(args.model, "model.json")))
+    manifest = read_json(os.path.join(args.model, "model.json"))
     sampling = dict(manifest["sampling"])
     for key, value in (("cfgScale", args.cfg), ("temperature", args.temperature), ("topK", args.top_k),
                        ("topP", args.top_p)):
@@ -184,7 +189,7 @@ def sampling_overrides(args: argparse.Namespace) -> Dict:
 
 def evaluate(args: argparse.Namespace) -> Dict:
     data = EmojiData(args.data, args.limit)
-    manifest = json.load(open(os.path.join(args.model, "model.json")))
+    manifest = read_json(os.path.join(args.model, "model.json"))
     if [c["name"] for c in manifest["classes"]] != data.class_names:
         raise SystemExit(f"{args.model} was not trained on {args.data}: class names differ")
     sampling = sampling_overrides(args)
@@ -322,7 +327,7 @@ def main(argv=None) -> int:
     print(json.dumps(results))
     if args.write:
         path = os.path.join(args.model, "model.json")
-        manifest = json.load(open(path))
+        manifest = read_json(path)
         manifest.setdefault("provenance", {})["evaluation"] = {**results, "by": "tools/evaluate.py"}
         with open(path + ".tmp", "w") as f:
             json.dump(manifest, f, indent=2)

@@ -15,7 +15,7 @@ def write_fake_emoji(path: str, n: int = 48) -> None:
     """The layout of tools/build_emoji_data.py's .npz, filled with seeded noise."""
     rng = np.random.default_rng(0)
     np.savez(path, images=rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8),
-             classes=np.arange(n) % 9, sets=np.arange(n) % 2, split=(np.arange(n) % 4 == 0).astype(np.uint8),
+             classes=np.arange(n) % 9, sets=(np.arange(n) // 4) % 2, split=(np.arange(n) % 4 == 0).astype(np.uint8),
              unified=np.array([f"{i:04X}" for i in range(n)]), class_names=np.array([f"c{i}" for i in range(9)]),
              set_names=np.array(["google", "twitter"]))
 
