@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
@@ -56,6 +57,8 @@ export async function startHttpServer(
   const schema = await buildHitaSchema();
   const app = express();
   app.disable('x-powered-by');
+  // GraphQL responses are POST answers that change with every job: an ETag would only cost a hash.
+  app.disable('etag');
   const server = createServer(app);
   const originOf = (req: Request) =>
     publicUrl ?? `${req.protocol}://${req.get('host') ?? `localhost:${port}`}`;
@@ -90,6 +93,8 @@ export async function startHttpServer(
     schema,
     formatError: createFormatError(logger),
     plugins: [
+      // No response is cacheable (jobs change under it): skip the per-field cache-hint wrapping.
+      ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
       { serverWillStart: async () => ({ drainServer: async () => ws.dispose() }) },
     ],
