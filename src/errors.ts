@@ -89,3 +89,24 @@ export const errors = {
     return new AppError('GENERATION_FAILED', message, { cause, retryable });
   },
 } as const;
+
+/**
+ * The one integer-range check of every layer (API services, queue, engine): each keeps its own
+ * limits, and they all answer with the same message and `details`.
+ * @throws AppError BAD_USER_INPUT naming `field`, with `min`, `max` and `received`
+ */
+export function requireIntegerInRange(
+  field: string,
+  value: unknown,
+  min: number,
+  max: number,
+): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw errors.badInput(field, `must be an integer in ${min} … ${max}, got ${String(value)}`, {
+      min,
+      max,
+      received: typeof value === 'number' && Number.isFinite(value) ? value : String(value),
+    });
+  }
+  return value;
+}

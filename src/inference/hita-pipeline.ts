@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-node';
-import { errors } from '../errors.js';
+import { errors, requireIntegerInRange } from '../errors.js';
 import { BatchingEngine, type SequenceSpec } from './batching-engine.js';
 import {
   composite,
@@ -28,6 +28,11 @@ interface CommonRequest {
   seed: number;
   sampling: SamplingParams;
 }
+
+/** Images one request may ask for; the API sets its own, lower limit. */
+export const MAX_IMAGES_PER_REQUEST = 64;
+/** Philox keys take seeds below 2^53; 2^48 keeps them exact in every JSON reader. */
+export const MAX_ENGINE_SEED = 2 ** 48;
 
 export interface GenerateRequest extends CommonRequest {
   kind: 'generate';
@@ -338,29 +343,14 @@ export class HitaPipeline {
   private checkClass(classId: number | undefined, optional: boolean): number {
     const { numClasses, nullClassId } = this.manifest.gpt;
     if (classId === undefined && optional) return nullClassId;
-    if (
-      classId === undefined ||
-      !Number.isInteger(classId) ||
-      classId < 0 ||
-      classId >= numClasses
-    ) {
-      throw errors.badInput(
-        'classId',
-        `must be an integer class id in 0 … ${numClasses - 1}, got ${classId}`,
-      );
-    }
-    return classId;
+    return requireIntegerInRange('classId', classId, 0, numClasses - 1);
   }
 
   private checkCount(count: number): void {
-    if (!Number.isInteger(count) || count < 1 || count > 64) {
-      throw errors.badInput('count', `must be an integer in 1 … 64, got ${count}`);
-    }
+    requireIntegerInRange('count', count, 1, MAX_IMAGES_PER_REQUEST);
   }
 
   private checkSeed(seed: number): void {
-    if (!Number.isSafeInteger(seed) || seed < 0 || seed > 2 ** 48) {
-      throw errors.badInput('seed', `must be an integer in 0 … 2^48, got ${seed}`);
-    }
+    requireIntegerInRange('seed', seed, 0, MAX_ENGINE_SEED);
   }
 }

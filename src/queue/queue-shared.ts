@@ -4,7 +4,7 @@
  * errors for illegal state changes. Nothing here touches SQLite or Redis.
  */
 import { randomBytes } from 'node:crypto';
-import { AppError, errors } from '../errors.js';
+import { AppError, errors, requireIntegerInRange } from '../errors.js';
 import type { EnqueueInput, JobFailure, JobStatus, QueueStats } from './job-queue.js';
 
 /** Tunables that both engines accept with the same meaning. */
@@ -85,20 +85,18 @@ export function validateEnqueue(
   input: EnqueueInput,
   defaultMaxAttempts: number,
 ): { priority: number; maxAttempts: number } {
-  const priority = input.priority ?? 0;
-  if (!Number.isInteger(priority) || Math.abs(priority) > PRIORITY_LIMIT) {
-    throw errors.badInput(
-      'priority',
-      `expected an integer in [-${PRIORITY_LIMIT}, ${PRIORITY_LIMIT}]`,
-      {
-        received: priority,
-      },
-    );
-  }
-  const maxAttempts = input.maxAttempts ?? defaultMaxAttempts;
-  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
-    throw errors.badInput('maxAttempts', 'expected an integer ≥ 1', { received: maxAttempts });
-  }
+  const priority = requireIntegerInRange(
+    'priority',
+    input.priority ?? 0,
+    -PRIORITY_LIMIT,
+    PRIORITY_LIMIT,
+  );
+  const maxAttempts = requireIntegerInRange(
+    'maxAttempts',
+    input.maxAttempts ?? defaultMaxAttempts,
+    1,
+    Number.MAX_SAFE_INTEGER,
+  );
   if (input.tenant.length === 0) {
     throw errors.badInput('tenant', 'expected a non-empty tenant');
   }
@@ -166,9 +164,7 @@ export function decodeCursor(cursor: string): { createdAtMs: number; id: string 
 
 /** @throws AppError BAD_USER_INPUT */
 export function validatePageSize(first: number): void {
-  if (!Number.isInteger(first) || first < 1 || first > 1000) {
-    throw errors.badInput('first', 'expected an integer in [1, 1000]', { received: first });
-  }
+  requireIntegerInRange('first', first, 1, 1000);
 }
 
 /** The failure of a job whose last attempt's worker stopped renewing its lease. */

@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { errors } from '../errors.js';
+import { errors, requireIntegerInRange } from '../errors.js';
 import type { ModelInfo } from '../inference/model-manifest.js';
 import {
   validateSamplingParams,
@@ -16,7 +16,10 @@ export interface InputLimits {
   maxImagePixels: number;
 }
 
+/** Seeds travel as GraphQL Int (32-bit signed). */
 export const MAX_SEED = 2 ** 31 - 1;
+/** API priorities are a small scale; the queues accept a far wider one. */
+export const MAX_PRIORITY = 10;
 
 /** A class given as an id or a name, checked against the model; `undefined` when neither is given. */
 export function resolveClassInput(
@@ -44,37 +47,20 @@ export function resolveClassInput(
     return match.id;
   }
   if (classId === undefined) return undefined;
-  if (!Number.isInteger(classId) || classId < 0 || classId >= model.classes.length) {
-    throw errors.badInput(
-      field,
-      `must be a class id in 0 … ${model.classes.length - 1}, got ${classId}`,
-    );
-  }
-  return classId;
+  return requireIntegerInRange(field, classId, 0, model.classes.length - 1);
 }
 
 export function checkCount(count: number | undefined, limits: InputLimits): number {
-  const value = count ?? 1;
-  if (!Number.isInteger(value) || value < 1 || value > limits.maxCount) {
-    throw errors.badInput('count', `must be an integer in 1 … ${limits.maxCount}, got ${value}`);
-  }
-  return value;
+  return requireIntegerInRange('count', count ?? 1, 1, limits.maxCount);
 }
 
 export function checkSeed(seed: number | undefined, random: () => number): number {
   if (seed === undefined) return random();
-  if (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) {
-    throw errors.badInput('seed', `must be an integer in 0 … ${MAX_SEED}, got ${seed}`);
-  }
-  return seed;
+  return requireIntegerInRange('seed', seed, 0, MAX_SEED);
 }
 
 export function checkPriority(priority: number | undefined): number {
-  const value = priority ?? 0;
-  if (!Number.isInteger(value) || value < -10 || value > 10) {
-    throw errors.badInput('priority', `must be an integer in −10 … 10, got ${value}`);
-  }
-  return value;
+  return requireIntegerInRange('priority', priority ?? 0, -MAX_PRIORITY, MAX_PRIORITY);
 }
 
 export function samplingFor(model: ModelInfo, input: Partial<SamplingParams>): SamplingParams {

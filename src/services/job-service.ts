@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { errors } from '../errors.js';
+import { errors, requireIntegerInRange } from '../errors.js';
 import type { ModelRegistry } from '../inference/model-registry.js';
 import type {
   EnqueueInput,
@@ -153,9 +153,7 @@ export class JobService {
     after: string | undefined,
     filter: JobFilter | undefined,
   ): Promise<JobPage> {
-    if (!Number.isInteger(first) || first < 1 || first > 100) {
-      throw errors.badInput('first', `must be an integer in 1 … 100, got ${first}`);
-    }
+    requireIntegerInRange('first', first, 1, 100);
     return this.queue.list(tenant, {
       first,
       ...(after ? { after } : {}),
