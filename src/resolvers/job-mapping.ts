@@ -1,5 +1,11 @@
 import type { JobEvent as QueueJobEvent, JobProgress, JobRecord } from '../queue/job-queue.js';
-import { Job, JobEvent, toJobStatus, type Progress } from '../schema/job.types.js';
+import {
+  Job,
+  JobEvent,
+  toJobStatus,
+  type Progress,
+  type StoredInput,
+} from '../schema/job.types.js';
 
 export function toProgress(progress: JobProgress | null | undefined): Progress | null {
   if (!progress) return null;
@@ -19,6 +25,7 @@ export function toJob(record: JobRecord): Job {
     sequence: record.sequence,
     progress: toProgress(record.progress),
     storedOutputs: record.outputs,
+    storedInputs: inputsOf(record.params),
     error: record.error,
     model: record.model,
     parameters: {
@@ -40,6 +47,16 @@ export function toJob(record: JobRecord): Job {
     startedAt: record.startedAt ? new Date(record.startedAt) : null,
     finishedAt: record.finishedAt ? new Date(record.finishedAt) : null,
   });
+}
+
+function inputsOf(params: JobRecord['params']): StoredInput[] {
+  const keys: [StoredInput['role'], string | undefined][] = [
+    ['image', params.imageKey],
+    ['mask', params.maskKey],
+    ['content', params.contentKey],
+    ['style', params.styleKey],
+  ];
+  return keys.flatMap(([role, key]) => (key ? [{ role, key }] : []));
 }
 
 /** An event as the public JobEvent; its `job` field is resolved separately, on demand. */

@@ -22,7 +22,7 @@ import {
   JobFilter,
   StyleTransferInput,
 } from '../schema/job.inputs.js';
-import { Image, Job, JobConnection, JobEvent } from '../schema/job.types.js';
+import { Image, InputImage, Job, JobConnection, JobEvent } from '../schema/job.types.js';
 import { Upload } from '../schema/queue.types.js';
 import type { RequestContext } from './context.js';
 import { toJob, toJobEvent } from './job-mapping.js';
@@ -42,6 +42,20 @@ export class JobResolver {
         height: output.height,
         seed: output.seed,
         format: output.format,
+      })),
+    );
+  }
+
+  @FieldResolver(() => [InputImage], {
+    description: 'The images the job read (before/after views), each with a presigned URL',
+  })
+  inputs(@Root() job: Job, @Ctx() ctx: RequestContext): Promise<InputImage[]> {
+    const { store, urlTtlSeconds } = ctx.services;
+    return Promise.all(
+      job.storedInputs.map(async ({ role, key }) => ({
+        role,
+        key,
+        url: await store.presignGet(key, urlTtlSeconds, ctx.baseUrl),
       })),
     );
   }

@@ -100,6 +100,26 @@ export class JobParameters {
   strength?: number | undefined;
 }
 
+@ObjectType({ description: 'An image a job read: its source, mask, content or style' })
+export class InputImage {
+  @Field(() => String, {
+    description: 'image or mask (in-painting), content or style (style transfer)',
+  })
+  role!: string;
+
+  @Field(() => String, { description: 'Object key, as given in the job input' })
+  key!: string;
+
+  @Field(() => String, { description: 'Presigned, expiring GET URL' })
+  url!: string;
+}
+
+/** An input key of a job before its URL is signed. */
+export interface StoredInput {
+  role: 'image' | 'mask' | 'content' | 'style';
+  key: string;
+}
+
 @ObjectType()
 export class Job {
   @Field(() => ID)
@@ -119,6 +139,9 @@ export class Job {
 
   /** The stored record's outputs; `outputs` signs their URLs only when a client selects it. */
   storedOutputs!: JobOutput[];
+
+  /** The job's input keys; `inputs` signs their URLs only when a client selects it. */
+  storedInputs!: StoredInput[];
 
   @Field(() => JobError, { nullable: true })
   error!: JobError | null;

@@ -95,12 +95,23 @@ describe('tenants, uploads and input validation', () => {
   it('in-paints an uploaded image end to end', async () => {
     const imageKey = await upload(ALICE, await gradientPng(48, 40));
     const maskKey = await upload(ALICE, await maskPng(48, 40, (_, y) => y > 20));
-    const { data, errors } = await api.gql<{ inpaintImage: { id: string } }>(
-      'mutation($i: InpaintInput!) { inpaintImage(input: $i) { id status } }',
+    const { data, errors } = await api.gql<{
+      inpaintImage: { id: string; inputs: { role: string; key: string; url: string }[] };
+    }>(
+      'mutation($i: InpaintInput!) { inpaintImage(input: $i) { id status inputs { role key url } } }',
       { i: { imageKey, maskKey, classId: 2, seed: 4 } },
       ALICE,
     );
     expect(errors).toBeUndefined();
+    // The inputs come back signed, so a client can show before and after.
+    const inputs = data!.inpaintImage.inputs;
+    expect(inputs.map(({ role, key }) => [role, key])).toEqual([
+      ['image', imageKey],
+      ['mask', maskKey],
+    ]);
+    const source = await fetch(inputs[0]!.url);
+    expect(source.status).toBe(200);
+    expect(Buffer.from(await source.arrayBuffer())).toEqual(await gradientPng(48, 40));
     const client = api.ws(ALICE);
     const { events } = await collect<{
       jobUpdated: { status: string; job: { outputs: { url: string }[] } };
