@@ -8,7 +8,7 @@ import { startApi, type ApiHarness } from '../support/api-harness.js';
 
 /**
  * The demo app (web/, built into web/dist by `npm run build`) in Debian's chromium, against a real
- * `hita serve` with the random tiny model.
+ * `hita serve` with the shipped emoji model (the screenshots in docs/ come from here).
  */
 const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
@@ -33,7 +33,7 @@ describe.skipIf(!hasChromium)('demo web app', () => {
 
   beforeAll(async () => {
     // Two batch rows: one CFG image at a time, so a 16-image job is still running when cancelled.
-    api = await startApi({ HITA_MAX_BATCH_ROWS: '2' });
+    api = await startApi({ HITA_MAX_BATCH_ROWS: '2', HITA_MODEL: 'hita-tiny-emoji' });
     profile = await mkdtemp(join(tmpdir(), 'hita-chromium-'));
     // A fresh profile each run (playwright passes it to chromium as --user-data-dir).
     browser = await chromium.launchPersistentContext(profile, {
@@ -64,11 +64,10 @@ describe.skipIf(!hasChromium)('demo web app', () => {
 
   it('generates two images, follows the job live and shows them in the gallery', async () => {
     const modelOptions = await page.locator('#model option').allTextContents();
-    expect(modelOptions).toContain('hita-tiny-random');
-    const classOptions = page.locator('#class option');
-    expect(await classOptions.count()).toBeGreaterThan(1);
-    const className = (await classOptions.nth(1).textContent())!.trim();
-    await page.selectOption('#class', { index: 1 });
+    expect(modelOptions).toEqual(expect.arrayContaining(['hita-tiny-emoji', 'hita-tiny-random']));
+    expect(await page.locator('#model').inputValue()).toBe('hita-tiny-emoji');
+    const className = 'Smileys & Emotion';
+    await page.selectOption('#class', { label: className });
     await page.fill('#count', '2');
     await page.fill('#seed', '7');
     // Every label the job list shows while the job runs, as the subscription feeds it.
@@ -172,6 +171,54 @@ describe.skipIf(!hasChromium)('demo web app', () => {
     const kinds = await page.locator('li.job .title').allTextContents();
     expect(kinds.some((title) => title.startsWith('in-paint'))).toBe(true);
     expect(kinds.some((title) => title.startsWith('style'))).toBe(true);
+    // Each edit shows what it started from (Job.inputs): in-paint its image, style both.
+    const roles = (kind: string) =>
+      page
+        .locator(`#gallery figure[data-kind="${kind}"]`)
+        .first()
+        .locator('.source')
+        .allTextContents();
+    await expect.poll(() => roles('INPAINT')).toEqual(['image']);
+    await expect.poll(() => roles('STYLE_TRANSFER')).toEqual(['content', 'style']);
+    await page.screenshot({ path: resolve('docs/screenshots/edit.png'), fullPage: true });
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('uploads an image, in-paints it and shows it as the before', async () => {
+    const jobsBefore = await page.locator('li.job').count();
+    // A 64×64 emoji from the npm packages the model was trained on (Noto: Apache-2.0).
+    const file = resolve('node_modules/emoji-datasource-google/img/google/64/1f600.png');
+    await page.setInputFiles('#upload', file);
+    const uploaded = page.locator('#gallery figure.uploaded').first();
+    await uploaded.waitFor();
+    expect(await uploaded.locator('.meta').textContent()).toBe('64×64');
+    await uploaded.getByRole('button', { name: 'in-paint' }).click();
+    const mask = page.locator('#mask');
+    expect(await mask.evaluate((canvas) => (canvas as HTMLCanvasElement).width)).toBe(64);
+    const box = (await mask.boundingBox())!;
+    await page.mouse.move(box.x + box.width * 0.2, box.y + box.height * 0.6);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.8, box.y + box.height * 0.9, { steps: 8 });
+    await page.mouse.up();
+    await page.click('#inpaint-submit');
+    await expect.poll(() => page.locator('li.job').count()).toBe(jobsBefore + 1);
+    await expect
+      .poll(() => page.locator('li.job[data-status="SUCCEEDED"]').count(), { timeout: 45_000 })
+      .toBe(jobsBefore + 1);
+    const key = await uploaded.getAttribute('data-key');
+    const sourceKeys = await page.evaluate(
+      async (id) => {
+        const response = await fetch('/graphql', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ query: `{ job(id: "${id}") { inputs { role key } } }` }),
+        });
+        return ((await response.json()) as { data: { job: { inputs: { key: string }[] } } }).data
+          .job.inputs;
+      },
+      await page.locator('li.job').first().getAttribute('data-job-id'),
+    );
+    expect(sourceKeys[0]).toMatchObject({ role: 'image', key });
     expect(pageErrors).toEqual([]);
   });
 

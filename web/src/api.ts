@@ -86,6 +86,7 @@ export interface Job {
   createdAt: string;
   queuePosition: number | null;
   outputs: Image[];
+  inputs: { role: 'image' | 'mask' | 'content' | 'style'; key: string; url: string }[];
 }
 
 export interface Model {
@@ -114,6 +115,7 @@ export const JOB_FIELDS = `
   error { code message retryable }
   parameters { classId count seed cfgScale temperature topK topP mode strength }
   outputs { key url thumbnailUrl width height seed }
+  inputs { role key url }
 `;
 
 export async function fetchModels(): Promise<Model[]> {
@@ -154,16 +156,17 @@ export async function jobAction(name: 'cancelJob' | 'retryJob', id: string): Pro
   return data[name]!;
 }
 
-/** Stores a PNG through a presigned PUT and returns its object key. */
-export async function uploadPng(blob: Blob, filename: string): Promise<string> {
+/** Stores a PNG, JPEG or WebP through a presigned PUT and returns its object key. */
+export async function uploadImage(blob: Blob, filename: string): Promise<string> {
+  const contentType = blob.type || 'image/png';
   const { createUpload } = await gql<{
     createUpload: { key: string; url: string; method: string };
   }>(`mutation($input: CreateUploadInput!) { createUpload(input: $input) { key url method } }`, {
-    input: { contentType: 'image/png', filename },
+    input: { contentType, filename },
   });
   const response = await fetch(createUpload.url, {
     method: createUpload.method || 'PUT',
-    headers: { 'content-type': 'image/png' },
+    headers: { 'content-type': contentType },
     body: blob,
   });
   if (!response.ok) {

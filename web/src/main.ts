@@ -7,7 +7,7 @@ import {
   gql,
   jobAction,
   jobMutation,
-  uploadPng,
+  uploadImage,
   type Image,
   type Job,
   type Model,
@@ -246,62 +246,138 @@ function renderJobs(): void {
 
 // ---------- gallery ----------
 
-function renderGallery(): void {
-  const done = sortedJobs().filter((job) => job.status === 'SUCCEEDED' && job.outputs.length);
-  const keys = done.flatMap((job) => job.outputs.map((image) => image.key)).join(',');
-  const selected = [selection.inpaint?.key, selection.content?.key, selection.style?.key].join(',');
-  if (keys + '|' + selected === galleryKeys) return;
-  galleryKeys = keys + '|' + selected;
-  $('#gallery-empty').hidden = done.length > 0;
-  $('#gallery').replaceChildren(
-    ...done.flatMap((job) =>
-      job.outputs.map((image) => {
-        const model = modelById(job.model);
-        const name = className(model, job.parameters.classId);
-        const pick = (slot: 'inpaint' | 'content' | 'style', label: string) =>
-          h(
-            'button',
-            {
-              type: 'button',
-              class: `small pick${selection[slot]?.key === image.key ? ' on' : ''}`,
-              onclick: () => select(slot, image),
-            },
-            label,
-          );
-        return h(
-          'figure',
-          { class: 'image', dataset: { key: image.key } },
-          thumbnail(image, `${name}, seed ${image.seed}`),
-          h(
-            'figcaption',
-            {},
-            h('span', { class: 'name' }, name),
-            h(
-              'button',
-              {
-                type: 'button',
-                class: 'link seed',
-                title: 'use this seed',
-                onclick: () => {
-                  input('seed').value = String(image.seed);
-                },
-              },
-              `seed ${image.seed}`,
-            ),
-            h('span', { class: 'meta' }, parameterSummary(job)),
-            h(
-              'span',
-              { class: 'picks' },
-              pick('inpaint', 'in-paint'),
-              pick('content', 'content'),
-              pick('style', 'style'),
-            ),
-          ),
-        );
-      }),
+/** Images the user uploaded in this page, pickable like generated ones. */
+const uploads: Image[] = [];
+
+function pickButtons(image: Image): HTMLElement {
+  const pick = (slot: 'inpaint' | 'content' | 'style', label: string) =>
+    h(
+      'button',
+      {
+        type: 'button',
+        class: `small pick${selection[slot]?.key === image.key ? ' on' : ''}`,
+        onclick: () => select(slot, image),
+      },
+      label,
+    );
+  return h(
+    'span',
+    { class: 'picks' },
+    pick('inpaint', 'in-paint'),
+    pick('content', 'content'),
+    pick('style', 'style'),
+  );
+}
+
+/** "before" of an edit: the images a job read, mask excluded (its effect is the difference). */
+function sources(job: Job): HTMLElement[] {
+  const read = job.inputs.filter((entry) => entry.role !== 'mask');
+  if (!read.length) return [];
+  return [
+    h(
+      'span',
+      { class: 'sources', title: 'the images this job started from' },
+      ...read.map((entry) =>
+        h(
+          'span',
+          { class: 'source' },
+          h('img', { src: entry.url, alt: entry.role, width: 32, height: 32 }),
+          entry.role,
+        ),
+      ),
+      h('span', { class: 'arrow' }, '→'),
+    ),
+  ];
+}
+
+function generatedFigure(job: Job, image: Image): HTMLElement {
+  const model = modelById(job.model);
+  const name = className(model, job.parameters.classId);
+  return h(
+    'figure',
+    { class: 'image', dataset: { key: image.key, kind: job.kind } },
+    ...sources(job),
+    thumbnail(image, `${name}, seed ${image.seed}`),
+    h(
+      'figcaption',
+      {},
+      h('span', { class: 'name' }, name),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'link seed',
+          title: 'use this seed',
+          onclick: () => {
+            input('seed').value = String(image.seed);
+          },
+        },
+        `seed ${image.seed}`,
+      ),
+      h('span', { class: 'meta' }, parameterSummary(job)),
+      pickButtons(image),
     ),
   );
 }
+
+function uploadedFigure(image: Image): HTMLElement {
+  return h(
+    'figure',
+    { class: 'image uploaded', dataset: { key: image.key } },
+    thumbnail(image, 'uploaded image'),
+    h(
+      'figcaption',
+      {},
+      h('span', { class: 'name' }, 'uploaded'),
+      h('span', { class: 'meta' }, `${image.width}×${image.height}`),
+      pickButtons(image),
+    ),
+  );
+}
+
+function renderGallery(): void {
+  const done = sortedJobs().filter((job) => job.status === 'SUCCEEDED' && job.outputs.length);
+  const keys = [...uploads, ...done.flatMap((job) => job.outputs)].map((image) => image.key);
+  const selected = [selection.inpaint?.key, selection.content?.key, selection.style?.key].join(',');
+  if (keys.join(',') + '|' + selected === galleryKeys) return;
+  galleryKeys = keys.join(',') + '|' + selected;
+  $('#gallery-empty').hidden = keys.length > 0;
+  $('#gallery').replaceChildren(
+    ...uploads.map(uploadedFigure),
+    ...done.flatMap((job) => job.outputs.map((image) => generatedFigure(job, image))),
+  );
+}
+
+// ---------- upload ----------
+
+/** Reads the picked file's size in the browser, stores it through a presigned PUT, and adds it
+ * to the gallery; the API still judges it (size, pixels, decoding) when a job references it. */
+$('#upload').addEventListener('change', (event) => {
+  const field = event.currentTarget as HTMLInputElement;
+  const file = field.files?.[0];
+  if (!file) return;
+  void submit($('#upload-button') as HTMLButtonElement, $('#edit-error'), async () => {
+    const url = URL.createObjectURL(file);
+    const probe = new window.Image();
+    probe.src = url;
+    await probe.decode().catch(() => {
+      throw new Error(`${file.name} is not an image this browser can read`);
+    });
+    const key = await uploadImage(file, file.name);
+    const image: Image = {
+      key,
+      url,
+      thumbnailUrl: url,
+      width: probe.naturalWidth,
+      height: probe.naturalHeight,
+      seed: 0,
+    };
+    uploads.unshift(image);
+    field.value = '';
+    renderGallery();
+  });
+});
+$('#upload-button').addEventListener('click', () => input('upload').click());
 
 function render(): void {
   renderJobs();
@@ -388,7 +464,7 @@ $('#inpaint-submit').addEventListener('click', (event) => {
   const image = selection.inpaint;
   if (!image) return;
   void submit(event.currentTarget as HTMLButtonElement, $('#edit-error'), async () => {
-    const maskKey = await uploadPng(await maskPng(), 'mask.png');
+    const maskKey = await uploadImage(await maskPng(), 'mask.png');
     const job = await jobMutation('inpaintImage', 'InpaintInput', {
       ...samplingInput(),
       count: 1,
