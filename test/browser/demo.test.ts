@@ -62,6 +62,17 @@ describe.skipIf(!hasChromium)('demo web app', () => {
     if (profile) await rm(profile, { recursive: true, force: true });
   });
 
+  /** Drags the mouse across the mask canvas between two points given as fractions of its box. */
+  async function paintMask(from: [number, number], to: [number, number]): Promise<void> {
+    const mask = page.locator('#mask');
+    await mask.waitFor();
+    const box = (await mask.boundingBox())!;
+    await page.mouse.move(box.x + box.width * from[0], box.y + box.height * from[1]);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * to[0], box.y + box.height * to[1], { steps: 8 });
+    await page.mouse.up();
+  }
+
   it('generates two images, follows the job live and shows them in the gallery', async () => {
     const modelOptions = await page.locator('#model option').allTextContents();
     expect(modelOptions).toEqual(expect.arrayContaining(['hita-tiny-emoji', 'hita-tiny-random']));
@@ -145,13 +156,7 @@ describe.skipIf(!hasChromium)('demo web app', () => {
     const jobsBefore = await page.locator('li.job').count();
 
     await figures.nth(0).getByRole('button', { name: 'in-paint' }).click();
-    const mask = page.locator('#mask');
-    await mask.waitFor();
-    const box = (await mask.boundingBox())!;
-    await page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.3);
-    await page.mouse.down();
-    await page.mouse.move(box.x + box.width * 0.7, box.y + box.height * 0.7, { steps: 8 });
-    await page.mouse.up();
+    await paintMask([0.3, 0.3], [0.7, 0.7]);
     await page.click('#inpaint-submit');
     await expect.poll(() => page.locator('li.job').count()).toBe(jobsBefore + 1);
     expect(await page.locator('#edit-error').isHidden()).toBe(true);
@@ -193,13 +198,8 @@ describe.skipIf(!hasChromium)('demo web app', () => {
     await uploaded.waitFor();
     expect(await uploaded.locator('.meta').textContent()).toBe('64×64');
     await uploaded.getByRole('button', { name: 'in-paint' }).click();
-    const mask = page.locator('#mask');
-    expect(await mask.evaluate((canvas) => (canvas as HTMLCanvasElement).width)).toBe(64);
-    const box = (await mask.boundingBox())!;
-    await page.mouse.move(box.x + box.width * 0.2, box.y + box.height * 0.6);
-    await page.mouse.down();
-    await page.mouse.move(box.x + box.width * 0.8, box.y + box.height * 0.9, { steps: 8 });
-    await page.mouse.up();
+    expect(await page.locator('#mask').evaluate((c) => (c as HTMLCanvasElement).width)).toBe(64);
+    await paintMask([0.2, 0.6], [0.8, 0.9]);
     await page.click('#inpaint-submit');
     await expect.poll(() => page.locator('li.job').count()).toBe(jobsBefore + 1);
     await expect
