@@ -18,6 +18,7 @@ Classes and seeds are balanced and fixed, so two runs on one model print the sam
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -45,6 +46,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--per-class", type=int, default=12, help="held-out images per class for in-painting")
     p.add_argument("--pairs", type=int, default=120, help="style-transfer pairs")
     p.add_argument("--classifier-steps", type=int, default=1500)
+    p.add_argument("--judges-dir", default=os.path.join(TOOLS, "runs", "judges"),
+                   help="cache of trained judges (they depend on the data only)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cfg", type=float, help="guidance scale (default: the model's)")
     p.add_argument("--temperature", type=float)
@@ -110,6 +113,23 @@ def train_judge(images: torch.Tensor, labels: torch.Tensor, outputs: int, steps:
         loss.backward()
         opt.step()
     return judge.eval()
+
+
+def cached_judge(args: argparse.Namespace, name: str, images: torch.Tensor, labels: torch.Tensor,
+                 outputs: int, seed: int) -> Judge:
+    """A judge depends only on the data, its labels, steps and seed, never on the model judged:
+    keep it in tools/runs/judges so evaluating another model or sampling setting reuses it."""
+    digest = hashlib.sha256(images.numpy().tobytes() + labels.numpy().tobytes()).hexdigest()[:16]
+    path = os.path.join(args.judges_dir, f"{name}-{digest}-{args.classifier_steps}-{seed}.pt")
+    if os.path.exists(path):
+        judge = Judge(outputs)
+        judge.load_state_dict(torch.load(path))
+        return judge.eval()
+    judge = train_judge(images, labels, outputs, args.classifier_steps, seed)
+    os.makedirs(args.judges_dir, exist_ok=True)
+    torch.save(judge.state_dict(), path + ".tmp")
+    os.replace(path + ".tmp", path)
+    return judge
 
 
 def balanced_accuracy(pred: torch.Tensor, truth: torch.Tensor) -> float:
@@ -248,10 +268,10 @@ def evaluate(args: argparse.Namespace) -> Dict:
     }
 
     train_images = to_unit(data.uint8[data.train])
-    class_judge = train_judge(train_images, data.classes[data.train], len(data.class_names),
-                              args.classifier_steps, args.seed)
-    set_judge = train_judge(train_images, data.sets[data.train], len(data.set_names),
-                            args.classifier_steps, args.seed + 1)
+    class_judge = cached_judge(args, "class", train_images, data.classes[data.train], len(data.class_names),
+                               args.seed)
+    set_judge = cached_judge(args, "set", train_images, data.sets[data.train], len(data.set_names),
+                             args.seed + 1)
 
     real_pred = class_judge.predict(to_unit(real))
     real_acc = balanced_accuracy(real_pred, data.classes[held])

@@ -55,7 +55,8 @@ class EvaluateShippedModelTest(unittest.TestCase):
             raw["class_names"] = np.array(classes)
             np.savez(data, **raw)
             argv = ["--model", model, "--data", data, "--samples-per-class", "2", "--per-class", "1",
-                    "--pairs", "4", "--classifier-steps", "3", "--write"]
+                    "--pairs", "4", "--classifier-steps", "3", "--judges-dir", os.path.join(tmp, "judges"),
+                    "--write"]
             out = io.StringIO()
             with contextlib.redirect_stdout(out):
                 self.assertEqual(evaluate_cli.main(argv), 0)
@@ -68,6 +69,7 @@ class EvaluateShippedModelTest(unittest.TestCase):
             self.assertTrue(0 < rec["holisticCodesUsed"] <= rec["codebookSize"])
             self.assertTrue(10 < rec["psnr"] < 60)
             self.assertIn("reconstruction   PSNR", out.getvalue())
+            self.assertEqual(len(os.listdir(os.path.join(tmp, "judges"))), 2)  # reused by later runs
 
 
 if __name__ == "__main__":
