@@ -249,11 +249,13 @@ export class JobRunner {
           'top-k': String(params.topK),
           'top-p': String(params.topP),
         };
-        await store.put(keys.png, image.png, { contentType: 'image/png', metadata });
-        await store.put(keys.webp, await webpThumbnail(image.png), {
-          contentType: 'image/webp',
-          metadata,
-        });
+        // The two writes are independent (each is atomic on its own), so neither waits for the other.
+        await Promise.all([
+          store.put(keys.png, image.png, { contentType: 'image/png', metadata }),
+          webpThumbnail(image.png).then((webp) =>
+            store.put(keys.webp, webp, { contentType: 'image/webp', metadata }),
+          ),
+        ]);
         return {
           key: keys.png,
           thumbnailKey: keys.webp,
