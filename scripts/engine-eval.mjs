@@ -24,7 +24,9 @@ const emit = (record) => process.stdout.write(`${JSON.stringify(record)}\n`);
 // Reconstruction: encode then decode, one image per decode call as the engine always does.
 const encoder = pipeline.requireEncoder('style');
 for (const { image, out } of spec.reconstruct ?? []) {
-  const [codes] = await pipeline.encode(encoder, [await readImage(await readFile(image), size, 'image')]);
+  const [codes] = await pipeline.encode(encoder, [
+    await readImage(await readFile(image), size, 'image'),
+  ]);
   const rgb = await pipeline.decodeToRgb(codes.holistic, codes.patch);
   await writeFile(out, await encodePng(rgb));
   emit({ image, holistic: Array.from(codes.holistic), patch: Array.from(codes.patch) });
