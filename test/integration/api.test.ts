@@ -93,8 +93,10 @@ describe('GraphQL API on the embedded default', () => {
   });
 
   it('cancels a running job: CANCELLED, and its batch rows are freed', async () => {
+    // 16 CFG images through 2 batch rows take seconds even on a quiet machine, and a cancel
+    // reaches the engine at the worker's next heartbeat (at most 1 s).
     const { data } = await api.gql<{ generateImages: JobData }>(GENERATE, {
-      input: { classId: 2, count: 8, seed: 5 },
+      input: { classId: 2, count: 16, seed: 5 },
     });
     const id = data!.generateImages.id;
     const client = api.ws();
