@@ -107,32 +107,10 @@ const content = join(work, 'content.png');
 const style = join(work, 'style.png');
 await sharp(emoji('google', '1f600.png')).flatten({ background: '#ffffff' }).png().toFile(content);
 await sharp(emoji('twitter', '1f355.png')).flatten({ background: '#ffffff' }).png().toFile(style);
-hita(
-  'style',
-  '--content',
-  content,
-  '--style',
-  style,
-  '--mode',
-  'swap',
-  '--out',
-  join(work, 'swap.png'),
-);
-hita(
-  'style',
-  '--content',
-  content,
-  '--style',
-  style,
-  '--mode',
-  'regenerate',
-  '--strength',
-  '0.5',
-  '--seed',
-  '3',
-  '--out',
-  join(work, 'regen.png'),
-);
+const transfer = (out, ...options) =>
+  hita('style', '--content', content, '--style', style, ...options, '--out', join(work, out));
+transfer('swap.png', '--mode', 'swap');
+transfer('regen.png', '--mode', 'regenerate', '--strength', '0.5', '--seed', '3');
 await strip(
   [content, style, join(work, 'swap.png'), join(work, 'regen.png')],
   join(out, 'style.png'),

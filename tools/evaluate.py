@@ -194,8 +194,7 @@ def cross_set_pairs(data: EmojiData, idx: np.ndarray, count: int, seed: int) -> 
     return pairs
 
 
-def sampling_overrides(args: argparse.Namespace) -> Dict:
-    manifest = read_json(os.path.join(args.model, "model.json"))
+def sampling_overrides(args: argparse.Namespace, manifest: Dict) -> Dict:
     sampling = dict(manifest["sampling"])
     for key, value in (("cfgScale", args.cfg), ("temperature", args.temperature), ("topK", args.top_k),
                        ("topP", args.top_p)):
@@ -212,7 +211,7 @@ def evaluate(args: argparse.Namespace) -> Dict:
     manifest = read_json(os.path.join(args.model, "model.json"))
     if [c["name"] for c in manifest["classes"]] != data.class_names:
         raise SystemExit(f"{args.model} was not trained on {args.data}: class names differ")
-    sampling = sampling_overrides(args)
+    sampling = sampling_overrides(args, manifest)
     held = data.held
     work = tempfile.mkdtemp(prefix="hita-eval-")
     originals = {}
@@ -288,14 +287,15 @@ def evaluate(args: argparse.Namespace) -> Dict:
 
     content_sets = data.sets[[c for c, _ in pairs]]
     style_sets = data.sets[[s for _, s in pairs]]
-    swap_pred = set_judge.predict(to_unit(load_pngs(swapped)))
+    swapped_images = to_unit(load_pngs(swapped))
+    swap_pred = set_judge.predict(swapped_images)
     real_set_acc = (set_judge.predict(to_unit(real)) == data.sets[held]).float().mean().item()
     content_classes = data.classes[[c for c, _ in pairs]]
     results["styleTransfer"] = {
         "pairs": len(pairs), "mode": "swap", "realHeldOutSetAccuracy": round(real_set_acc, 3),
         "labelledStyleSet": round((swap_pred == style_sets).float().mean().item(), 3),
         "labelledContentSet": round((swap_pred == content_sets).float().mean().item(), 3),
-        "contentClassKept": round((class_judge.predict(to_unit(load_pngs(swapped))) == content_classes)
+        "contentClassKept": round((class_judge.predict(swapped_images) == content_classes)
                                   .float().mean().item(), 3),
     }
 
