@@ -76,6 +76,38 @@ export function samplingFor(model: ModelInfo, input: Partial<SamplingParams>): S
   );
 }
 
+/** An input image by object key, with the input field that named it. */
+export interface ImageRef {
+  key: string;
+  field: string;
+}
+
+/** Pixel size of a checked input image. */
+export interface ImageSize {
+  width: number;
+  height: number;
+}
+
+/**
+ * Several referenced images checked concurrently, with a deterministic answer: when more than one
+ * is wrong, the error names the first in the given (the input's declared) order, whichever load
+ * failed first.
+ * @returns each image's pixel size, in the order given
+ */
+export async function checkImageObjects<const R extends readonly ImageRef[]>(
+  store: ObjectStore,
+  refs: R,
+  limits: InputLimits,
+): Promise<{ [I in keyof R]: ImageSize }> {
+  const settled = await Promise.allSettled(
+    refs.map(({ key, field }) => checkImageObject(store, key, field, limits)),
+  );
+  const failure = settled.find((result) => result.status === 'rejected');
+  if (failure) throw failure.reason;
+  const sizes = settled.map((result) => (result as PromiseFulfilledResult<ImageSize>).value);
+  return sizes as { [I in keyof R]: ImageSize };
+}
+
 /**
  * A referenced image exists in the tenant's space, is within the size limits and decodes.
  * @returns its pixel size, to match a mask against it
@@ -85,7 +117,7 @@ export async function checkImageObject(
   key: string,
   field: string,
   limits: InputLimits,
-): Promise<{ width: number; height: number }> {
+): Promise<ImageSize> {
   const info = await store.stat(key);
   if (!info)
     throw errors.badInput(

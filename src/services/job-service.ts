@@ -13,7 +13,7 @@ import type {
 import type { ObjectStore } from '../storage/object-store.js';
 import {
   checkCount,
-  checkImageObject,
+  checkImageObjects,
   checkPriority,
   checkSeed,
   resolveClassInput,
@@ -87,10 +87,14 @@ export class JobService {
     const classId = resolveClassInput(model, input.classId, input.className);
     const imageKey = requireOwnKey(tenant, input.imageKey, 'imageKey');
     const maskKey = requireOwnKey(tenant, input.maskKey, 'maskKey');
-    const [image, mask] = await Promise.all([
-      checkImageObject(this.store, imageKey, 'imageKey', this.limits),
-      checkImageObject(this.store, maskKey, 'maskKey', this.limits),
-    ]);
+    const [image, mask] = await checkImageObjects(
+      this.store,
+      [
+        { key: imageKey, field: 'imageKey' },
+        { key: maskKey, field: 'maskKey' },
+      ],
+      this.limits,
+    );
     if (image.width !== mask.width || image.height !== mask.height) {
       throw errors.badInput(
         'maskKey',
@@ -121,10 +125,14 @@ export class JobService {
       throw errors.badInput('count', 'SWAP is deterministic: it makes one image');
     const contentKey = requireOwnKey(tenant, input.contentKey, 'contentKey');
     const styleKey = requireOwnKey(tenant, input.styleKey, 'styleKey');
-    await Promise.all([
-      checkImageObject(this.store, contentKey, 'contentKey', this.limits),
-      checkImageObject(this.store, styleKey, 'styleKey', this.limits),
-    ]);
+    await checkImageObjects(
+      this.store,
+      [
+        { key: contentKey, field: 'contentKey' },
+        { key: styleKey, field: 'styleKey' },
+      ],
+      this.limits,
+    );
     return this.enqueue(tenant, 'STYLE_TRANSFER', input, {
       ...common,
       ...(classId === undefined ? {} : { classId }),

@@ -226,6 +226,20 @@ describe('tenants, uploads and input validation', () => {
     if (field) expect(errors?.[0]?.extensions?.field).toBe(field);
   });
 
+  it('names the first missing key in declared order, every time (the loads run concurrently)', async () => {
+    const cases = [
+      ['inpaintImage', 'InpaintInput', { imageKey: 't/alice/uploads/x', maskKey: 't/alice/uploads/y' }, 'imageKey'],
+      ['transferStyle', 'StyleTransferInput', { contentKey: 't/alice/uploads/x', styleKey: 't/alice/uploads/y' }, 'contentKey'],
+    ] as const;
+    for (const [name, type, input, field] of cases) {
+      const answers = await Promise.all(
+        Array.from({ length: 40 }, () => api.gql(mutation(name, type), { i: input }, ALICE)),
+      );
+      const fields = new Set(answers.map((a) => a.errors?.[0]?.extensions?.field));
+      expect([...fields]).toEqual([field]);
+    }
+  });
+
   it('rejects a malformed query, an oversized upload, an undecodable image and a mismatched mask', async () => {
     const malformed = await api.gql('{ jobs(first: ', {}, ALICE);
     expect(malformed.errors?.[0]?.extensions?.code).toBe('GRAPHQL_PARSE_FAILED');

@@ -1,0 +1,78 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isAppError } from '../errors.js';
+import { FsObjectStore } from '../storage/fs-object-store.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { checkImageObjects, type InputLimits } from './input-checks.js';
+
+const limits: InputLimits = { maxCount: 16, maxImageBytes: 1 << 20, maxImagePixels: 1 << 20 };
+
+describe('checkImageObjects', () => {
+  let dir: string;
+  let store: FsObjectStore;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'hita-input-checks-'));
+    store = new FsObjectStore({ rootDir: dir, signingSecret: 'x'.repeat(32) });
+    const png = await sharp({
+      create: { width: 4, height: 3, channels: 3, background: '#808080' },
+    })
+      .png()
+      .toBuffer();
+    await store.put('t/a/uploads/ok.png', png, { contentType: 'image/png' });
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  /** The real store, but the first field's lookups answer only after the second's have failed. */
+  function firstAnswersLast(slowKey: string): ObjectStore {
+    const late = <T>(key: string, call: () => Promise<T>): Promise<T> =>
+      key === slowKey ? new Promise((r) => setTimeout(r, 30)).then(call) : call();
+    return new Proxy(store, {
+      get(target, name, receiver) {
+        if (name === 'stat') return (key: string) => late(key, () => target.stat(key));
+        if (name === 'get') return (key: string) => late(key, () => target.get(key));
+        return Reflect.get(target, name, receiver) as unknown;
+      },
+    });
+  }
+
+  it('names the first wrong field in declared order, however the loads finish', async () => {
+    const refs = [
+      { key: 't/a/uploads/missing-1.png', field: 'imageKey' },
+      { key: 't/a/uploads/missing-2.png', field: 'maskKey' },
+    ] as const;
+    for (const slow of [refs[0].key, refs[1].key]) {
+      const error = await checkImageObjects(firstAnswersLast(slow), refs, limits).catch(
+        (e: unknown) => e,
+      );
+      expect(isAppError(error) && error.details?.field).toBe('imageKey');
+    }
+  });
+
+  it('reports a later field when only it is wrong, and sizes in order when all are right', async () => {
+    const error = await checkImageObjects(
+      store,
+      [
+        { key: 't/a/uploads/ok.png', field: 'contentKey' },
+        { key: 't/a/uploads/nope.png', field: 'styleKey' },
+      ],
+      limits,
+    ).catch((e: unknown) => e);
+    expect(isAppError(error) && error.details?.field).toBe('styleKey');
+    const sizes = await checkImageObjects(
+      store,
+      [
+        { key: 't/a/uploads/ok.png', field: 'imageKey' },
+        { key: 't/a/uploads/ok.png', field: 'maskKey' },
+      ],
+      limits,
+    );
+    expect(sizes).toEqual([
+      { width: 4, height: 3 },
+      { width: 4, height: 3 },
+    ]);
+  });
+});
