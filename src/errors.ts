@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'MODEL_UNAVAILABLE'
   | 'EXECUTION_PROVIDER_UNAVAILABLE'
   | 'STORAGE_UNAVAILABLE'
+  | 'JOB_UNREADABLE'
   | 'INTERNAL_SERVER_ERROR';
 
 export interface AppErrorOptions {
@@ -87,6 +88,14 @@ export const errors = {
   },
   generationFailed(message: string, cause?: unknown, retryable = false): AppError {
     return new AppError('GENERATION_FAILED', message, { cause, retryable });
+  },
+  /** A stored job the API cannot show as its schema type (a field out of GraphQL's range). */
+  jobUnreadable(id: string, field: string, value: unknown): AppError {
+    return new AppError(
+      'JOB_UNREADABLE',
+      `job ${id} cannot be shown: ${field} is ${String(value)}, which its GraphQL type cannot carry`,
+      { details: { id, field } },
+    );
   },
 } as const;
 

@@ -112,6 +112,7 @@ export async function serve(
   const http: HttpServer = await startHttpServer(
     {
       services: {
+        logger,
         jobs,
         events,
         uploads: new UploadService(store, config.urlTtlSeconds, config.limits.maxImageBytes),

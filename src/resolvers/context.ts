@@ -5,8 +5,14 @@ import type { UploadService } from '../services/upload-service.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { QueueInfo } from '../schema/queue.types.js';
 
+/** What resolvers log through (pino's Logger fits): records they had to leave out, say. */
+export interface ServiceLogger {
+  warn(obj: Record<string, unknown>, message: string): void;
+}
+
 /** Everything a resolver may use; built once per server and shared by every request. */
 export interface Services {
+  logger: ServiceLogger;
   jobs: JobService;
   events: JobEventHub;
   uploads: UploadService;

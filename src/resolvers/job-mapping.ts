@@ -1,3 +1,4 @@
+import { errors, isAppError, type AppError } from '../errors.js';
 import type { JobEvent as QueueJobEvent, JobProgress, JobRecord } from '../queue/job-queue.js';
 import {
   Job,
@@ -15,8 +16,99 @@ export function toProgress(progress: JobProgress | null | undefined): Progress |
   };
 }
 
-/** A queue record as the public Job; `outputs` and `queuePosition` resolve on demand. */
+/** GraphQL `Int` is a signed 32-bit integer; a larger value cannot be serialised. */
+const INT_MIN = -(2 ** 31);
+const INT_MAX = 2 ** 31 - 1;
+
+/** One value the schema types `Int` or `Float`, by the path a client would select it at. */
+interface NumericField {
+  path: string;
+  value: unknown;
+  type: 'Int' | 'Float';
+  /** The schema field is nullable: an absent value is fine. */
+  isNullable?: boolean;
+}
+
+function numericFields(record: JobRecord): NumericField[] {
+  const { params, progress } = record;
+  const int = (path: string, value: unknown, isNullable = false): NumericField => ({
+    path,
+    value,
+    type: 'Int',
+    isNullable,
+  });
+  const float = (path: string, value: unknown, isNullable = false): NumericField => ({
+    path,
+    value,
+    type: 'Float',
+    isNullable,
+  });
+  return [
+    int('sequence', record.sequence),
+    int('priority', record.priority),
+    int('attempts', record.attempts),
+    int('parameters.classId', params.classId, true),
+    int('parameters.count', params.count),
+    int('parameters.seed', params.seed),
+    int('parameters.topK', params.topK),
+    float('parameters.cfgScale', params.cfgScale),
+    float('parameters.temperature', params.temperature),
+    float('parameters.topP', params.topP),
+    float('parameters.strength', params.strength, true),
+    ...(progress
+      ? [int('progress.step', progress.step), int('progress.total', progress.total)]
+      : []),
+    ...record.outputs.flatMap((output, i) => [
+      int(`outputs.${i}.width`, output.width),
+      int(`outputs.${i}.height`, output.height),
+      int(`outputs.${i}.seed`, output.seed),
+    ]),
+  ];
+}
+
+/**
+ * Checks up front what GraphQL would only find while serialising (and then fail the whole
+ * response for): every Int within 32 bits, every Float finite. A record stored by an older build
+ * or by hand may break either.
+ * @throws AppError JOB_UNREADABLE naming the first field that cannot be shown
+ */
+export function assertShowable(record: JobRecord): void {
+  for (const { path, value, type, isNullable } of numericFields(record)) {
+    if (isNullable && (value === undefined || value === null)) continue;
+    const fits =
+      typeof value === 'number' &&
+      (type === 'Float'
+        ? Number.isFinite(value)
+        : Number.isInteger(value) && value >= INT_MIN && value <= INT_MAX);
+    if (!fits) throw errors.jobUnreadable(record.id, path, value);
+  }
+}
+
+/**
+ * A page of records as Jobs, each mapped on its own: one that cannot be shown is left out and
+ * reported to `onUnreadable` (with its id), so one bad record cannot take a tenant's list down.
+ */
+export function toShowableJobs(
+  records: JobRecord[],
+  onUnreadable: (record: JobRecord, error: AppError) => void,
+): Job[] {
+  return records.flatMap((record) => {
+    try {
+      return [toJob(record)];
+    } catch (error) {
+      if (!isAppError(error) || error.code !== 'JOB_UNREADABLE') throw error;
+      onUnreadable(record, error);
+      return [];
+    }
+  });
+}
+
+/**
+ * A queue record as the public Job; `outputs` and `queuePosition` resolve on demand.
+ * @throws AppError JOB_UNREADABLE when the record holds a value its GraphQL type cannot carry
+ */
 export function toJob(record: JobRecord): Job {
+  assertShowable(record);
   const { params } = record;
   return Object.assign(new Job(), {
     id: record.id,

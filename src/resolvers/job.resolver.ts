@@ -25,7 +25,7 @@ import {
 import { Image, InputImage, Job, JobConnection, JobEvent } from '../schema/job.types.js';
 import { Upload } from '../schema/queue.types.js';
 import type { RequestContext } from './context.js';
-import { toJob, toJobEvent } from './job-mapping.js';
+import { toJob, toJobEvent, toShowableJobs } from './job-mapping.js';
 
 /** Thin by design: validation and authorization live in JobService. */
 @Resolver(() => Job)
@@ -85,7 +85,12 @@ export class JobResolver {
       ...(filter?.status ? { status: filter.status as QueueJobStatus[] } : {}),
       ...(filter?.kind ? { kind: filter.kind as JobKind[] } : {}),
     });
-    const nodes = await Promise.all(page.jobs.map((record) => toJob(record)));
+    const nodes = toShowableJobs(page.jobs, (record, error) =>
+      ctx.services.logger.warn(
+        { jobId: record.id, err: error },
+        'job left out of a list: its stored record cannot be shown',
+      ),
+    );
     return {
       edges: nodes.map((node, i) => ({
         cursor: i === nodes.length - 1 && page.endCursor ? page.endCursor : node.id,
@@ -140,7 +145,7 @@ export class JobResolver {
     @Arg('input', () => CreateUploadInput) input: CreateUploadInput,
     @Ctx() ctx: RequestContext,
   ): Promise<Upload> {
-    return ctx.services.uploads.create(ctx.tenant, input.contentType, ctx.baseUrl);
+    return ctx.services.uploads.create(ctx.tenant, input, ctx.baseUrl);
   }
 
   @Subscription(() => JobEvent, {

@@ -136,6 +136,9 @@ export class CreateUploadInput {
   @Field(() => String, { description: 'image/png, image/jpeg or image/webp' })
   contentType!: string;
 
-  @Field(() => String, { nullable: true, description: 'Original file name, kept for display only' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Original file name, at most 255 bytes of UTF-8; checked, not stored',
+  })
   filename?: string;
 }

@@ -6,7 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAppError } from '../errors.js';
 import { FsObjectStore } from '../storage/fs-object-store.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { checkImageObjects, type InputLimits } from './input-checks.js';
+import {
+  checkFilename,
+  checkImageObjects,
+  checkSeed,
+  MAX_SEED,
+  type InputLimits,
+} from './input-checks.js';
 
 const limits: InputLimits = { maxCount: 16, maxImageBytes: 1 << 20, maxImagePixels: 1 << 20 };
 
@@ -74,5 +80,31 @@ describe('checkImageObjects', () => {
       { width: 4, height: 3 },
       { width: 4, height: 3 },
     ]);
+  });
+});
+
+describe('checkSeed', () => {
+  it('keeps seed + count − 1 within 2^31 − 1, given or drawn', () => {
+    expect(checkSeed(MAX_SEED - 1, 2, () => 0)).toBe(MAX_SEED - 1);
+    expect(() => checkSeed(MAX_SEED, 2, () => 0)).toThrow(/seed: .*0 … 2147483646/);
+    expect(checkSeed(MAX_SEED, 1, () => 0)).toBe(MAX_SEED);
+    const bounds: number[] = [];
+    checkSeed(undefined, 16, (max) => bounds.push(max));
+    expect(bounds).toEqual([2 ** 31 - 16]);
+  });
+});
+
+describe('checkFilename', () => {
+  it('counts UTF-8 bytes, not characters: 255 pass, 256 fail on filename', () => {
+    expect(() => checkFilename('a'.repeat(255))).not.toThrow();
+    expect(() => checkFilename(undefined)).not.toThrow();
+    const error = (() => {
+      try {
+        checkFilename('€'.repeat(86)); // 258 bytes in 86 characters
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(isAppError(error) && error.details).toMatchObject({ field: 'filename', received: 258 });
   });
 });

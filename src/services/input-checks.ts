@@ -54,9 +54,36 @@ export function checkCount(count: number | undefined, limits: InputLimits): numb
   return requireIntegerInRange('count', count ?? 1, 1, limits.maxCount);
 }
 
-export function checkSeed(seed: number | undefined, random: () => number): number {
-  if (seed === undefined) return random();
-  return requireIntegerInRange('seed', seed, 0, MAX_SEED);
+/**
+ * The seed of image 0: image i of a job uses seed + i, and every one of them must stay a GraphQL
+ * Int, so the given seed may be at most 2^31 − count. Without one, `random(max)` draws it in
+ * 0 … max (inclusive).
+ * @throws AppError BAD_USER_INPUT on `seed`
+ */
+export function checkSeed(
+  seed: number | undefined,
+  count: number,
+  random: (max: number) => number,
+): number {
+  const max = MAX_SEED - (count - 1);
+  if (seed === undefined) return random(max);
+  return requireIntegerInRange('seed', seed, 0, max);
+}
+
+/** Longest `createUpload` file name, in UTF-8 bytes (what common file systems allow). */
+export const MAX_FILENAME_BYTES = 255;
+
+/** @throws AppError BAD_USER_INPUT on `filename` when it is longer than 255 bytes of UTF-8 */
+export function checkFilename(filename: string | undefined): void {
+  if (filename === undefined) return;
+  const bytes = Buffer.byteLength(filename, 'utf8');
+  if (bytes > MAX_FILENAME_BYTES) {
+    throw errors.badInput(
+      'filename',
+      `must be at most ${MAX_FILENAME_BYTES} bytes of UTF-8, got ${bytes}`,
+      { max: MAX_FILENAME_BYTES, received: bytes },
+    );
+  }
 }
 
 export function checkPriority(priority: number | undefined): number {

@@ -202,9 +202,10 @@ export class JobService {
   }
 
   private common(model: Awaited<ReturnType<ModelRegistry['resolve']>>, input: SubmitCommon) {
+    const count = checkCount(input.count, this.limits);
     return {
-      count: checkCount(input.count, this.limits),
-      seed: checkSeed(input.seed, () => randomInt(0, 2 ** 31 - 1)),
+      count,
+      seed: checkSeed(input.seed, count, (max) => randomInt(0, max + 1)),
       ...samplingFor(model, input),
     };
   }

@@ -1,6 +1,7 @@
 import { errors } from '../errors.js';
 import type { Upload } from '../schema/queue.types.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { checkFilename } from './input-checks.js';
 import { uploadKey } from './object-keys.js';
 
 const EXTENSIONS: Record<string, string> = {
@@ -17,7 +18,18 @@ export class UploadService {
     private readonly maxBytes: number,
   ) {}
 
-  async create(tenant: string, contentType: string, baseUrl: string): Promise<Upload> {
+  /**
+   * A presigned PUT for one input image. `filename` is checked but not stored: the key, not the
+   * name, identifies the upload.
+   * @throws AppError BAD_USER_INPUT on `contentType` or `filename`
+   */
+  async create(
+    tenant: string,
+    input: { contentType: string; filename?: string | null | undefined },
+    baseUrl: string,
+  ): Promise<Upload> {
+    const { contentType } = input;
+    checkFilename(input.filename ?? undefined);
     const extension = EXTENSIONS[contentType];
     if (!extension) {
       throw errors.badInput(
