@@ -24,6 +24,7 @@ import {
   cannotCancel,
   cannotRetry,
   countsToStats,
+  idempotencyConflict,
   newJobId,
   queueClosed,
   queueFull,
@@ -164,8 +165,10 @@ export class BullJobQueue implements JobQueue {
         idempotencyKey === undefined ? '' : this.keys.idempotency(tenant, idempotencyKey),
         this.keys.tenant(tenant),
         this.tunables.maxQueued ?? '',
+        input.idempotencyFingerprint ?? '',
       ]);
       if (outcome === 'full') throw queueFull(this.tunables.maxQueued ?? 0);
+      if (outcome === 'conflict') throw idempotencyConflict(idempotencyKey ?? '');
       const hash = pairsToHash(pairs);
       // Should this process die right here, the sweep finds the orphan and dispatches it.
       if (outcome === 'created') await bull.addRun(hash, 0);

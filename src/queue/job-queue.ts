@@ -118,6 +118,12 @@ export interface EnqueueInput {
   priority?: number;
   /** The same (tenant, key) returns the existing job instead of a new one. */
   idempotencyKey?: string;
+  /**
+   * What the key is bound to (the service hashes the request), stored with it: a later enqueue
+   * with the same key and another fingerprint is a CONFLICT. Compared only when both the stored
+   * job and the new input have one, so jobs stored before fingerprints keep the old behaviour.
+   */
+  idempotencyFingerprint?: string;
   /** @default the queue's default (3) */
   maxAttempts?: number;
 }
@@ -143,7 +149,10 @@ export interface QueueStats {
 
 /** What the API side does with jobs. */
 export interface JobProducer {
-  /** @throws AppError QUEUE_FULL when the queue holds its maximum of waiting jobs. */
+  /**
+   * @throws AppError QUEUE_FULL when the queue holds its maximum of waiting jobs; CONFLICT when
+   *   the idempotency key is already bound to another fingerprint.
+   */
   enqueue(input: EnqueueInput): Promise<{ job: JobRecord; created: boolean }>;
   get(id: string): Promise<JobRecord | null>;
   /** Newest first; `after` is a cursor from a previous page. */

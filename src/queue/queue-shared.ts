@@ -188,6 +188,15 @@ export function queueFull(maxQueued: number): AppError {
   );
 }
 
+/** CONFLICT: the idempotency key was used before with other parameters. */
+export function idempotencyConflict(idempotencyKey: string): AppError {
+  return errors.conflict(
+    `idempotency key ${JSON.stringify(idempotencyKey)} was already used with different parameters; ` +
+      'send the same input to get that job, or use a new key',
+    { idempotencyKey },
+  );
+}
+
 /** A worker's call with a token that no longer owns the job. */
 export function leaseLost(id: string, status: JobStatus): AppError {
   return errors.conflict(

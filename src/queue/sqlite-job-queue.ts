@@ -27,6 +27,7 @@ import {
   countsToStats,
   decodeCursor,
   encodeCursor,
+  idempotencyConflict,
   newJobId,
   queueClosed,
   queueFull,
@@ -157,6 +158,10 @@ export class SqliteJobQueue implements JobQueue {
         return batch.map(({ input, priority, maxAttempts }) => {
           if (input.idempotencyKey !== undefined) {
             const existing = sql.byIdempotencyKey.get(input.tenant, input.idempotencyKey);
+            const stored = existing?.idempotency_fingerprint;
+            const given = input.idempotencyFingerprint;
+            if (existing && stored && given && stored !== given)
+              return { ok: false as const, error: idempotencyConflict(input.idempotencyKey) };
             if (existing)
               return { ok: true as const, value: { job: rowToRecord(existing), created: false } };
           }
@@ -172,6 +177,7 @@ export class SqliteJobQueue implements JobQueue {
             params: JSON.stringify(input.params),
             priority,
             idempotencyKey: input.idempotencyKey ?? null,
+            fingerprint: input.idempotencyFingerprint ?? null,
             maxAttempts,
             now,
           }) as JobRow;

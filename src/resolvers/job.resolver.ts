@@ -87,7 +87,7 @@ export class JobResolver {
     });
     const nodes = toShowableJobs(page.jobs, (record, error) =>
       ctx.services.logger.warn(
-        { jobId: record.id, err: error },
+        { jobId: record.id, field: error.details?.field, reason: error.message },
         'job left out of a list: its stored record cannot be shown',
       ),
     );

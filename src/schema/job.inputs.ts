@@ -39,7 +39,8 @@ class SamplingInput {
 
   @Field(() => String, {
     nullable: true,
-    description: 'The same key (per tenant) returns the same job',
+    description:
+      'The same key (per tenant) with the same input returns the same job; with another input, CONFLICT',
   })
   idempotencyKey?: string;
 }

@@ -21,6 +21,14 @@ export const MAX_SEED = 2 ** 31 - 1;
 /** API priorities are a small scale; the queues accept a far wider one. */
 export const MAX_PRIORITY = 10;
 
+/**
+ * An input with its null fields removed. GraphQL lets a client send an explicit null for any
+ * nullable field, and it means what leaving the field out means (defaults, a random seed).
+ */
+export function withoutNulls<T extends object>(input: T): T {
+  return Object.fromEntries(Object.entries(input).filter(([, value]) => value !== null)) as T;
+}
+
 /** A class given as an id or a name, checked against the model; `undefined` when neither is given. */
 export function resolveClassInput(
   model: ModelInfo,

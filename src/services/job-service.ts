@@ -18,8 +18,10 @@ import {
   checkSeed,
   resolveClassInput,
   samplingFor,
+  withoutNulls,
   type InputLimits,
 } from './input-checks.js';
+import { inputFingerprint } from './input-fingerprint.js';
 import { requireOwnKey } from './object-keys.js';
 
 /** Fields shared by the three submit inputs (the GraphQL inputs satisfy it structurally). */
@@ -58,6 +60,13 @@ export interface JobServiceOptions {
   limits: InputLimits;
 }
 
+/** The mutation that submits each kind: an idempotency key is bound to it and its input. */
+const MUTATION_OF: Record<JobKind, string> = {
+  GENERATE: 'generateImages',
+  INPAINT: 'inpaintImage',
+  STYLE_TRANSFER: 'transferStyle',
+};
+
 /** The use-cases behind the job mutations and queries: validate, authorize, call the queue. */
 export class JobService {
   private readonly queue: JobProducer;
@@ -74,14 +83,16 @@ export class JobService {
     } = options);
   }
 
-  async generate(tenant: string, input: SubmitCommon): Promise<JobRecord> {
+  async generate(tenant: string, sent: SubmitCommon): Promise<JobRecord> {
+    const input = withoutNulls(sent);
     const model = await this.resolveModel(input.model);
     const classId = resolveClassInput(model, input.classId, input.className);
     if (classId === undefined) throw errors.badInput('classId', 'give classId or className');
     return this.enqueue(tenant, 'GENERATE', input, { ...this.common(model, input), classId });
   }
 
-  async inpaint(tenant: string, input: SubmitInpaint): Promise<JobRecord> {
+  async inpaint(tenant: string, sent: SubmitInpaint): Promise<JobRecord> {
+    const input = withoutNulls(sent);
     const model = await this.resolveModel(input.model);
     this.requireCapability(model.capabilities.inpaint, model.id, 'in-paint');
     const classId = resolveClassInput(model, input.classId, input.className);
@@ -111,7 +122,8 @@ export class JobService {
     });
   }
 
-  async transferStyle(tenant: string, input: SubmitStyle): Promise<JobRecord> {
+  async transferStyle(tenant: string, sent: SubmitStyle): Promise<JobRecord> {
+    const input = withoutNulls(sent);
     const model = await this.resolveModel(input.model);
     this.requireCapability(model.capabilities.style, model.id, 'transfer style');
     const classId = resolveClassInput(model, input.classId, input.className);
@@ -229,7 +241,9 @@ export class JobService {
       model: input.model ?? null,
       params,
       priority: checkPriority(input.priority),
-      ...(idempotencyKey ? { idempotencyKey } : {}),
+      ...(idempotencyKey
+        ? { idempotencyKey, idempotencyFingerprint: inputFingerprint(MUTATION_OF[kind], input) }
+        : {}),
     };
     return (await this.queue.enqueue(request)).job;
   }

@@ -16,6 +16,7 @@ import type {
   JobQueue,
 } from '../../src/queue/job-queue.js';
 import type { JobQueueTunables } from '../../src/queue/queue-shared.js';
+import { requestScenarios } from './queue-request.suite.js';
 
 /** One engine under test, opened on fresh storage. */
 export interface QueueFixture {
@@ -128,6 +129,8 @@ export function describeJobQueue(name: string, factory: QueueFactory): void {
       await fixture?.cleanup();
       fixture = null;
     });
+
+    requestScenarios(open, input);
 
     it('runs a job through enqueue → claim → progress → complete with rising sequences', async () => {
       const queue = await open();

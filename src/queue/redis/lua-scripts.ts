@@ -14,12 +14,17 @@ import { PRELUDE } from './lua-prelude.js';
 import { CLAIM, FAIL, FINISH, HEARTBEAT, PROGRESS } from './lua-worker-scripts.js';
 
 /** ARGV 4… id, tenant, kind, model, params, priority, maxAttempts, idempotencyKey (JSON),
- * idempotency Redis key or '', tenant index key, maxQueued or ''. */
+ * idempotency Redis key or '', tenant index key, maxQueued or '', idempotency fingerprint or ''. */
 const ENQUEUE = `
-local id, idemKey = ARGV[4], ARGV[12]
+local id, idemKey, fingerprint = ARGV[4], ARGV[12], ARGV[15] or ''
 if idemKey ~= '' then
   local existing = redis.call('GET', idemKey)
   if existing and redis.call('EXISTS', jobKey(existing)) == 1 then
+    -- A job stored before fingerprints has none: it matches any request, as it did then.
+    local stored = redis.call('HGET', jobKey(existing), 'idemFingerprint')
+    if fingerprint ~= '' and stored and stored ~= '' and stored ~= fingerprint then
+      return { 'conflict' }
+    end
     return { 'existing', redis.call('HGETALL', jobKey(existing)) }
   end
 end
@@ -32,7 +37,8 @@ redis.call('HSET', jobKey(id), 'id', id, 'tenant', ARGV[5], 'kind', ARGV[6], 'mo
   'idemKey', idemKey, 'tenantKey', ARGV[13], 'sequence', 0, 'attempts', 0, 'progress', 'null',
   'outputs', '[]', 'error', 'null', 'createdAt', NOW_S, 'updatedAt', NOW_S, 'startedAt', '',
   'finishedAt', '', 'queuedAt', NOW_S, 'availableAt', NOW_S, 'leaseToken', '', 'leaseUntil', '',
-  'workerId', '', 'cancelRequested', '0', 'run', 1, 'bullId', id .. '-1')
+  'workerId', '', 'cancelRequested', '0', 'run', 1, 'bullId', id .. '-1',
+  'idemFingerprint', fingerprint)
 index(id, 'QUEUED', NOW)
 redis.call('ZADD', ARGV[13], 0, string.format('%015d:%s', NOW, id))
 if idemKey ~= '' then redis.call('SET', idemKey, id) end

@@ -61,6 +61,11 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (job_id, sequence)
   ) STRICT, WITHOUT ROWID;
   `,
+  `
+  -- sha256 of the request an idempotency key was first used with; NULL for older rows, which
+  -- then match any request (the behaviour they were stored under)
+  ALTER TABLE jobs ADD COLUMN idempotency_fingerprint TEXT;
+  `,
 ];
 
 /** Runs the migrations this file has not seen yet, each in its own transaction. */

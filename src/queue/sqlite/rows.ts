@@ -37,6 +37,7 @@ export interface JobRow {
   lease_until: number | null;
   worker_id: string | null;
   cancel_requested: number;
+  idempotency_fingerprint: string | null;
 }
 
 /** A `job_events` row. */

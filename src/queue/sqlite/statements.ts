@@ -38,9 +38,9 @@ export function prepareStatements(db: Database.Database) {
     insert: db.prepare<[Record<string, unknown>], JobRow>(`
       INSERT INTO jobs (id, tenant, kind, status, sequence, model, params, priority,
         idempotency_key, attempts, max_attempts, progress, outputs, error, created_at, updated_at,
-        queued_at, available_at)
+        queued_at, available_at, idempotency_fingerprint)
       VALUES (@id, @tenant, @kind, 'QUEUED', 1, @model, @params, @priority, @idempotencyKey, 0,
-        @maxAttempts, NULL, '[]', NULL, @now, @now, @now, @now)
+        @maxAttempts, NULL, '[]', NULL, @now, @now, @now, @now, @fingerprint)
       RETURNING *`),
     insertEvent: db.prepare<[Record<string, unknown>]>(`
       INSERT INTO job_events (job_id, sequence, type, status, at, progress, error)
