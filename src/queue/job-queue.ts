@@ -66,7 +66,16 @@ export interface JobParams {
   styleKey?: string;
   mode?: 'swap' | 'regenerate';
   strength?: number;
+  /**
+   * The job's own copies of its input images (the bytes validated at enqueue), by role; the
+   * worker reads these, while `imageKey` … `styleKey` stay the keys the client gave. Absent in
+   * jobs enqueued before copies were made: those read the given keys.
+   */
+  inputCopies?: Partial<Record<InputRole, string>>;
 }
+
+/** What an input image is for: in-painting reads image and mask, style transfer content and style. */
+export type InputRole = 'image' | 'mask' | 'content' | 'style';
 
 export interface JobRecord {
   id: string;

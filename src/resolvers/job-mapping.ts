@@ -148,7 +148,9 @@ function inputsOf(params: JobRecord['params']): StoredInput[] {
     ['content', params.contentKey],
     ['style', params.styleKey],
   ];
-  return keys.flatMap(([role, key]) => (key ? [{ role, key }] : []));
+  return keys.flatMap(([role, key]) =>
+    key ? [{ role, key, objectKey: params.inputCopies?.[role] ?? key }] : [],
+  );
 }
 
 /** An event as the public JobEvent; its `job` field is resolved separately, on demand. */

@@ -52,10 +52,10 @@ export class JobResolver {
   inputs(@Root() job: Job, @Ctx() ctx: RequestContext): Promise<InputImage[]> {
     const { store, urlTtlSeconds } = ctx.services;
     return Promise.all(
-      job.storedInputs.map(async ({ role, key }) => ({
+      job.storedInputs.map(async ({ role, key, objectKey }) => ({
         role,
         key,
-        url: await store.presignGet(key, urlTtlSeconds, ctx.baseUrl),
+        url: await store.presignGet(objectKey, urlTtlSeconds, ctx.baseUrl),
       })),
     );
   }

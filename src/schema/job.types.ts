@@ -110,14 +110,19 @@ export class InputImage {
   @Field(() => String, { description: 'Object key, as given in the job input' })
   key!: string;
 
-  @Field(() => String, { description: 'Presigned, expiring GET URL' })
+  @Field(() => String, {
+    description: 'Presigned, expiring GET URL of the bytes the job read (a copy made at enqueue)',
+  })
   url!: string;
 }
 
-/** An input key of a job before its URL is signed. */
+/** An input of a job before its URL is signed. */
 export interface StoredInput {
   role: 'image' | 'mask' | 'content' | 'style';
+  /** As the client gave it. */
   key: string;
+  /** What the job reads and `url` signs: its own copy, or `key` for jobs stored before copies. */
+  objectKey: string;
 }
 
 @ObjectType()

@@ -76,10 +76,11 @@ describe('checkImageObjects', () => {
       ],
       limits,
     );
-    expect(sizes).toEqual([
-      { width: 4, height: 3 },
-      { width: 4, height: 3 },
+    expect(sizes).toMatchObject([
+      { width: 4, height: 3, contentType: 'image/png' },
+      { width: 4, height: 3, contentType: 'image/png' },
     ]);
+    expect(sizes[0].bytes.equals(await store.get('t/a/uploads/ok.png'))).toBe(true);
   });
 });
 

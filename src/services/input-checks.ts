@@ -123,36 +123,44 @@ export interface ImageSize {
   height: number;
 }
 
+/** A checked input image: its size, and the very bytes that passed the checks. */
+export interface CheckedImage extends ImageSize {
+  bytes: Buffer;
+  /** As the store reported it for the object. */
+  contentType: string;
+}
+
 /**
  * Several referenced images checked concurrently, with a deterministic answer: when more than one
  * is wrong, the error names the first in the given (the input's declared) order, whichever load
  * failed first.
- * @returns each image's pixel size, in the order given
+ * @returns each checked image, in the order given
  */
 export async function checkImageObjects<const R extends readonly ImageRef[]>(
   store: ObjectStore,
   refs: R,
   limits: InputLimits,
-): Promise<{ [I in keyof R]: ImageSize }> {
+): Promise<{ [I in keyof R]: CheckedImage }> {
   const settled = await Promise.allSettled(
     refs.map(({ key, field }) => checkImageObject(store, key, field, limits)),
   );
   const failure = settled.find((result) => result.status === 'rejected');
   if (failure) throw failure.reason;
-  const sizes = settled.map((result) => (result as PromiseFulfilledResult<ImageSize>).value);
-  return sizes as { [I in keyof R]: ImageSize };
+  const images = settled.map((result) => (result as PromiseFulfilledResult<CheckedImage>).value);
+  return images as { [I in keyof R]: CheckedImage };
 }
 
 /**
  * A referenced image exists in the tenant's space, is within the size limits and decodes.
- * @returns its pixel size, to match a mask against it
+ * @returns its pixel size (to match a mask against it) and the bytes checked, which are what a
+ *   job must read: the object under `key` may be overwritten later
  */
 export async function checkImageObject(
   store: ObjectStore,
   key: string,
   field: string,
   limits: InputLimits,
-): Promise<ImageSize> {
+): Promise<CheckedImage> {
   const info = await store.stat(key);
   if (!info)
     throw errors.badInput(
@@ -166,12 +174,19 @@ export async function checkImageObject(
     });
   }
   const bytes = await store.get(key);
+  // Overwritten since the stat: the bytes read are the ones that count.
+  if (bytes.length > limits.maxImageBytes) {
+    throw errors.badInput(field, `is ${bytes.length} bytes; the limit is ${limits.maxImageBytes}`, {
+      size: bytes.length,
+      limit: limits.maxImageBytes,
+    });
+  }
   try {
     const meta = await sharp(bytes, { limitInputPixels: limits.maxImagePixels }).metadata();
     if (!meta.width || !meta.height) throw new Error('no dimensions');
     if (meta.width * meta.height > limits.maxImagePixels) throw new Error('too many pixels');
     await sharp(bytes, { limitInputPixels: limits.maxImagePixels }).raw().toBuffer();
-    return { width: meta.width, height: meta.height };
+    return { width: meta.width, height: meta.height, bytes, contentType: info.contentType };
   } catch (error) {
     throw errors.badInput(
       field,

@@ -21,6 +21,7 @@ import {
   withoutNulls,
   type InputLimits,
 } from './input-checks.js';
+import { copyInputs, dropInputCopies } from './input-copies.js';
 import { inputFingerprint } from './input-fingerprint.js';
 import { requireOwnKey } from './object-keys.js';
 
@@ -112,13 +113,19 @@ export class JobService {
         `is ${mask.width}×${mask.height}, the image is ${image.width}×${image.height}; they must match`,
       );
     }
+    const common = this.common(model, input);
+    const inputCopies = await copyInputs(this.store, tenant, [
+      { role: 'image', image },
+      { role: 'mask', image: mask },
+    ]);
     return this.enqueue(tenant, 'INPAINT', input, {
-      ...this.common(model, input),
+      ...common,
       ...(classId === undefined ? {} : { classId }),
       imageKey,
       maskKey,
       keepHolistic: input.keepHolistic ?? true,
       composite: input.composite ?? true,
+      inputCopies,
     });
   }
 
@@ -137,7 +144,7 @@ export class JobService {
       throw errors.badInput('count', 'SWAP is deterministic: it makes one image');
     const contentKey = requireOwnKey(tenant, input.contentKey, 'contentKey');
     const styleKey = requireOwnKey(tenant, input.styleKey, 'styleKey');
-    await checkImageObjects(
+    const [content, style] = await checkImageObjects(
       this.store,
       [
         { key: contentKey, field: 'contentKey' },
@@ -145,6 +152,10 @@ export class JobService {
       ],
       this.limits,
     );
+    const inputCopies = await copyInputs(this.store, tenant, [
+      { role: 'content', image: content },
+      { role: 'style', image: style },
+    ]);
     return this.enqueue(tenant, 'STYLE_TRANSFER', input, {
       ...common,
       ...(classId === undefined ? {} : { classId }),
@@ -152,6 +163,7 @@ export class JobService {
       styleKey,
       mode,
       strength,
+      inputCopies,
     });
   }
 
@@ -222,12 +234,30 @@ export class JobService {
     };
   }
 
+  /** Enqueues; input copies in `params` are removed again unless a new job now owns them. */
   private async enqueue(
     tenant: string,
     kind: JobKind,
     input: SubmitCommon,
     params: JobParams,
   ): Promise<JobRecord> {
+    let created = false;
+    try {
+      const result = await this.queue.enqueue(this.request(tenant, kind, input, params));
+      created = result.created;
+      return result.job;
+    } finally {
+      if (!created && params.inputCopies) await dropInputCopies(this.store, params.inputCopies);
+    }
+  }
+
+  /** @throws AppError BAD_USER_INPUT on `idempotencyKey` or `priority` */
+  private request(
+    tenant: string,
+    kind: JobKind,
+    input: SubmitCommon,
+    params: JobParams,
+  ): EnqueueInput {
     const idempotencyKey = input.idempotencyKey;
     if (
       idempotencyKey !== undefined &&
@@ -235,7 +265,7 @@ export class JobService {
     ) {
       throw errors.badInput('idempotencyKey', 'must be 1 … 200 characters');
     }
-    const request: EnqueueInput = {
+    return {
       tenant,
       kind,
       model: input.model ?? null,
@@ -245,6 +275,5 @@ export class JobService {
         ? { idempotencyKey, idempotencyFingerprint: inputFingerprint(MUTATION_OF[kind], input) }
         : {}),
     };
-    return (await this.queue.enqueue(request)).job;
   }
 }

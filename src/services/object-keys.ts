@@ -13,6 +13,14 @@ export function uploadKey(tenant: string, extension: string): string {
   return `${tenantPrefix(tenant)}uploads/${randomUUID()}.${extension}`;
 }
 
+/**
+ * Where a job keeps its own copy of an input image (`role`: image, mask, content, style): in the
+ * tenant's space, under a fresh id, so no presigned upload URL can ever reach it.
+ */
+export function inputCopyKey(tenant: string, role: string, extension: string): string {
+  return `${tenantPrefix(tenant)}inputs/${randomUUID()}/${role}.${extension}`;
+}
+
 export function outputKeys(
   tenant: string,
   jobId: string,

@@ -4,6 +4,7 @@ import { webpThumbnail } from '../inference/image-codec.js';
 import type { InferenceEngine } from '../inference/inference-engine.js';
 import type {
   ClaimedJob,
+  InputRole,
   JobConsumer,
   JobOutput,
   JobProgress,
@@ -196,9 +197,11 @@ export class JobRunner {
       topP: params.topP,
     };
     const common = { count: params.count, seed: params.seed, sampling };
-    const read = (key: string | undefined) => {
-      if (!key) throw errors.generationFailed(`job ${job.id} lacks an input key`);
-      return this.options.store.get(key);
+    // The job's own copy when it has one: the key the client gave may have been overwritten.
+    const read = (role: InputRole, key: string | undefined) => {
+      const source = params.inputCopies?.[role] ?? key;
+      if (!source) throw errors.generationFailed(`job ${job.id} lacks an input key`);
+      return this.options.store.get(source);
     };
     const classId = params.classId === undefined ? {} : { classId: params.classId };
     switch (job.kind) {
@@ -207,8 +210,8 @@ export class JobRunner {
       case 'INPAINT':
         return {
           kind: 'inpaint',
-          image: await read(params.imageKey),
-          mask: await read(params.maskKey),
+          image: await read('image', params.imageKey),
+          mask: await read('mask', params.maskKey),
           keepHolistic: params.keepHolistic ?? true,
           composite: params.composite ?? true,
           ...classId,
@@ -217,8 +220,8 @@ export class JobRunner {
       case 'STYLE_TRANSFER':
         return {
           kind: 'style',
-          content: await read(params.contentKey),
-          style: await read(params.styleKey),
+          content: await read('content', params.contentKey),
+          style: await read('style', params.styleKey),
           mode: params.mode ?? 'swap',
           strength: params.strength ?? 0.5,
           ...classId,
