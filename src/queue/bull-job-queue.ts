@@ -35,6 +35,7 @@ import {
   type ResolvedTunables,
 } from './queue-shared.js';
 import { BullDispatcher } from './redis/bull-dispatcher.js';
+import { WORK_SIGNAL } from './redis/lua-held-scripts.js';
 import { LuaRunner } from './redis/lua-scripts.js';
 import {
   closeRedisConnections,
@@ -166,12 +167,14 @@ export class BullJobQueue implements JobQueue {
         this.keys.tenant(tenant),
         this.tunables.maxQueued ?? '',
         input.idempotencyFingerprint ?? '',
+        input.hold ? '1' : '',
       ]);
       if (outcome === 'full') throw queueFull(this.tunables.maxQueued ?? 0);
       if (outcome === 'conflict') throw idempotencyConflict(idempotencyKey ?? '');
       const hash = pairsToHash(pairs);
-      // Should this process die right here, the sweep finds the orphan and dispatches it.
-      if (outcome === 'created') await bull.addRun(hash, 0);
+      // Should this process die right here, the sweep finds the orphan and dispatches it. A
+      // held job reaches BullMQ only when released.
+      if (outcome === 'created' && !input.hold) await bull.addRun(hash, 0);
       return { job: hashToRecord(hash), created: outcome === 'created' };
     });
   }
@@ -244,6 +247,29 @@ export class BullJobQueue implements JobQueue {
     });
   }
 
+  releaseHeld(ids: string[]): Promise<void> {
+    return this.track(async ({ lua, bull }) => {
+      if (ids.length === 0) return;
+      const flat = (await lua.run('hitaRelease', ids)) as string[];
+      const released: Record<string, string>[] = [];
+      for (let i = 0; i + 4 <= flat.length; i += 4) {
+        const [id = '', bullId = '', priority = '0', kind = 'GENERATE'] = flat.slice(i, i + 4);
+        released.push({ id, bullId, priority, kind });
+      }
+      // BullMQ serves equal priorities first in, first out: add them in creation order (ids
+      // sort by creation), one after another. A crash in between leaves orphans the sweep adds.
+      released.sort((a, b) => ((a.id ?? '') < (b.id ?? '') ? -1 : 1));
+      for (const hash of released) await bull.addRun(hash, 0);
+      if (released.length > 0) this.work.notify();
+    });
+  }
+
+  discardHeld(ids: string[]): Promise<void> {
+    return this.track(async ({ lua }) => {
+      if (ids.length > 0) await lua.run('hitaDiscard', ids);
+    });
+  }
+
   onEvent(listener: (event: JobEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -301,6 +327,10 @@ export class BullJobQueue implements JobQueue {
 
   /** Parses one published event and hands it to listeners; wakes waiting workers. */
   private deliver(message: string): void {
+    if (message === WORK_SIGNAL) {
+      this.work.notify();
+      return;
+    }
     let event: JobEvent;
     try {
       event = parseEvent(message);

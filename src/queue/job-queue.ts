@@ -135,6 +135,12 @@ export interface EnqueueInput {
   idempotencyFingerprint?: string;
   /** @default the queue's default (3) */
   maxAttempts?: number;
+  /**
+   * Stores the job QUEUED (with its `added` event) but out of every worker's reach until
+   * `releaseHeld` names it; `discardHeld` removes it instead. For operations that create several
+   * jobs and must create none when they fail. @default false
+   */
+  hold?: boolean;
 }
 
 export interface JobFilter {
@@ -184,6 +190,18 @@ export interface JobProducer {
   /** Durable events of a job with sequence > afterSequence, in order. */
   events(id: string, afterSequence: number): Promise<JobEvent[]>;
   stats(): Promise<QueueStats>;
+  /**
+   * Makes held jobs claimable, in the claim order their priority and creation give them. Ids
+   * that are not held (released already, discarded, unknown) are skipped. No event: the job was
+   * QUEUED all along.
+   */
+  releaseHeld(ids: string[]): Promise<void>;
+  /**
+   * Deletes held jobs with their events and idempotency keys, as if never enqueued (their
+   * `added` event was already delivered to live listeners). Ids that are not held are skipped,
+   * so a released job is never discarded.
+   */
+  discardHeld(ids: string[]): Promise<void>;
   /** Every event of every job as it happens (any process, for the Redis engine). */
   onEvent(listener: (event: JobEvent) => void): () => void;
 }

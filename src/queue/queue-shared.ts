@@ -24,6 +24,12 @@ export interface JobQueueTunables {
   queuedTtlMs?: number;
   /** How often retention, expiry and lost-worker sweeps run (also once at start). @default 60 s */
   sweepIntervalMs?: number;
+  /**
+   * Held jobs (`EnqueueInput.hold`) neither released nor discarded this long after they were
+   * enqueued are discarded by the sweep: the operation that held them died with its process.
+   * @default 10 minutes
+   */
+  heldTtlMs?: number;
   /** Milliseconds since the epoch; injectable for tests. @default Date.now */
   clock?: () => number;
   /**
@@ -43,6 +49,8 @@ export const DEFAULT_MAX_ATTEMPTS = 3;
 export const DEFAULT_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 /** `sweepIntervalMs` when not given: 1 minute. */
 export const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
+/** `heldTtlMs` when not given: 10 minutes. */
+export const DEFAULT_HELD_TTL_MS = 10 * 60_000;
 const MAX_BACKOFF_MS = 30_000;
 
 /** Our priorities are integers in [−PRIORITY_LIMIT, PRIORITY_LIMIT] so BullMQ's 2²¹ range fits. */
@@ -62,6 +70,7 @@ export function resolveTunables(tunables: JobQueueTunables): ResolvedTunables {
     retentionMs = DEFAULT_RETENTION_MS,
     queuedTtlMs,
     sweepIntervalMs = DEFAULT_SWEEP_INTERVAL_MS,
+    heldTtlMs = DEFAULT_HELD_TTL_MS,
     clock = Date.now,
     onWarning = (message: string) => process.emitWarning(message, 'JobQueueWarning'),
   } = tunables;
@@ -72,6 +81,7 @@ export function resolveTunables(tunables: JobQueueTunables): ResolvedTunables {
     retentionMs,
     queuedTtlMs,
     sweepIntervalMs,
+    heldTtlMs,
     clock,
     onWarning,
   };

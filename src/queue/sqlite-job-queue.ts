@@ -42,7 +42,7 @@ import { migrate } from './sqlite/migrations.js';
 import { rowToEvent, rowToRecord, type JobRow } from './sqlite/rows.js';
 import { prepareStatements, type Statements } from './sqlite/statements.js';
 import { SqliteWorkerCalls } from './sqlite/sqlite-worker-calls.js';
-import { sweepOnce, writeTransaction, type Emit } from './sqlite/transactions.js';
+import { discardHeldJobs, sweepOnce, writeTransaction, type Emit } from './sqlite/transactions.js';
 
 /** Options of `SqliteJobQueue`. */
 export interface SqliteJobQueueOptions extends JobQueueTunables {
@@ -180,6 +180,9 @@ export class SqliteJobQueue implements JobQueue {
             fingerprint: input.idempotencyFingerprint ?? null,
             maxAttempts,
             now,
+            // A held job has no time it becomes available: no claim can pick it.
+            availableAt: input.hold ? null : now,
+            heldAt: input.hold ? now : null,
           }) as JobRow;
           queued++;
           return {
@@ -281,6 +284,18 @@ export class SqliteJobQueue implements JobQueue {
     return countsToStats((status) => counts.get(status) ?? 0);
   }
 
+  async releaseHeld(ids: string[]): Promise<void> {
+    const released = this.write((sql) => {
+      const now = this.tunables.clock();
+      return ids.filter((id) => sql.releaseHeld.get({ id, now }) !== undefined);
+    });
+    if (released.length > 0) this.work.notify();
+  }
+
+  async discardHeld(ids: string[]): Promise<void> {
+    this.write((sql) => discardHeldJobs(sql, ids));
+  }
+
   onEvent(listener: (event: JobEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -321,8 +336,8 @@ export class SqliteJobQueue implements JobQueue {
 
   private sweep(): void {
     if (!this.db) return;
-    const { clock, queuedTtlMs, retentionMs } = this.tunables;
-    sweepOnce((body) => this.write(body), { now: clock(), queuedTtlMs, retentionMs });
+    const { clock, queuedTtlMs, retentionMs, heldTtlMs } = this.tunables;
+    sweepOnce((body) => this.write(body), { now: clock(), queuedTtlMs, retentionMs, heldTtlMs });
   }
 
   private write<T>(body: (sql: Statements, emit: Emit) => T): T {

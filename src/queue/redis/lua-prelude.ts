@@ -19,6 +19,9 @@ local function unindex(id, status)
     redis.call('ZREM', P .. ':queue', queueMember(id, h[1], h[2]))
     redis.call('ZREM', P .. ':queued-at', id)
     redis.call('ZREM', P .. ':available', id)
+    -- Leaving QUEUED ends a hold (lua-held-scripts.ts): a retry later runs the job for real.
+    redis.call('HDEL', jobKey(id), 'held')
+    redis.call('ZREM', P .. ':held', id)
   elseif status == 'RUNNING' then
     redis.call('ZREM', P .. ':leases', id)
   else

@@ -10,11 +10,13 @@
  */
 
 import type { Redis } from 'ioredis';
+import { DISCARD, DISCARD_STALE, RELEASE } from './lua-held-scripts.js';
 import { PRELUDE } from './lua-prelude.js';
 import { CLAIM, FAIL, FINISH, HEARTBEAT, PROGRESS } from './lua-worker-scripts.js';
 
 /** ARGV 4… id, tenant, kind, model, params, priority, maxAttempts, idempotencyKey (JSON),
- * idempotency Redis key or '', tenant index key, maxQueued or '', idempotency fingerprint or ''. */
+ * idempotency Redis key or '', tenant index key, maxQueued or '', idempotency fingerprint or '',
+ * '1' to hold the job (lua-held-scripts.ts) or ''. */
 const ENQUEUE = `
 local id, idemKey, fingerprint = ARGV[4], ARGV[12], ARGV[15] or ''
 if idemKey ~= '' then
@@ -40,6 +42,11 @@ redis.call('HSET', jobKey(id), 'id', id, 'tenant', ARGV[5], 'kind', ARGV[6], 'mo
   'workerId', '', 'cancelRequested', '0', 'run', 1, 'bullId', id .. '-1',
   'idemFingerprint', fingerprint)
 index(id, 'QUEUED', NOW)
+if ARGV[16] == '1' then
+  redis.call('HSET', jobKey(id), 'held', NOW_S)
+  redis.call('ZREM', P .. ':available', id)
+  redis.call('ZADD', P .. ':held', NOW, id)
+end
 redis.call('ZADD', ARGV[13], 0, string.format('%015d:%s', NOW, id))
 if idemKey ~= '' then redis.call('SET', idemKey, id) end
 emit(id, 'added', '')
@@ -132,8 +139,9 @@ const ORPHANS = `
 local found = {}
 local function check(id)
   local h = redis.call('HMGET', jobKey(id), 'bullId', 'priority', 'kind', 'availableAt',
-    'updatedAt')
-  if h[1] and tonumber(h[5]) <= NOW - tonumber(ARGV[5]) and
+    'updatedAt', 'held')
+  -- A held job is kept from BullMQ on purpose until it is released.
+  if h[1] and (not h[6] or h[6] == '') and tonumber(h[5]) <= NOW - tonumber(ARGV[5]) and
       redis.call('EXISTS', ARGV[4] .. h[1]) == 0 then
     table.insert(found, id)
     table.insert(found, h[1])
@@ -168,6 +176,9 @@ export const LUA_SCRIPTS = {
   hitaPosition: PRELUDE + POSITION,
   hitaSweep: PRELUDE + SWEEP,
   hitaOrphans: PRELUDE + ORPHANS,
+  hitaRelease: PRELUDE + RELEASE,
+  hitaDiscard: PRELUDE + DISCARD,
+  hitaDiscardStale: PRELUDE + DISCARD_STALE,
 } as const;
 
 /** The name of one of the scripts above. */

@@ -25,7 +25,7 @@ export function redisKeys(prefix: string) {
     idempotency: (tenant: string, key: string) =>
       `${prefix}:idem:${encodeURIComponent(tenant)}:${encodeURIComponent(key)}`,
     counts: `${prefix}:counts`,
-    /** QUEUED jobs by the time they become claimable (backoff). */
+    /** QUEUED jobs by the time they become claimable (backoff); held jobs are not in it. */
     available: `${prefix}:available`,
     channel: `${prefix}:events`,
     /** Where BullMQ keeps a job's hash: `<bullPrefix><bullId>`. */

@@ -20,7 +20,12 @@ export async function sweepRedis(options: {
   orphanAgeMs: number;
 }): Promise<void> {
   const { lua, bull, keys, tunables, orphanAgeMs } = options;
-  const { queuedTtlMs, retentionMs, clock } = tunables;
+  const { queuedTtlMs, retentionMs, heldTtlMs, clock } = tunables;
+  // Held jobs whose operation died with its process (never released nor discarded).
+  let looked = SWEEP_BATCH;
+  while (looked === SWEEP_BATCH) {
+    looked = Number(await lua.run('hitaDiscardStale', [clock() - heldTtlMs, SWEEP_BATCH]));
+  }
   for (;;) {
     const args = [queuedTtlMs ?? '', retentionMs, SWEEP_BATCH];
     const [changed, ...expired] = (await lua.run('hitaSweep', args)) as [number, ...string[]];

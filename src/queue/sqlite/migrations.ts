@@ -66,6 +66,12 @@ export const MIGRATIONS: readonly string[] = [
   -- then match any request (the behaviour they were stored under)
   ALTER TABLE jobs ADD COLUMN idempotency_fingerprint TEXT;
   `,
+  `
+  -- when a held job (EnqueueInput.hold) was enqueued; NULL once released, and for every other
+  -- job. A held job also has available_at NULL, which is what keeps claims away from it.
+  ALTER TABLE jobs ADD COLUMN held_at INTEGER;
+  CREATE INDEX jobs_held ON jobs (held_at) WHERE held_at IS NOT NULL;
+  `,
 ];
 
 /** Runs the migrations this file has not seen yet, each in its own transaction. */

@@ -38,6 +38,7 @@ export interface JobRow {
   worker_id: string | null;
   cancel_requested: number;
   idempotency_fingerprint: string | null;
+  held_at: number | null;
 }
 
 /** A `job_events` row. */

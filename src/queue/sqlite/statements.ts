@@ -38,9 +38,9 @@ export function prepareStatements(db: Database.Database) {
     insert: db.prepare<[Record<string, unknown>], JobRow>(`
       INSERT INTO jobs (id, tenant, kind, status, sequence, model, params, priority,
         idempotency_key, attempts, max_attempts, progress, outputs, error, created_at, updated_at,
-        queued_at, available_at, idempotency_fingerprint)
+        queued_at, available_at, idempotency_fingerprint, held_at)
       VALUES (@id, @tenant, @kind, 'QUEUED', 1, @model, @params, @priority, @idempotencyKey, 0,
-        @maxAttempts, NULL, '[]', NULL, @now, @now, @now, @now, @fingerprint)
+        @maxAttempts, NULL, '[]', NULL, @now, @now, @now, @availableAt, @fingerprint, @heldAt)
       RETURNING *`),
     insertEvent: db.prepare<[Record<string, unknown>]>(`
       INSERT INTO job_events (job_id, sequence, type, status, at, progress, error)
@@ -68,11 +68,20 @@ export function prepareStatements(db: Database.Database) {
         error = @error, queued_at = @now, available_at = @availableAt,
         lease_token = NULL, lease_until = NULL, worker_id = NULL
       WHERE id = @id AND status = 'RUNNING' AND lease_token = @token RETURNING *`),
-    /** QUEUED → CANCELLED | EXPIRED. */
+    /** QUEUED → CANCELLED | EXPIRED; a held job stops being held (a retry runs it for real). */
     finishQueued: db.prepare<[Record<string, unknown>], JobRow>(`
       UPDATE jobs SET status = @status, sequence = sequence + 1, updated_at = @now,
-        finished_at = @now, available_at = NULL
+        finished_at = @now, available_at = NULL, held_at = NULL
       WHERE id = @id AND status = 'QUEUED' RETURNING *`),
+    /** A held job becomes claimable; its place in claim order is its priority and age, as ever. */
+    releaseHeld: db.prepare<[Record<string, unknown>], { id: string }>(`
+      UPDATE jobs SET available_at = @now, held_at = NULL
+      WHERE id = @id AND status = 'QUEUED' AND held_at IS NOT NULL RETURNING id`),
+    /** Deletes a job only while it is held; its events go in the same transaction. */
+    deleteHeld: db.prepare<[string], { id: string }>(`
+      DELETE FROM jobs WHERE id = ? AND status = 'QUEUED' AND held_at IS NOT NULL RETURNING id`),
+    staleHeld: db.prepare<[number], { id: string }>(`
+      SELECT id FROM jobs WHERE held_at IS NOT NULL AND held_at <= ? LIMIT 500`),
     requestCancel: db.prepare<[string], JobRow>(`
       UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND status = 'RUNNING' RETURNING *`),
     retry: db.prepare<[Record<string, unknown>], JobRow>(`

@@ -85,15 +85,40 @@ export function endLostLeases(sql: Statements, emit: Emit, now: number): void {
 }
 
 /**
- * One housekeeping pass: lost workers, then the queued TTL, then retention. Each batch of at most
- * 500 jobs is its own short transaction so API writes interleave with a large sweep.
+ * Deletes those of `ids` that are still held, with their events; the others stay as they are.
+ * @returns how many it deleted
+ */
+export function discardHeldJobs(sql: Statements, ids: readonly string[]): number {
+  let deleted = 0;
+  for (const id of ids) {
+    if (!sql.deleteHeld.get(id)) continue;
+    sql.deleteEvents.run(id);
+    deleted += 1;
+  }
+  return deleted;
+}
+
+/**
+ * One housekeeping pass: lost workers, held jobs left behind by a dead operation, then the
+ * queued TTL, then retention. Each batch of at most 500 jobs is its own short transaction so API
+ * writes interleave with a large sweep.
  */
 export function sweepOnce(
   write: <T>(body: (sql: Statements, emit: Emit) => T) => T,
-  options: { now: number; queuedTtlMs: number | undefined; retentionMs: number },
+  options: { now: number; queuedTtlMs: number | undefined; retentionMs: number; heldTtlMs: number },
 ): void {
-  const { now, queuedTtlMs, retentionMs } = options;
+  const { now, queuedTtlMs, retentionMs, heldTtlMs } = options;
   write((sql, emit) => endLostLeases(sql, emit, now));
+  let stale = 1;
+  while (stale > 0) {
+    // Counting deletions, not matches, so a row the delete refuses cannot loop this forever.
+    stale = write((sql) =>
+      discardHeldJobs(
+        sql,
+        sql.staleHeld.all(now - heldTtlMs).map((row) => row.id),
+      ),
+    );
+  }
   if (queuedTtlMs !== undefined) {
     let expired = 1;
     while (expired > 0) {
