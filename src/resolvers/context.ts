@@ -1,4 +1,5 @@
 import type { ModelRegistry } from '../inference/model-registry.js';
+import type { JobBatch } from '../services/job-batch.js';
 import type { JobEventHub } from '../services/job-event-hub.js';
 import type { JobService } from '../services/job-service.js';
 import type { UploadService } from '../services/upload-service.js';
@@ -31,4 +32,12 @@ export interface RequestContext {
   /** Public origin of this API, for URLs the filesystem store signs. */
   baseUrl: string;
   services: Services;
+  /**
+   * The operation's held jobs, set by the transport only when one operation may create several
+   * (HITA_MAX_JOBS_PER_REQUEST > 1 and more than one of generateImages, inpaintImage and
+   * transferStyle in it): a fresh `services.jobs.openBatch()` per operation, on a context object
+   * of that operation alone (graphql-ws: the per-operation `context` value), committed when the
+   * result has no errors and aborted otherwise. Absent: each job is claimable at once.
+   */
+  jobBatch?: JobBatch;
 }

@@ -107,7 +107,7 @@ export class JobResolver {
     @Arg('input', () => GenerateInput) input: GenerateInput,
     @Ctx() ctx: RequestContext,
   ): Promise<Job> {
-    return toJob(await ctx.services.jobs.generate(ctx.tenant, input));
+    return toJob(await ctx.services.jobs.generate(ctx.tenant, input, ctx.jobBatch));
   }
 
   @Mutation(() => Job, { description: 'Enqueue in-painting of the masked part of an image' })
@@ -115,7 +115,7 @@ export class JobResolver {
     @Arg('input', () => InpaintInput) input: InpaintInput,
     @Ctx() ctx: RequestContext,
   ): Promise<Job> {
-    return toJob(await ctx.services.jobs.inpaint(ctx.tenant, input));
+    return toJob(await ctx.services.jobs.inpaint(ctx.tenant, input, ctx.jobBatch));
   }
 
   @Mutation(() => Job, {
@@ -125,7 +125,7 @@ export class JobResolver {
     @Arg('input', () => StyleTransferInput) input: StyleTransferInput,
     @Ctx() ctx: RequestContext,
   ): Promise<Job> {
-    return toJob(await ctx.services.jobs.transferStyle(ctx.tenant, input));
+    return toJob(await ctx.services.jobs.transferStyle(ctx.tenant, input, ctx.jobBatch));
   }
 
   @Mutation(() => Job, { description: 'Cancel a queued or running job' })

@@ -22,6 +22,7 @@ import {
   type InputLimits,
 } from './input-checks.js';
 import { copyInputs, dropInputCopies } from './input-copies.js';
+import { JobBatch } from './job-batch.js';
 import { inputFingerprint } from './input-fingerprint.js';
 import { requireOwnKey } from './object-keys.js';
 
@@ -84,15 +85,21 @@ export class JobService {
     } = options);
   }
 
-  async generate(tenant: string, sent: SubmitCommon): Promise<JobRecord> {
+  async generate(tenant: string, sent: SubmitCommon, batch?: JobBatch): Promise<JobRecord> {
     const input = withoutNulls(sent);
     const model = await this.resolveModel(input.model);
     const classId = resolveClassInput(model, input.classId, input.className);
     if (classId === undefined) throw errors.badInput('classId', 'give classId or className');
-    return this.enqueue(tenant, 'GENERATE', input, { ...this.common(model, input), classId });
+    return this.enqueue(
+      tenant,
+      'GENERATE',
+      input,
+      { ...this.common(model, input), classId },
+      batch,
+    );
   }
 
-  async inpaint(tenant: string, sent: SubmitInpaint): Promise<JobRecord> {
+  async inpaint(tenant: string, sent: SubmitInpaint, batch?: JobBatch): Promise<JobRecord> {
     const input = withoutNulls(sent);
     const model = await this.resolveModel(input.model);
     this.requireCapability(model.capabilities.inpaint, model.id, 'in-paint');
@@ -118,18 +125,24 @@ export class JobService {
       { role: 'image', image },
       { role: 'mask', image: mask },
     ]);
-    return this.enqueue(tenant, 'INPAINT', input, {
-      ...common,
-      ...(classId === undefined ? {} : { classId }),
-      imageKey,
-      maskKey,
-      keepHolistic: input.keepHolistic ?? true,
-      composite: input.composite ?? true,
-      inputCopies,
-    });
+    return this.enqueue(
+      tenant,
+      'INPAINT',
+      input,
+      {
+        ...common,
+        ...(classId === undefined ? {} : { classId }),
+        imageKey,
+        maskKey,
+        keepHolistic: input.keepHolistic ?? true,
+        composite: input.composite ?? true,
+        inputCopies,
+      },
+      batch,
+    );
   }
 
-  async transferStyle(tenant: string, sent: SubmitStyle): Promise<JobRecord> {
+  async transferStyle(tenant: string, sent: SubmitStyle, batch?: JobBatch): Promise<JobRecord> {
     const input = withoutNulls(sent);
     const model = await this.resolveModel(input.model);
     this.requireCapability(model.capabilities.style, model.id, 'transfer style');
@@ -156,14 +169,37 @@ export class JobService {
       { role: 'content', image: content },
       { role: 'style', image: style },
     ]);
-    return this.enqueue(tenant, 'STYLE_TRANSFER', input, {
-      ...common,
-      ...(classId === undefined ? {} : { classId }),
-      contentKey,
-      styleKey,
-      mode,
-      strength,
-      inputCopies,
+    return this.enqueue(
+      tenant,
+      'STYLE_TRANSFER',
+      input,
+      {
+        ...common,
+        ...(classId === undefined ? {} : { classId }),
+        contentKey,
+        styleKey,
+        mode,
+        strength,
+        inputCopies,
+      },
+      batch,
+    );
+  }
+
+  /**
+   * A batch for one operation that may create several jobs: pass it to `generate`, `inpaint` and
+   * `transferStyle`, then commit or abort it (job-batch.ts says when).
+   */
+  openBatch(): JobBatch {
+    return new JobBatch({
+      queue: this.queue,
+      onDiscarded: async (jobs) => {
+        await Promise.all(
+          jobs.map(
+            (job) => job.params.inputCopies && dropInputCopies(this.store, job.params.inputCopies),
+          ),
+        );
+      },
     });
   }
 
@@ -234,16 +270,21 @@ export class JobService {
     };
   }
 
-  /** Enqueues; input copies in `params` are removed again unless a new job now owns them. */
+  /**
+   * Enqueues, held in `batch` when the operation may create several jobs; input copies in
+   * `params` are removed again unless a new job now owns them.
+   */
   private async enqueue(
     tenant: string,
     kind: JobKind,
     input: SubmitCommon,
     params: JobParams,
+    batch: JobBatch | undefined,
   ): Promise<JobRecord> {
     let created = false;
     try {
-      const result = await this.queue.enqueue(this.request(tenant, kind, input, params));
+      const request = this.request(tenant, kind, input, params);
+      const result = await (batch ?? this.queue).enqueue(request);
       created = result.created;
       return result.job;
     } finally {
