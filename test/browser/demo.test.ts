@@ -24,6 +24,27 @@ if (hasChromium && !hasBuild) {
   throw new Error('web/dist/index.html is missing: run `npm run build` (or `npm run build:web`)');
 }
 
+/** Chromium on a fresh profile (playwright passes it to chromium as --user-data-dir). */
+async function launchChromium(): Promise<{ profile: string; browser: BrowserContext; page: Page }> {
+  const profile = await mkdtemp(join(tmpdir(), 'hita-chromium-'));
+  const browser = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    viewport: { width: 1280, height: 900 },
+  });
+  const page = browser.pages()[0] ?? (await browser.newPage());
+  return { profile, browser, page };
+}
+
 describe.skipIf(!hasChromium)('demo web app', () => {
   let api: ApiHarness;
   let browser: BrowserContext;
@@ -34,23 +55,7 @@ describe.skipIf(!hasChromium)('demo web app', () => {
   beforeAll(async () => {
     // Two batch rows: one CFG image at a time, so a 16-image job is still running when cancelled.
     api = await startApi({ HITA_MAX_BATCH_ROWS: '2', HITA_MODEL: 'hita-tiny-emoji' });
-    profile = await mkdtemp(join(tmpdir(), 'hita-chromium-'));
-    // A fresh profile each run (playwright passes it to chromium as --user-data-dir).
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      viewport: { width: 1280, height: 900 },
-    });
-    page = browser.pages()[0] ?? (await browser.newPage());
+    ({ profile, browser, page } = await launchChromium());
     page.on('pageerror', (error) => pageErrors.push(error.message));
     await page.goto(api.url + '/');
     await page.locator('body[data-ready="true"]').waitFor({ timeout: 15_000 });
@@ -285,6 +290,55 @@ describe.skipIf(!hasChromium)('demo web app', () => {
     await page
       .locator(`li.job[data-job-id="${first!.id}"][data-status="SUCCEEDED"] .progress.done`)
       .waitFor({ timeout: 45_000 });
+    expect(pageErrors).toEqual([]);
+  });
+});
+
+describe.skipIf(!hasChromium)('demo web app with HITA_API_KEYS', () => {
+  const KEY = 'demo-key-0123456789';
+  let api: ApiHarness;
+  let browser: BrowserContext;
+  let page: Page;
+  let profile: string;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    api = await startApi({ HITA_API_KEYS: `${KEY}:demo`, HITA_MODEL: 'hita-tiny-emoji' });
+    ({ profile, browser, page } = await launchChromium());
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await api?.stop();
+    if (profile) await rm(profile, { recursive: true, force: true });
+  });
+
+  it('shows UNAUTHENTICATED without a key; with one entered it generates, and keeps the key', async () => {
+    await page.goto(api.url + '/');
+    const error = page.locator('#form-error');
+    await error.waitFor({ state: 'visible', timeout: 15_000 });
+    expect(await error.textContent()).toContain('UNAUTHENTICATED');
+
+    await page.fill('#api-key-input', KEY);
+    await page.click('#api-key-save');
+    await page.locator('body[data-ready="true"]').waitFor({ timeout: 15_000 });
+    await error.waitFor({ state: 'hidden' });
+    await page.selectOption('#class', { index: 1 });
+    await page.fill('#count', '1');
+    await page.fill('#seed', '3');
+    await page.click('#submit');
+    // The subscription (graphql-ws, key in connection_init) follows it to the end.
+    await page
+      .locator('li.job[data-status="SUCCEEDED"] .progress.done')
+      .waitFor({ timeout: 45_000 });
+    await expect.poll(() => page.locator('#gallery figure.image').count()).toBe(1);
+
+    // Kept in localStorage: a reload needs no typing, and lists the job again.
+    await page.reload();
+    await page.locator('body[data-ready="true"]').waitFor({ timeout: 15_000 });
+    expect(await page.locator('#api-key-input').inputValue()).toBe(KEY);
+    await expect.poll(() => page.locator('li.job').count()).toBe(1);
     expect(pageErrors).toEqual([]);
   });
 });

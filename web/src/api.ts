@@ -1,4 +1,5 @@
 import { createClient, type Client } from 'graphql-ws';
+import { apiKey, onApiKeyChange } from './api-key';
 
 /** An error the API reported: `errors[0]` of a GraphQL response, or a transport failure. */
 export class ApiError extends Error {
@@ -19,13 +20,18 @@ interface GraphQLResponse<T> {
 
 const endpoint = new URL('graphql', document.baseURI).href;
 
+function authorization(): Record<string, string> {
+  const key = apiKey();
+  return key ? { authorization: `Bearer ${key}` } : {};
+}
+
 /** POSTs a query or mutation; throws ApiError carrying `errors[0]`. */
 export async function gql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
   let response: Response;
   try {
     response = await fetch(endpoint, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...authorization() },
       body: JSON.stringify({ query, variables }),
     });
   } catch (error) {
@@ -192,10 +198,25 @@ function wsClient(): Client {
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     // No automatic retries: a retry would resubscribe with the original afterSequence, so
     // followJob resubscribes itself with the last sequence it saw.
-    client = createClient({ url: url.href, lazy: true, retryAttempts: 0 });
+    client = createClient({
+      url: url.href,
+      lazy: true,
+      retryAttempts: 0,
+      // Read at every connect, so a new socket always carries the key in use.
+      connectionParams: () => {
+        const key = apiKey();
+        return key ? { apiKey: key } : {};
+      },
+    });
   }
   return client;
 }
+
+// The server checks the key once per socket: a new key needs a new socket.
+onApiKeyChange(() => {
+  void client?.dispose();
+  client = null;
+});
 
 export interface FollowHandlers {
   event(event: JobEvent): void;

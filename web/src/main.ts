@@ -12,6 +12,7 @@ import {
   type Job,
   type Model,
 } from './api';
+import { mountApiKeyField } from './api-key';
 import { $, className, h, parameterSummary, progressBar, progressLabel, thumbnail } from './ui';
 
 interface Tracked {
@@ -534,10 +535,12 @@ async function start(): Promise<void> {
     fillModels();
     for (const job of await fetchJobs()) track(job);
     render();
+    showError($('#form-error'), null);
     document.body.dataset.ready = 'true';
   } catch (error) {
     showError($('#form-error'), error);
   }
 }
 
+mountApiKeyField(() => void start());
 void start();
