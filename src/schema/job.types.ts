@@ -1,5 +1,6 @@
 import { Field, Float, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import type { JobOutput, JobStatus as QueueJobStatus } from '../queue/job-queue.js';
+import { COSTS } from './costs.js';
 
 export enum JobStatus {
   QUEUED = 'QUEUED',
@@ -24,10 +25,10 @@ export class Image {
   @Field(() => String, { description: 'Object key, usable as an input of later jobs' })
   key!: string;
 
-  @Field(() => String)
+  @Field(() => String, { complexity: COSTS.signedUrl })
   url!: string;
 
-  @Field(() => String, { description: 'A small WebP preview' })
+  @Field(() => String, { description: 'A small WebP preview', complexity: COSTS.signedUrl })
   thumbnailUrl!: string;
 
   @Field(() => Int)
@@ -110,7 +111,7 @@ export class InputImage {
   @Field(() => String, { description: 'Object key, as given in the job input' })
   key!: string;
 
-  @Field(() => String, { description: 'Presigned, expiring GET URL' })
+  @Field(() => String, { description: 'Presigned, expiring GET URL', complexity: COSTS.signedUrl })
   url!: string;
 }
 
@@ -219,7 +220,7 @@ export class JobEdge {
 
 @ObjectType()
 export class JobConnection {
-  @Field(() => [JobEdge])
+  @Field(() => [JobEdge], { complexity: COSTS.pageEdges })
   edges!: JobEdge[];
 
   @Field(() => PageInfo)
