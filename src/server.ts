@@ -176,6 +176,7 @@ export async function startHttpServer(
     }),
   );
   if (webDir) app.use(express.static(webDir));
+  app.use((req, res) => sendAppError(res, errors.notFound('route', req.path)));
   app.use(httpErrorHandler(logger, MAX_BODY_BYTES));
 
   await new Promise<void>((resolve) => server.listen(port, host, resolve));

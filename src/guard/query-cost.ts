@@ -1,9 +1,17 @@
 /**
  * What an operation will cost, estimated from the document before it runs (graphql-query-complexity).
  * Every list field and mutation declares its cost on its type-graphql decorator (src/schema/costs.ts);
- * any other field costs 1 when it returns an object and 0 when it returns a scalar.
+ * any other field costs 1 when it returns an object (times UNDECLARED_LIST_LENGTH for a list) and 0
+ * when it returns a scalar.
  */
-import { getNamedType, isLeafType, type DocumentNode, type GraphQLSchema } from 'graphql';
+import {
+  getNamedType,
+  getNullableType,
+  isLeafType,
+  isListType,
+  type DocumentNode,
+  type GraphQLSchema,
+} from 'graphql';
 import {
   fieldExtensionsEstimator,
   getComplexity,
@@ -11,8 +19,18 @@ import {
 } from 'graphql-query-complexity';
 import type { CostContext } from '../schema/costs.js';
 
-const undeclaredFieldCost: ComplexityEstimator = ({ field, childComplexity }) =>
-  isLeafType(getNamedType(field.type)) ? 0 : 1 + childComplexity;
+/**
+ * Lists without a declared cost are introspection's (`types`, `fields`, `args`…; a test makes
+ * ours declare one): each counts as this many entries, so that nesting them cannot multiply
+ * work unchecked.
+ */
+const UNDECLARED_LIST_LENGTH = 4;
+
+const undeclaredFieldCost: ComplexityEstimator = ({ field, childComplexity }) => {
+  if (isLeafType(getNamedType(field.type))) return 0;
+  const entries = isListType(getNullableType(field.type)) ? UNDECLARED_LIST_LENGTH : 1;
+  return 1 + entries * childComplexity;
+};
 
 const ESTIMATORS = [fieldExtensionsEstimator(), undeclaredFieldCost];
 
