@@ -102,7 +102,7 @@ const env = z.object({
   HITA_METRICS_TOKEN: z.string().min(16).optional(),
   HITA_INTROSPECTION: flag.optional(),
   HITA_PERSISTED_QUERIES: flag.default(false),
-  HITA_MAX_QUERY_COST: intFrom(10, 10_000_000).default(DEFAULT_MAX_QUERY_COST),
+  HITA_MAX_QUERY_COST: intFrom(0, 10_000_000).default(DEFAULT_MAX_QUERY_COST),
   HITA_MAX_QUERY_DEPTH: intFrom(2, 100).default(15),
   HITA_MAX_ALIASES: intFrom(0, 1000).default(15),
   HITA_MAX_DIRECTIVES: intFrom(0, 1000).default(10),

@@ -60,7 +60,7 @@ export class OperationGuard {
    *   cap, RATE_LIMITED without enough points (in that order: a refused operation costs nothing)
    */
   async admit(operation: OperationToAdmit): Promise<Admission> {
-    const { schema, limits, costContext, rateLimiter, maxJobsPerRequest } = this.options;
+    const { schema, limits, rateLimiter, maxJobsPerRequest } = this.options;
     const definition = getOperationAST(operation.document, operation.operationName);
     // The cost depends on variables (`first`, `count`): they must coerce before it is estimated.
     const coerced = getVariableValues(
@@ -70,15 +70,7 @@ export class OperationGuard {
       { maxErrors: 1 },
     );
     if (coerced.errors?.[0]) throw errors.badVariables(coerced.errors[0].message);
-    let cost: number;
-    try {
-      cost = estimateCost(schema, operation, costContext);
-    } catch (error) {
-      throw errors.queryTooComplex(`the operation cannot be costed: ${(error as Error).message}`, {
-        limit: 'cost',
-        max: limits.maxCost,
-      });
-    }
+    const cost = limits.maxCost > 0 ? this.costOf(operation) : 0;
     if (cost > limits.maxCost) {
       throw errors.queryTooComplex(
         `the operation costs ${cost}; the most one operation may cost is ${limits.maxCost}`,
@@ -96,6 +88,19 @@ export class OperationGuard {
       );
     }
     return { cost: await rateLimiter.consume(operation.tenant, cost), jobCreatingFields };
+  }
+
+  /** @throws AppError QUERY_TOO_COMPLEX when the estimator gives up (too many field nodes) */
+  private costOf(operation: OperationToAdmit): number {
+    const { schema, limits, costContext } = this.options;
+    try {
+      return estimateCost(schema, operation, costContext);
+    } catch (error) {
+      throw errors.queryTooComplex(`the operation cannot be costed: ${(error as Error).message}`, {
+        limit: 'cost',
+        max: limits.maxCost,
+      });
+    }
   }
 
   /** The tenant's standing for a response refused before its cost was known. */

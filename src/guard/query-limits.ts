@@ -28,7 +28,7 @@ export interface QueryLimits {
   maxDepth: number;
   maxAliases: number;
   maxDirectives: number;
-  /** Estimated cost of one operation (query-cost.ts). */
+  /** Estimated cost of one operation (query-cost.ts); 0 skips the estimate (benchmarks only). */
   maxCost: number;
   /** Whether `__schema` and `__type` may be queried; off also hides "Did you mean …" hints. */
   introspection: boolean;
