@@ -76,6 +76,17 @@ export function createFormatError({ logger, hideSuggestions }: FormatErrorOption
         extensions: { code: code as ErrorCode },
       };
     }
+    // Apollo refuses some requests with a 4xx status and no code (a persisted query whose hash
+    // does not match): a client error, so BAD_REQUEST rather than a masked 500.
+    const status = (error as { extensions?: { http?: { status?: unknown } } } | null)?.extensions
+      ?.http?.status;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      return {
+        message: shortenMessage(formatted.message, hideSuggestions),
+        ...location,
+        extensions: { code: 'BAD_REQUEST' },
+      };
+    }
     logger.error({ err: error, message: formatted.message }, 'unexpected error');
     return {
       message: 'internal server error',

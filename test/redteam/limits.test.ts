@@ -22,6 +22,7 @@ describe('rate limits and quotas (production mode)', () => {
         HITA_RATE_LIMIT_WINDOW_SECONDS: '30',
         HITA_MAX_SUBSCRIPTIONS_PER_TENANT: '3',
         HITA_WORKERS: '0',
+        HITA_PERSISTED_QUERIES: 'true',
       },
       readyMessage: 'hita-serve listening on',
     });
@@ -63,6 +64,25 @@ describe('rate limits and quotas (production mode)', () => {
     const bob = await overHttp(server, query, { authorization: `Bearer ${BOB}` });
     expect(bob.status).toBe(200);
     expect(bob.errors).toEqual([]);
+  });
+
+  it('answers persisted-query mistakes with their codes when APQ is turned on', async () => {
+    const auth = { authorization: `Bearer ${BOB}` };
+    const unknownHash = await overHttp(
+      server,
+      { extensions: { persistedQuery: { version: 1, sha256Hash: 'ab'.repeat(32) } } },
+      auth,
+    );
+    expect(codeOf(unknownHash)).toBe('PERSISTED_QUERY_NOT_FOUND');
+    const wrongHash = await overHttp(
+      server,
+      {
+        query: '{ health { ok } }',
+        extensions: { persistedQuery: { version: 1, sha256Hash: 'ab'.repeat(32) } },
+      },
+      auth,
+    );
+    expect([wrongHash.status, codeOf(wrongHash)]).toEqual([400, 'BAD_REQUEST']);
   });
 
   it('caps the open subscriptions of a tenant and frees a place when one ends', async () => {
