@@ -95,12 +95,35 @@ function loadClient(
   });
 }
 
-it('enqueue mutations per second (client in another process)', async () => {
-  const api = await startApi({ HITA_WORKERS: '0' });
-  await loadClient(['enqueue', api.url, '200', '16']); // warm-up
-  const figures = await loadClient(['enqueue', api.url, '3000', '64']);
-  await api.stop();
-  record('platform', { figure: 'enqueue mutations/s', ...figures });
+/** The guard's two costs, measured side by side: query-cost analysis and the cost rate limiter. */
+const GUARD_SETTINGS = {
+  // Points no run can spend: the limiter consumes on every request but never refuses.
+  on: { HITA_RATE_LIMIT_POINTS: String(1e9) },
+  off: { HITA_RATE_LIMIT_POINTS: '0', HITA_MAX_QUERY_COST: '0' },
+} as const;
+
+it('enqueue mutations per second, cost analysis and rate limiter on and off (client in another process)', async () => {
+  const runs: Record<keyof typeof GUARD_SETTINGS, number[]> = { on: [], off: [] };
+  const last: Record<string, Record<string, number>> = {};
+  for (let run = 0; run < 3; run++) {
+    for (const mode of ['on', 'off'] as const) {
+      const api = await startApi({ HITA_WORKERS: '0', ...GUARD_SETTINGS[mode] });
+      await loadClient(['enqueue', api.url, '200', '16']); // warm-up
+      const figures = await loadClient(['enqueue', api.url, '3000', '64']);
+      await api.stop();
+      runs[mode].push(figures.perSecond!);
+      last[mode] = figures;
+    }
+  }
+  record('platform', {
+    figure: 'enqueue mutations/s, median of 3, guard on vs off',
+    guardOnPerSecond: median(runs.on),
+    guardOffPerSecond: median(runs.off),
+    guardOnRuns: runs.on,
+    guardOffRuns: runs.off,
+    guardOnP99Ms: last.on!.p99Ms,
+    guardOffP99Ms: last.off!.p99Ms,
+  });
 });
 
 it('1,000 open subscriptions: event latency (clients in another process)', async () => {

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { AppError } from './errors.js';
+import { errors } from './errors.js';
 
 /** The tenant of single-tenant development mode (no HITA_API_KEYS). */
 export const DEV_TENANT = 'dev';
@@ -21,12 +21,9 @@ export class ApiKeys {
       const key = entry.slice(0, at);
       const tenant = entry.slice(at + 1);
       if (at < 1 || !/^[A-Za-z0-9_-]{1,64}$/.test(tenant) || key.length < 8) {
-        throw new AppError(
-          'BAD_USER_INPUT',
-          'HITA_API_KEYS: each entry is key:tenant, keys ≥ 8 characters, tenants [A-Za-z0-9_-]',
-          {
-            details: { field: 'HITA_API_KEYS' },
-          },
+        throw errors.badInput(
+          'HITA_API_KEYS',
+          'each entry is key:tenant, keys ≥ 8 characters, tenants [A-Za-z0-9_-]',
         );
       }
       this.keys.push({ key: Buffer.from(key), tenant });
@@ -51,8 +48,7 @@ export class ApiKeys {
       if (key.length === candidate.length && timingSafeEqual(key, candidate)) tenant = owner;
     }
     if (!tenant) {
-      throw new AppError(
-        'UNAUTHENTICATED',
+      throw errors.unauthenticated(
         presented ? 'unknown API key' : 'an API key is required (Authorization: Bearer KEY)',
       );
     }

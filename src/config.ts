@@ -7,10 +7,15 @@ import {
   parseExecutionProviders,
   type ExecutionProvider,
 } from './inference/execution-providers.js';
+import type { QueryLimits } from './guard/query-limits.js';
 import { PACKAGE_ROOT } from './paths.js';
 
 /** The model served when nothing names one. */
 export const DEFAULT_MODEL = 'hita-tiny-emoji';
+/** Twice the cost of the demo page's largest query (a test keeps it so). */
+export const DEFAULT_MAX_QUERY_COST = 5000;
+/** Per tenant and minute: about 50 pages of jobs or 2,000 single-image jobs. */
+export const DEFAULT_RATE_LIMIT_POINTS = 50_000;
 
 /** Inference settings shared by `hita serve`, `hita worker` and the generation commands. */
 export interface InferenceConfig {
@@ -38,10 +43,29 @@ export type StorageConfig =
       publicEndPoint?: string;
     };
 
+/** The HTTP and WebSocket edge: who may connect, and what one request may ask for. */
+export interface ApiConfig {
+  /** HITA_API_KEYS unset: one tenant, bound to 127.0.0.1 unless HITA_HOST says otherwise. */
+  isDevelopmentMode: boolean;
+  /** Browser origins allowed besides the server's own (CORS and the WebSocket upgrade). */
+  corsOrigins: string[];
+  /** Bearer token of /metrics when keys are set; unset then means /metrics answers 401. */
+  metricsToken: string | undefined;
+  /** Automatic persisted queries (Apollo's APQ). */
+  persistedQueries: boolean;
+  queryLimits: QueryLimits;
+  /** Query-cost points per tenant and window; 0 = no rate limit. */
+  rateLimitPoints: number;
+  rateLimitWindowSeconds: number;
+  maxJobsPerRequest: number;
+  maxSubscriptionsPerTenant: number;
+}
+
 /** Everything `hita serve` and `hita worker` need, parsed once at start (DESIGN.md's table). */
 export interface ServerConfig {
   port: number;
   host: string;
+  api: ApiConfig;
   dataDir: string;
   publicUrl: string | undefined;
   apiKeys: string | undefined;
@@ -58,10 +82,35 @@ export interface ServerConfig {
 }
 
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const originList = z
+  .string()
+  .transform((v) =>
+    v
+      .split(',')
+      .map((o) => o.trim())
+      .filter(Boolean),
+  )
+  .pipe(
+    z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'an origin such as https://app.example.com')),
+  );
 
 const env = z.object({
   PORT: intFrom(0, 65535).default(4000),
-  HITA_HOST: z.string().default('0.0.0.0'),
+  HITA_HOST: z.string().min(1).optional(),
+  HITA_CORS_ORIGINS: originList.optional(),
+  HITA_METRICS_TOKEN: z.string().min(16).optional(),
+  HITA_INTROSPECTION: flag.optional(),
+  HITA_PERSISTED_QUERIES: flag.default(false),
+  HITA_MAX_QUERY_COST: intFrom(0, 10_000_000).default(DEFAULT_MAX_QUERY_COST),
+  HITA_MAX_QUERY_DEPTH: intFrom(2, 100).default(15),
+  HITA_MAX_ALIASES: intFrom(0, 1000).default(15),
+  HITA_MAX_DIRECTIVES: intFrom(0, 1000).default(10),
+  HITA_MAX_TOKENS: intFrom(100, 1_000_000).default(2000),
+  HITA_RATE_LIMIT_POINTS: intFrom(0, 1_000_000_000).default(DEFAULT_RATE_LIMIT_POINTS),
+  HITA_RATE_LIMIT_WINDOW_SECONDS: intFrom(1, 86_400).default(60),
+  HITA_MAX_JOBS_PER_REQUEST: intFrom(1, 16).default(1),
+  HITA_MAX_SUBSCRIPTIONS_PER_TENANT: intFrom(1, 1_000_000).default(2000),
   HITA_DATA_DIR: z.string().min(1).default('./data'),
   HITA_MODELS_DIR: z.string().min(1).default(join(PACKAGE_ROOT, 'models')),
   HITA_MODEL: z.string().min(1).default(DEFAULT_MODEL),
@@ -155,9 +204,29 @@ export function readServerConfig(
     retentionMs: e.HITA_RETENTION_HOURS * 3_600_000,
     maxQueued: e.HITA_MAX_QUEUED,
   };
+  const isDevelopmentMode = !e.HITA_API_KEYS?.trim();
   return Object.freeze({
     port: e.PORT,
-    host: e.HITA_HOST,
+    // Without keys anyone who reaches the port is the one tenant: only this machine, unless asked.
+    host: e.HITA_HOST ?? (isDevelopmentMode ? '127.0.0.1' : '0.0.0.0'),
+    api: {
+      isDevelopmentMode,
+      corsOrigins: e.HITA_CORS_ORIGINS ?? [],
+      metricsToken: e.HITA_METRICS_TOKEN,
+      persistedQueries: e.HITA_PERSISTED_QUERIES,
+      queryLimits: {
+        maxTokens: e.HITA_MAX_TOKENS,
+        maxDepth: e.HITA_MAX_QUERY_DEPTH,
+        maxAliases: e.HITA_MAX_ALIASES,
+        maxDirectives: e.HITA_MAX_DIRECTIVES,
+        maxCost: e.HITA_MAX_QUERY_COST,
+        introspection: e.HITA_INTROSPECTION ?? isDevelopmentMode,
+      },
+      rateLimitPoints: e.HITA_RATE_LIMIT_POINTS,
+      rateLimitWindowSeconds: e.HITA_RATE_LIMIT_WINDOW_SECONDS,
+      maxJobsPerRequest: e.HITA_MAX_JOBS_PER_REQUEST,
+      maxSubscriptionsPerTenant: e.HITA_MAX_SUBSCRIPTIONS_PER_TENANT,
+    },
     dataDir,
     publicUrl: e.HITA_PUBLIC_URL,
     apiKeys: e.HITA_API_KEYS,

@@ -17,7 +17,78 @@ export type ErrorCode =
   | 'EXECUTION_PROVIDER_UNAVAILABLE'
   | 'STORAGE_UNAVAILABLE'
   | 'JOB_UNREADABLE'
-  | 'INTERNAL_SERVER_ERROR';
+  | 'QUERY_TOO_COMPLEX'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'INTERNAL_SERVER_ERROR'
+  // Protocol codes Apollo Server produces itself; listed so that the catalogue is closed.
+  | 'GRAPHQL_PARSE_FAILED'
+  | 'GRAPHQL_VALIDATION_FAILED'
+  | 'BAD_REQUEST'
+  | 'OPERATION_RESOLUTION_FAILURE'
+  | 'PERSISTED_QUERY_NOT_FOUND'
+  | 'PERSISTED_QUERY_NOT_SUPPORTED';
+
+/** Every code of the catalogue, for checks that a response's code is one of ours. */
+export const ERROR_CODES: readonly ErrorCode[] = [
+  'BAD_USER_INPUT',
+  'NOT_FOUND',
+  'FORBIDDEN',
+  'UNAUTHENTICATED',
+  'CONFLICT',
+  'QUEUE_FULL',
+  'RATE_LIMITED',
+  'CANCELLED',
+  'GENERATION_FAILED',
+  'MODEL_UNAVAILABLE',
+  'EXECUTION_PROVIDER_UNAVAILABLE',
+  'STORAGE_UNAVAILABLE',
+  'JOB_UNREADABLE',
+  'QUERY_TOO_COMPLEX',
+  'PAYLOAD_TOO_LARGE',
+  'INTERNAL_SERVER_ERROR',
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_REQUEST',
+  'OPERATION_RESOLUTION_FAILURE',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+];
+
+/** The HTTP status of a whole request refused with this code (GraphQL field errors stay 200). */
+export function httpStatusOf(code: ErrorCode): number {
+  switch (code) {
+    case 'UNAUTHENTICATED':
+      return 401;
+    case 'FORBIDDEN':
+      return 403;
+    case 'NOT_FOUND':
+      return 404;
+    case 'PAYLOAD_TOO_LARGE':
+      return 413;
+    case 'RATE_LIMITED':
+      return 429;
+    case 'INTERNAL_SERVER_ERROR':
+      return 500;
+    case 'QUEUE_FULL':
+    case 'MODEL_UNAVAILABLE':
+    case 'STORAGE_UNAVAILABLE':
+      return 503;
+    default:
+      return 400;
+  }
+}
+
+/** Longest echo of a client's value inside an error message. */
+export const MAX_ECHO_CHARS = 100;
+
+/**
+ * A client's value as it may appear in a message: JSON, cut to {@link MAX_ECHO_CHARS} characters,
+ * so that a 900 KB string is never sent back whole.
+ */
+export function quote(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length <= MAX_ECHO_CHARS ? text : `${text.slice(0, MAX_ECHO_CHARS)}…`;
+}
 
 export interface AppErrorOptions {
   /** Whether running the same work again may succeed. @default false */
@@ -67,9 +138,43 @@ export const errors = {
     });
   },
   notFound(what: string, id: string): AppError {
-    return new AppError('NOT_FOUND', `${what} ${JSON.stringify(id)} does not exist`, {
-      details: { id },
+    return new AppError('NOT_FOUND', `${what} ${quote(id)} does not exist`, {
+      details: { id: id.slice(0, MAX_ECHO_CHARS) },
     });
+  },
+  /** Variables that do not coerce to their declared types (graphql-js names the path). */
+  badVariables(message: string): AppError {
+    return new AppError('BAD_USER_INPUT', message);
+  },
+  unauthenticated(message: string): AppError {
+    return new AppError('UNAUTHENTICATED', message);
+  },
+  /** Any query limit (tokens, depth, aliases, directives, cost): refused before execution. */
+  queryTooComplex(message: string, details: Record<string, unknown> = {}): AppError {
+    return new AppError('QUERY_TOO_COMPLEX', message, { details });
+  },
+  /** @param retryAfterSeconds when the tenant has points again */
+  rateLimited(
+    message: string,
+    retryAfterSeconds: number,
+    details: Record<string, unknown> = {},
+  ): AppError {
+    return new AppError('RATE_LIMITED', message, {
+      retryable: true,
+      details: { retryAfterSeconds, ...details },
+    });
+  },
+  badRequest(message: string): AppError {
+    return new AppError('BAD_REQUEST', message);
+  },
+  payloadTooLarge(limitBytes: number): AppError {
+    return new AppError('PAYLOAD_TOO_LARGE', `the request body exceeds ${limitBytes} bytes`, {
+      details: { limit: limitBytes },
+    });
+  },
+  /** A failure we did not foresee; its cause is logged, never sent. */
+  internal(message: string, cause?: unknown, retryable = false): AppError {
+    return new AppError('INTERNAL_SERVER_ERROR', message, { cause, retryable });
   },
   conflict(message: string, details: Record<string, unknown> = {}): AppError {
     return new AppError('CONFLICT', message, { details });

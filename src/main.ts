@@ -3,9 +3,11 @@
  * on this machine; `hita worker` = workers only, against the shared BullMQ queue and S3 store.
  */
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { ApiKeys } from './auth.js';
 import type { ServerConfig } from './config.js';
+import { CostRateLimiter } from './guard/cost-rate-limiter.js';
 import type { InferenceEngine } from './inference/inference-engine.js';
 import { ModelRegistry } from './inference/model-registry.js';
 import { WorkerEngine } from './inference/worker-engine.js';
@@ -15,6 +17,7 @@ import { createJobQueue } from './queue/create-job-queue.js';
 import type { JobQueue } from './queue/job-queue.js';
 import { JobEventHub } from './services/job-event-hub.js';
 import { JobService } from './services/job-service.js';
+import { SubscriptionQuota } from './services/subscription-quota.js';
 import { UploadService } from './services/upload-service.js';
 import { createObjectStore } from './storage/create-object-store.js';
 import { FsObjectStore, fsObjectRouter } from './storage/fs-object-store.js';
@@ -89,10 +92,23 @@ export async function serve(
   const apiKeys = new ApiKeys(config.apiKeys);
   if (apiKeys.isDevelopmentMode) {
     logger.warn(
-      {},
-      'HITA_API_KEYS is not set: single-tenant development mode, every request is tenant "dev"',
+      { host: config.host },
+      config.host === '127.0.0.1'
+        ? 'HITA_API_KEYS is not set: single-tenant development mode, every request is tenant "dev"; listening on 127.0.0.1 only (set HITA_HOST to change that)'
+        : 'HITA_API_KEYS is not set: single-tenant development mode, every request is tenant "dev", and HITA_HOST opens it to other hosts',
     );
   }
+  // Rate-limit points live beside the queue: in Redis they hold across API replicas.
+  const rateLimitRedis =
+    config.queue.kind === 'redis' && config.api.rateLimitPoints > 0
+      ? new Redis(config.queue.redisUrl, { enableOfflineQueue: false, lazyConnect: true })
+      : undefined;
+  await rateLimitRedis?.connect();
+  const rateLimiter = new CostRateLimiter({
+    points: config.api.rateLimitPoints,
+    windowSeconds: config.api.rateLimitWindowSeconds,
+    redis: rateLimitRedis,
+  });
   const registry = new ModelRegistry({
     modelsDir: config.inference.modelsDir,
     defaultModel: config.inference.defaultModel,
@@ -116,6 +132,7 @@ export async function serve(
         jobs,
         events,
         uploads: new UploadService(store, config.urlTtlSeconds, config.limits.maxImageBytes),
+        subscriptions: new SubscriptionQuota(config.api.maxSubscriptionsPerTenant),
         registry,
         store,
         defaultModel: config.inference.defaultModel,
@@ -147,6 +164,9 @@ export async function serve(
         },
       },
       apiKeys,
+      api: config.api,
+      rateLimiter,
+      maxOutputs: config.limits.maxCount,
       logger,
       metrics,
       ...(store instanceof FsObjectStore ? { objectRouter: fsObjectRouter(store) } : {}),
@@ -181,6 +201,7 @@ export async function serve(
         await Promise.all(workers.map((w) => w.engine.close()));
         await queue.close();
         await store.close();
+        await rateLimitRedis?.quit().catch(() => undefined);
       })()),
   };
 }

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
@@ -6,23 +7,38 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
 import express, { type Request, type Router } from 'express';
-import { GraphQLError } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { ApiKeys } from './auth.js';
+import type { ApiConfig } from './config.js';
+import { errors, isAppError } from './errors.js';
 import { createFormatError } from './format-error.js';
+import type { CostRateLimiter } from './guard/cost-rate-limiter.js';
+import { OperationGuard } from './guard/operation-guard.js';
+import { limitRules, parseOptions } from './guard/query-limits.js';
+import { apolloGuardPlugin, toHttpGraphQLError } from './http/apollo-guard-plugin.js';
+import { startGraphqlWs } from './http/graphql-ws-server.js';
+import { httpErrorHandler, sendAppError } from './http/http-errors.js';
+import { OriginPolicy } from './http/origin-policy.js';
 import type { Metrics } from './metrics.js';
 import type { RequestContext, Services } from './resolvers/context.js';
 import { buildHitaSchema } from './schema/build-schema.js';
 
 interface Logger {
   info(obj: Record<string, unknown>, message: string): void;
+  warn(obj: Record<string, unknown>, message: string): void;
   error(obj: Record<string, unknown>, message: string): void;
 }
+
+/** The largest HTTP body and WebSocket frame accepted, in bytes. */
+export const MAX_BODY_BYTES = 1024 * 1024;
 
 export interface HttpServerOptions {
   services: Services;
   apiKeys: ApiKeys;
+  api: ApiConfig;
+  rateLimiter: CostRateLimiter;
+  /** Images one job may make (bounds `outputs` in the cost analysis). */
+  maxOutputs: number;
   logger: Logger;
   metrics: Metrics;
   /** Serves the fs store's signed URLs at /objects (absent for S3). */
@@ -41,20 +57,34 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-function unauthenticated(message: string): GraphQLError {
-  return new GraphQLError(message, {
-    extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
-  });
+/** Constant-time check of `Authorization: Bearer TOKEN`. */
+function bearerMatches(header: string | undefined, token: string | undefined): boolean {
+  if (!token || !header) return false;
+  const presented = Buffer.from(header.replace(/^Bearer\s+/i, '').trim());
+  const expected = Buffer.from(token);
+  return presented.length === expected.length && timingSafeEqual(presented, expected);
 }
 
 /** Apollo over express and graphql-ws on one HTTP server, all at /graphql; drains on close. */
 export async function startHttpServer(
   options: HttpServerOptions,
   port: number,
-  host = '0.0.0.0',
+  host: string,
 ): Promise<HttpServer> {
-  const { services, apiKeys, logger, metrics, objectRouter, webDir, publicUrl, isReady } = options;
+  const { services, apiKeys, api, logger, metrics, objectRouter, webDir, publicUrl, isReady } =
+    options;
   const schema = await buildHitaSchema();
+  const limits = api.queryLimits;
+  const guard = new OperationGuard({
+    schema,
+    limits,
+    costContext: { maxOutputs: options.maxOutputs },
+    rateLimiter: options.rateLimiter,
+    maxJobsPerRequest: api.maxJobsPerRequest,
+  });
+  const formatError = createFormatError({ logger, hideSuggestions: !limits.introspection });
+  const validationRules = limitRules(limits);
+  const origins = new OriginPolicy({ allowed: api.corsOrigins, publicUrl });
   const app = express();
   app.disable('x-powered-by');
   // GraphQL responses are POST answers that change with every job: an ETag would only cost a hash.
@@ -63,40 +93,48 @@ export async function startHttpServer(
   const originOf = (req: Request) =>
     publicUrl ?? `${req.protocol}://${req.get('host') ?? `localhost:${port}`}`;
 
-  const wsServer = new WebSocketServer({ server, path: '/graphql' });
-  const ws = useServer<Record<string, unknown>, { tenant?: string; origin?: string }>(
-    {
-      schema,
-      onConnect: (ctx) => {
-        const params = ctx.connectionParams ?? {};
-        const presented = (params.apiKey ?? params.authorization ?? params.Authorization) as
-          string | undefined;
-        try {
-          ctx.extra.tenant = apiKeys.tenantOf(presented);
-        } catch {
-          return false; // graphql-ws closes with 4403 Forbidden
-        }
-        const host = ctx.extra.request.headers.host ?? `localhost:${port}`;
-        ctx.extra.origin = publicUrl ?? `http://${host}`;
-        return true;
-      },
-      context: (ctx): RequestContext => ({
-        tenant: ctx.extra.tenant!,
-        baseUrl: ctx.extra.origin!,
-        services,
-      }),
+  const wsServer = new WebSocketServer({
+    server,
+    path: '/graphql',
+    // A bigger frame closes the socket with 1009 before it is buffered.
+    maxPayload: MAX_BODY_BYTES,
+    // Browsers send no preflight for WebSockets: the handshake's Origin is the only check.
+    verifyClient: ({ origin, req }, done) => {
+      const allowed = origins.admits(origin, req);
+      if (!allowed) logger.warn({ origin }, 'WebSocket refused: origin not allowed');
+      done(allowed, 403, 'origin not allowed');
     },
+  });
+  const ws = startGraphqlWs({
     wsServer,
-  );
+    schema,
+    apiKeys,
+    guard,
+    parseOptions: parseOptions(limits),
+    validationRules,
+    formatError,
+    services,
+    originOf: (requestHost) => publicUrl ?? `http://${requestHost ?? `localhost:${port}`}`,
+  });
 
   const apollo = new ApolloServer<RequestContext>({
     schema,
-    formatError: createFormatError(logger),
+    formatError,
+    // Safe whatever NODE_ENV is: no stack traces, introspection only when configured.
+    includeStacktraceInErrorResponses: false,
+    introspection: limits.introspection,
+    persistedQueries: api.persistedQueries ? {} : false,
+    parseOptions: parseOptions(limits),
+    validationRules,
+    allowBatchedHttpRequests: false,
+    // Shutdown is ours (the CLI's signal path); Apollo's handler would signal the process again.
+    stopOnTerminationSignals: false,
     plugins: [
       // No response is cacheable (jobs change under it): skip the per-field cache-hint wrapping.
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
       { serverWillStart: async () => ({ drainServer: async () => ws.dispose() }) },
+      apolloGuardPlugin(guard),
     ],
   });
   await apollo.start();
@@ -108,28 +146,38 @@ export async function startHttpServer(
     const ready = await isReady().catch(() => false);
     res.status(ready ? 200 : 503).json({ ready });
   });
-  app.get('/metrics', async (_req, res) => {
+  app.get('/metrics', async (req, res) => {
+    if (!api.isDevelopmentMode && !bearerMatches(req.get('authorization'), api.metricsToken)) {
+      sendAppError(
+        res,
+        errors.unauthenticated('/metrics needs Authorization: Bearer HITA_METRICS_TOKEN'),
+      );
+      return;
+    }
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   if (objectRouter) app.use('/objects', objectRouter);
   app.use(
     '/graphql',
-    cors(),
-    express.json({ limit: '1mb' }),
+    // Unset HITA_CORS_ORIGINS: no CORS headers at all, so browsers allow the same origin only.
+    cors({
+      origin: (origin, done) => done(null, origin !== undefined && origins.isListed(origin)),
+    }),
+    express.json({ limit: MAX_BODY_BYTES }),
     expressMiddleware(apollo, {
       context: async ({ req }) => {
         const header = req.get('authorization') ?? req.get('x-api-key');
-        let tenant: string;
         try {
-          tenant = apiKeys.tenantOf(header);
+          return { tenant: apiKeys.tenantOf(header), baseUrl: originOf(req), services };
         } catch (error) {
-          throw unauthenticated((error as Error).message);
+          throw isAppError(error) ? toHttpGraphQLError(error) : error;
         }
-        return { tenant, baseUrl: originOf(req), services };
       },
     }),
   );
   if (webDir) app.use(express.static(webDir));
+  app.use((req, res) => sendAppError(res, errors.notFound('route', req.path)));
+  app.use(httpErrorHandler(logger, MAX_BODY_BYTES));
 
   await new Promise<void>((resolve) => server.listen(port, host, resolve));
   const address = server.address() as AddressInfo;

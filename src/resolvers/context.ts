@@ -2,6 +2,7 @@ import type { ModelRegistry } from '../inference/model-registry.js';
 import type { JobBatch } from '../services/job-batch.js';
 import type { JobEventHub } from '../services/job-event-hub.js';
 import type { JobService } from '../services/job-service.js';
+import type { SubscriptionQuota } from '../services/subscription-quota.js';
 import type { UploadService } from '../services/upload-service.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { QueueInfo } from '../schema/queue.types.js';
@@ -16,6 +17,8 @@ export interface Services {
   logger: ServiceLogger;
   jobs: JobService;
   events: JobEventHub;
+  /** Open subscriptions per tenant, capped. */
+  subscriptions: SubscriptionQuota;
   uploads: UploadService;
   registry: ModelRegistry;
   store: ObjectStore;

@@ -26,11 +26,15 @@ import { Image, InputImage, Job, JobConnection, JobEvent } from '../schema/job.t
 import { Upload } from '../schema/queue.types.js';
 import type { RequestContext } from './context.js';
 import { toJob, toJobEvent, toShowableJobs } from './job-mapping.js';
+import { COSTS } from '../schema/costs.js';
 
 /** Thin by design: validation and authorization live in JobService. */
 @Resolver(() => Job)
 export class JobResolver {
-  @FieldResolver(() => [Image], { description: 'Stored images, each with presigned URLs' })
+  @FieldResolver(() => [Image], {
+    description: 'Stored images, each with presigned URLs',
+    complexity: COSTS.outputs,
+  })
   outputs(@Root() job: Job, @Ctx() ctx: RequestContext): Promise<Image[]> {
     const { store, urlTtlSeconds } = ctx.services;
     return Promise.all(
@@ -48,6 +52,7 @@ export class JobResolver {
 
   @FieldResolver(() => [InputImage], {
     description: 'The images the job read (before/after views), each with a presigned URL',
+    complexity: COSTS.inputs,
   })
   inputs(@Root() job: Job, @Ctx() ctx: RequestContext): Promise<InputImage[]> {
     const { store, urlTtlSeconds } = ctx.services;
@@ -63,6 +68,7 @@ export class JobResolver {
   @FieldResolver(() => Int, {
     nullable: true,
     description: '1-based place in the queue while QUEUED',
+    complexity: COSTS.queuePosition,
   })
   queuePosition(@Root() job: Job, @Ctx() ctx: RequestContext): Promise<number | null> | null {
     return job.status === 'QUEUED' ? ctx.services.jobs.position(job.id) : null;
@@ -74,7 +80,10 @@ export class JobResolver {
     return record ? toJob(record) : null;
   }
 
-  @Query(() => JobConnection, { description: "The caller's jobs, newest first" })
+  @Query(() => JobConnection, {
+    description: "The caller's jobs, newest first",
+    complexity: COSTS.jobsPage,
+  })
   async jobs(
     @Arg('first', () => Int, { defaultValue: 20 }) first: number,
     @Arg('after', () => String, { nullable: true }) after: string | null,
@@ -102,6 +111,7 @@ export class JobResolver {
 
   @Mutation(() => Job, {
     description: 'Enqueue class-conditional generation; returns the job at once',
+    complexity: COSTS.generate,
   })
   async generateImages(
     @Arg('input', () => GenerateInput) input: GenerateInput,
@@ -110,7 +120,10 @@ export class JobResolver {
     return toJob(await ctx.services.jobs.generate(ctx.tenant, input, ctx.jobBatch));
   }
 
-  @Mutation(() => Job, { description: 'Enqueue in-painting of the masked part of an image' })
+  @Mutation(() => Job, {
+    description: 'Enqueue in-painting of the masked part of an image',
+    complexity: COSTS.inpaint,
+  })
   async inpaintImage(
     @Arg('input', () => InpaintInput) input: InpaintInput,
     @Ctx() ctx: RequestContext,
@@ -120,6 +133,7 @@ export class JobResolver {
 
   @Mutation(() => Job, {
     description: "Enqueue a style transfer: the style image's holistic tokens on the content",
+    complexity: COSTS.styleTransfer,
   })
   async transferStyle(
     @Arg('input', () => StyleTransferInput) input: StyleTransferInput,
@@ -128,18 +142,25 @@ export class JobResolver {
     return toJob(await ctx.services.jobs.transferStyle(ctx.tenant, input, ctx.jobBatch));
   }
 
-  @Mutation(() => Job, { description: 'Cancel a queued or running job' })
+  @Mutation(() => Job, {
+    description: 'Cancel a queued or running job',
+    complexity: COSTS.changeJob,
+  })
   async cancelJob(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Job> {
     return toJob(await ctx.services.jobs.cancel(ctx.tenant, id));
   }
 
-  @Mutation(() => Job, { description: 'Run a failed or cancelled job again' })
+  @Mutation(() => Job, {
+    description: 'Run a failed or cancelled job again',
+    complexity: COSTS.changeJob,
+  })
   async retryJob(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Job> {
     return toJob(await ctx.services.jobs.retry(ctx.tenant, id));
   }
 
   @Mutation(() => Upload, {
     description: 'A presigned PUT for an input image, and the key to reference it by',
+    complexity: COSTS.createUpload,
   })
   createUpload(
     @Arg('input', () => CreateUploadInput) input: CreateUploadInput,
@@ -151,10 +172,12 @@ export class JobResolver {
   @Subscription(() => JobEvent, {
     description:
       'Replays every event after afterSequence from durable state, then streams live ones until the job ends',
+    complexity: COSTS.subscription,
     subscribe: ({ args, context }) => {
       const { id, afterSequence } = args as { id: string; afterSequence?: number | null };
       const ctx = context as RequestContext;
-      return ctx.services.events.jobUpdates(ctx.tenant, id, afterSequence ?? 0);
+      const { events, subscriptions } = ctx.services;
+      return subscriptions.track(ctx.tenant, events.jobUpdates(ctx.tenant, id, afterSequence ?? 0));
     },
   })
   jobUpdated(
@@ -167,9 +190,11 @@ export class JobResolver {
 
   @Subscription(() => JobEvent, {
     description: "Live events of all the caller's jobs",
+    complexity: COSTS.subscription,
     subscribe: ({ context }) => {
       const ctx = context as RequestContext;
-      return ctx.services.events.tenantUpdates(ctx.tenant);
+      const { events, subscriptions } = ctx.services;
+      return subscriptions.track(ctx.tenant, events.tenantUpdates(ctx.tenant));
     },
   })
   jobsUpdated(@Root() event: QueueJobEvent): JobEvent {

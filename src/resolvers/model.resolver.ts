@@ -2,11 +2,13 @@ import { Ctx, Query, Resolver } from 'type-graphql';
 import { Model } from '../schema/model.types.js';
 import { Health, QueueInfo } from '../schema/queue.types.js';
 import type { RequestContext } from './context.js';
+import { COSTS } from '../schema/costs.js';
 
 @Resolver()
 export class ModelResolver {
   @Query(() => [Model], {
     description: 'Servable models with their classes, capabilities and defaults',
+    complexity: COSTS.models,
   })
   async models(@Ctx() ctx: RequestContext): Promise<Model[]> {
     const { registry, defaultModel } = ctx.services;
@@ -29,12 +31,12 @@ export class ModelResolver {
     }));
   }
 
-  @Query(() => QueueInfo)
+  @Query(() => QueueInfo, { complexity: COSTS.queue })
   queue(@Ctx() ctx: RequestContext): Promise<QueueInfo> {
     return ctx.services.queueInfo();
   }
 
-  @Query(() => Health)
+  @Query(() => Health, { complexity: COSTS.health })
   health(@Ctx() ctx: RequestContext): Promise<Health> {
     return ctx.services.health();
   }

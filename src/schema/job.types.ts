@@ -1,5 +1,6 @@
 import { Field, Float, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import type { JobOutput, JobStatus as QueueJobStatus } from '../queue/job-queue.js';
+import { COSTS } from './costs.js';
 
 export enum JobStatus {
   QUEUED = 'QUEUED',
@@ -24,10 +25,10 @@ export class Image {
   @Field(() => String, { description: 'Object key, usable as an input of later jobs' })
   key!: string;
 
-  @Field(() => String)
+  @Field(() => String, { complexity: COSTS.signedUrl })
   url!: string;
 
-  @Field(() => String, { description: 'A small WebP preview' })
+  @Field(() => String, { description: 'A small WebP preview', complexity: COSTS.signedUrl })
   thumbnailUrl!: string;
 
   @Field(() => Int)
@@ -112,6 +113,7 @@ export class InputImage {
 
   @Field(() => String, {
     description: 'Presigned, expiring GET URL of the bytes the job read (a copy made at enqueue)',
+    complexity: COSTS.signedUrl,
   })
   url!: string;
 }
@@ -224,7 +226,7 @@ export class JobEdge {
 
 @ObjectType()
 export class JobConnection {
-  @Field(() => [JobEdge])
+  @Field(() => [JobEdge], { complexity: COSTS.pageEdges })
   edges!: JobEdge[];
 
   @Field(() => PageInfo)

@@ -1,4 +1,5 @@
 import { Field, Float, Int, ObjectType } from 'type-graphql';
+import { COSTS } from './costs.js';
 
 @ObjectType()
 export class ModelClass {
@@ -56,7 +57,7 @@ export class Model {
   @Field(() => Int)
   patchTokens!: number;
 
-  @Field(() => [ModelClass])
+  @Field(() => [ModelClass], { complexity: COSTS.classes })
   classes!: ModelClass[];
 
   @Field(() => ModelCapabilities)

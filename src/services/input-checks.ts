@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { errors, requireIntegerInRange } from '../errors.js';
+import { errors, quote, requireIntegerInRange } from '../errors.js';
 import type { ModelInfo } from '../inference/model-manifest.js';
 import {
   validateSamplingParams,
@@ -44,13 +44,9 @@ export function resolveClassInput(
       (c) => c.name.toLowerCase() === className.trim().toLowerCase(),
     );
     if (!match) {
-      throw errors.badInput(
-        'className',
-        `${JSON.stringify(className)} is not a class of ${model.id}`,
-        {
-          known: model.classes.map((c) => c.name),
-        },
-      );
+      throw errors.badInput('className', `${quote(className)} is not a class of ${model.id}`, {
+        known: model.classes.map((c) => c.name),
+      });
     }
     return match.id;
   }
@@ -163,10 +159,7 @@ export async function checkImageObject(
 ): Promise<CheckedImage> {
   const info = await store.stat(key);
   if (!info)
-    throw errors.badInput(
-      field,
-      `no object ${JSON.stringify(key)}: upload it first (createUpload)`,
-    );
+    throw errors.badInput(field, `no object ${quote(key)}: upload it first (createUpload)`);
   if (info.size > limits.maxImageBytes) {
     throw errors.badInput(field, `is ${info.size} bytes; the limit is ${limits.maxImageBytes}`, {
       size: info.size,

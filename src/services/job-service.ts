@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { errors, requireIntegerInRange } from '../errors.js';
+import { errors, quote, requireIntegerInRange } from '../errors.js';
 import type { ModelRegistry } from '../inference/model-registry.js';
 import type {
   EnqueueInput,
@@ -244,15 +244,23 @@ export class JobService {
   }
 
   private async resolveModel(model: string | undefined) {
-    if (model !== undefined && !/^[A-Za-z0-9._-]{1,100}$/.test(model)) {
-      throw errors.badInput('model', `${JSON.stringify(model)} is not a model id`);
+    // An id, never a path: it must not start with '.' (the registry reads '..' as a directory).
+    if (model !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(model)) {
+      throw errors.badInput('model', `${quote(model)} is not a model id`);
     }
     try {
       return await this.registry.resolve(model);
     } catch (error) {
-      if ((error as { code?: string }).code === 'NOT_FOUND')
-        throw errors.badInput('model', (error as Error).message);
-      throw error;
+      if ((error as { code?: string }).code !== 'NOT_FOUND') throw error;
+      // The registry's message names the models directory: fine for the CLI, not for clients.
+      const known = (await this.registry.list()).map((m) => m.id);
+      throw errors.badInput(
+        'model',
+        `${quote(model)} is not served here; known: ${known.join(', ')}`,
+        {
+          known,
+        },
+      );
     }
   }
 

@@ -48,7 +48,10 @@ export interface ServerProcess {
 
 export interface StartServerOptions {
   command?: 'serve' | 'worker';
-  /** Added to a minimal environment: PATH, HOME and this process's CI, nothing of vitest's. */
+  /**
+   * Added to a minimal environment: PATH, HOME and this process's CI, nothing of vitest's (no
+   * NODE_ENV unless given). HITA_HOST is left to the server's default unless given.
+   */
   env?: Record<string, string>;
   /** Reuse a data dir (restarts); otherwise a temp dir that stop() removes. */
   dataDir?: string;
@@ -77,7 +80,6 @@ export async function startServerProcess(
       HITA_DATA_DIR: dataDir,
       HITA_MODELS_DIR: resolve('models'),
       HITA_MODEL: 'hita-tiny-random',
-      HITA_HOST: '127.0.0.1',
       HITA_THREADS: '2',
       PORT: String(port),
       ...env,

@@ -502,24 +502,25 @@ $('#style-submit').addEventListener('click', (event) => {
 
 /** Another job's progress moves a queued one up without an event of its own: poll those. */
 async function refreshQueuePositions(): Promise<void> {
-  const queued = [...jobs.values()].filter((tracked) => tracked.job.status === 'QUEUED');
-  if (!queued.length) return;
-  const fields = queued
-    .map(
-      (tracked, i) => `j${i}: job(id: ${JSON.stringify(tracked.job.id)}) { status queuePosition }`,
-    )
-    .join(' ');
-  const data = await gql<Record<string, Pick<Job, 'status' | 'queuePosition'> | null>>(
-    `{ ${fields} }`,
+  if (![...jobs.values()].some((tracked) => tracked.job.status === 'QUEUED')) return;
+  // One page of the queued jobs rather than an alias per job: the server caps aliases (and cost).
+  const data = await gql<{
+    jobs: { edges: { node: Pick<Job, 'id' | 'status' | 'queuePosition'> }[] };
+  }>(
+    '{ jobs(first: 100, filter: { status: [QUEUED] }) { edges { node { id status queuePosition } } } }',
   );
   let changed = false;
-  queued.forEach((tracked, i) => {
-    const now = data[`j${i}`];
-    if (now && tracked.job.status === 'QUEUED' && now.queuePosition !== tracked.job.queuePosition) {
-      tracked.job = { ...tracked.job, queuePosition: now.queuePosition };
+  for (const { node } of data.jobs.edges) {
+    const tracked = jobs.get(node.id);
+    if (
+      tracked &&
+      tracked.job.status === 'QUEUED' &&
+      node.queuePosition !== tracked.job.queuePosition
+    ) {
+      tracked.job = { ...tracked.job, queuePosition: node.queuePosition };
       changed = true;
     }
-  });
+  }
   if (changed) renderJobs();
 }
 
