@@ -15,7 +15,8 @@ class SamplingInput {
 
   @Field(() => Int, {
     nullable: true,
-    description: 'Seed of image 0, 0 … 2^31−1; random (and reported) when absent',
+    description:
+      'Seed of image 0, 0 … 2^31 − count (image i uses seed + i, an Int too); random (and reported) when absent',
   })
   seed?: number;
 
