@@ -59,7 +59,8 @@ export interface ServerConfig {
 
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
-const env = z.object({
+/** The environment variables the config reads (zod; keys are the variable names). */
+export const env = z.object({
   PORT: intFrom(0, 65535).default(4000),
   HITA_HOST: z.string().default('0.0.0.0'),
   HITA_DATA_DIR: z.string().min(1).default('./data'),
