@@ -8,15 +8,20 @@ WORKDIR /app
 # better-sqlite3 compiles from source; the onnxruntime-node postinstall is skipped by package.json.
 COPY package.json package-lock.json .npmrc ./
 RUN npm config delete nodedir --location=project && npm ci --ignore-scripts && npm rebuild better-sqlite3 sharp
+# `npm run build` compiles src/ (tsc) and bundles the demo page, web/, into web/dist (vite).
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY web ./web
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim AS api
 WORKDIR /app
-ENV NODE_ENV=production HITA_DATA_DIR=/data
+# All interfaces: a published port reaches the container from outside, never its loopback.
+ENV NODE_ENV=production HITA_DATA_DIR=/data HITA_HOST=0.0.0.0
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The demo page `hita serve` serves at /, looked up next to dist/ (src/main.ts).
+COPY --from=build /app/web/dist ./web/dist
 COPY package.json ./
 COPY models ./models
 VOLUME /data

@@ -95,7 +95,8 @@ const originList = z
     z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'an origin such as https://app.example.com')),
   );
 
-const env = z.object({
+/** The environment variables the config reads (zod; keys are the variable names). */
+export const env = z.object({
   PORT: intFrom(0, 65535).default(4000),
   HITA_HOST: z.string().min(1).optional(),
   HITA_CORS_ORIGINS: originList.optional(),

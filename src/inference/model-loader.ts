@@ -79,6 +79,10 @@ function crossCheck(m: ModelManifest, file: string): void {
     (caps.inpaint || caps.style) && !m.graphs.encode
       ? 'capabilities.inpaint/style require an encode graph, but graphs.encode is absent'
       : '',
+    // The backbone runs only inside the encode graph: a generate-only model has neither.
+    !m.graphs.encode !== !tok.semanticBackbone
+      ? 'tokenizer.semanticBackbone and graphs.encode must be both present or both absent'
+      : '',
     gpt.vocabSize !== tok.codebookSize
       ? `gpt.vocabSize ${gpt.vocabSize} differs from tokenizer.codebookSize ${tok.codebookSize}`
       : '',

@@ -116,6 +116,27 @@ describe('loadModel', () => {
     expect(error.message).toContain('require an encode graph');
     expect(error.message).toContain('classes lists 9 classes, gpt.numClasses is 10');
   });
+
+  it('loads a generate-only model (no backbone, no encode graph) as unable to encode', async () => {
+    const dir = copyTiny();
+    const manifest = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+    delete manifest.tokenizer.semanticBackbone;
+    delete manifest.graphs.encode;
+    manifest.capabilities = { generate: true, inpaint: false, style: false };
+    writeFileSync(join(dir, 'model.json'), JSON.stringify(manifest));
+    const model = await loadModel(dir);
+    expect(model.capabilities).toEqual({ generate: true, inpaint: false, style: false });
+    expect(() => model.graphPath('encode')).toThrow('has no encode graph');
+  });
+
+  it('rejects an encode graph without the semantic backbone it runs', async () => {
+    const dir = copyTiny();
+    const manifest = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+    delete manifest.tokenizer.semanticBackbone;
+    writeFileSync(join(dir, 'model.json'), JSON.stringify(manifest));
+    const error = await loadError(dir);
+    expect(error.message).toContain('tokenizer.semanticBackbone and graphs.encode');
+  });
 });
 
 describe('ModelRegistry', () => {

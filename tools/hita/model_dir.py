@@ -102,23 +102,27 @@ def manifest(model_id: str, tokenizer: HitaTokenizer, gpt: HitaGPT, classes: Seq
              sampling: Optional[Dict] = None) -> Dict:
     tcfg, gcfg = tokenizer.cfg, gpt.cfg
     has_encoder = "encode" in graphs
+    tokenizer_entry = {
+        "grid": tcfg.grid, "numHolistic": tcfg.n_carrier, "numPatch": tcfg.n_patch,
+        "codebookSize": tcfg.codebook_size, "patchEmbedDim": tcfg.patch_embed_dim,
+        "holisticEmbedDim": tcfg.slot_embed_dim, "shiftK": tcfg.shift_k,
+    }
+    # The backbone only runs inside the encode graph. A generate-only model (convert.py without
+    # --dinov2) has a depth-0 placeholder, which the runtime's schema rightly rejects: leave it out.
+    if has_encoder:
+        tokenizer_entry["semanticBackbone"] = {
+            "inputSize": tcfg.backbone.input_size, "patchSize": tcfg.backbone.patch_size,
+            "embedDim": tcfg.backbone.embed_dim, "depth": tcfg.backbone.depth,
+            "resize": ("none" if tcfg.backbone.input_size == tcfg.image_size else
+                       "kornia bicubic antialias (gaussian σ=max((s-1)/2,0.001), "
+                       "reflect) as a matrix product")}
     return {
         "format": MANIFEST_FORMAT,
         "id": model_id,
         "description": description,
         "license": license_text,
         "imageSize": tcfg.image_size,
-        "tokenizer": {
-            "grid": tcfg.grid, "numHolistic": tcfg.n_carrier, "numPatch": tcfg.n_patch,
-            "codebookSize": tcfg.codebook_size, "patchEmbedDim": tcfg.patch_embed_dim,
-            "holisticEmbedDim": tcfg.slot_embed_dim, "shiftK": tcfg.shift_k,
-            "semanticBackbone": {"inputSize": tcfg.backbone.input_size,
-                                 "patchSize": tcfg.backbone.patch_size,
-                                 "embedDim": tcfg.backbone.embed_dim, "depth": tcfg.backbone.depth,
-                                 "resize": ("none" if tcfg.backbone.input_size == tcfg.image_size else
-                                            "kornia bicubic antialias (gaussian σ=max((s-1)/2,0.001), "
-                                            "reflect) as a matrix product")},
-        },
+        "tokenizer": tokenizer_entry,
         "gpt": {
             "dim": gcfg.dim, "numLayers": gcfg.n_layer, "numHeads": gcfg.n_head,
             "headDim": gcfg.head_dim, "vocabSize": gcfg.vocab_size, "numClasses": gcfg.num_classes,

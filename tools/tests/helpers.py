@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 
 import torch
 
@@ -24,3 +25,20 @@ def tiny_models(seed: int = 0, **gpt_overrides):
     torch.manual_seed(seed)
     return (HitaTokenizer(tokenizer_config("tiny")).eval(),
             HitaGPT(gpt_config("tiny", **gpt_overrides)).eval())
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CHECK_MODEL = os.path.join(ROOT, "scripts", "check-model.mjs")
+
+
+def assert_servable(test, *model_dirs: str) -> None:
+    """Fails `test` unless the runtime itself (dist/, through node) loads every model directory.
+
+    The runtime's zod schema, not a copy of it in Python, is the judge: the two cannot drift.
+    """
+    if not os.path.exists(os.path.join(ROOT, "dist", "inference", "model-loader.js")):
+        test.fail("dist/ is missing: run `npm run build` first (`npm test` does)")
+    result = subprocess.run(["node", CHECK_MODEL, *model_dirs], capture_output=True, text=True,
+                            timeout=300)
+    test.assertEqual(result.returncode, 0, f"the runtime rejects a model the tools wrote:\n"
+                                           f"{result.stdout}{result.stderr}")

@@ -11,7 +11,7 @@ import convert as convert_cli
 from hita.checkpoint import BACKBONE_PREFIX, CheckpointError
 from hita.official import ConversionOptions, convert
 
-from tests.helpers import tiny_models
+from tests.helpers import assert_servable, tiny_models
 
 TINY_OPTIONS = ConversionOptions(tokenizer_heads=4, gpt_heads=6, backbone_heads=3, backbone_input_size=32,
                                  shift_k=2, pos_m_embedding="slot")
@@ -98,6 +98,9 @@ class ConverterTest(unittest.TestCase):
         self.assertEqual(manifest["capabilities"], {"generate": True, "inpaint": False, "style": False})
         self.assertEqual(sorted(manifest["graphs"]), ["decode", "gpt"])
         self.assertFalse(os.path.exists(os.path.join(out_dir, "encode.onnx")))
+        assert_servable(self, out_dir)
+        # No backbone was given: its depth-0 placeholder must not reach the manifest.
+        self.assertNotIn("semanticBackbone", manifest["tokenizer"])
 
 
 if __name__ == "__main__":

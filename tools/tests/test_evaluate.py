@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 import evaluate as evaluate_cli
+from tests.helpers import assert_servable
 from tests.test_train import write_fake_emoji
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -70,6 +71,7 @@ class EvaluateShippedModelTest(unittest.TestCase):
             self.assertTrue(10 < rec["psnr"] < 60)
             self.assertIn("reconstruction   PSNR", out.getvalue())
             self.assertEqual(len(os.listdir(os.path.join(tmp, "judges"))), 2)  # reused by later runs
+            assert_servable(self, model)  # the rewritten manifest still loads
 
 
 if __name__ == "__main__":
