@@ -35,17 +35,24 @@ export function apolloGuardPlugin(guard: OperationGuard): ApolloServerPlugin<Req
             );
           }
           try {
-            ({ cost } = await guard.admit({
+            const admission = await guard.admit({
               document,
               operationName: operationName ?? undefined,
               variables: request.variables ?? {},
               tenant: contextValue.tenant,
-            }));
+            });
+            cost = admission.cost;
+            // Several jobs in one operation: all of them or none (JobBatch).
+            if (admission.jobCreatingFields > 1)
+              contextValue.jobBatch = contextValue.services.jobs.openBatch();
           } catch (error) {
             throw isAppError(error) ? toHttpGraphQLError(error) : error;
           }
         },
         async willSendResponse({ response, contextValue }) {
+          const failed =
+            response.body.kind !== 'single' || Boolean(response.body.singleResult.errors?.length);
+          await contextValue.jobBatch?.settle(failed);
           if (response.body.kind !== 'single') return;
           cost ??= await guard.standing(contextValue.tenant);
           const result = response.body.singleResult;

@@ -123,6 +123,8 @@ export function startGraphqlWs(options: GraphqlWsOptions): Disposable {
             tenant: contextValue.tenant,
           });
           ctx.extra.costs!.set(id, admission.cost);
+          // Several jobs in one operation: all of them or none (JobBatch, settled in onOperation).
+          if (admission.jobCreatingFields > 1) contextValue.jobBatch = services.jobs.openBatch();
           return {
             schema,
             document,
@@ -135,6 +137,10 @@ export function startGraphqlWs(options: GraphqlWsOptions): Disposable {
           if (isAppError(error)) return [asGraphQLError(error)];
           return [new GraphQLError('internal server error', { originalError: error as Error })];
         }
+      },
+      onOperation: async (_ctx, _id, _payload, args, result) => {
+        const batch = (args.contextValue as RequestContext).jobBatch;
+        await batch?.settle(Boolean((result as ExecutionResult).errors?.length));
       },
       onNext: (ctx, id, _payload, _args, result: ExecutionResult) => {
         // The first result of an operation carries its cost, as on HTTP.
