@@ -1,15 +1,6 @@
-import { createPubSub, type PubSub } from '@graphql-yoga/subscription';
-import { SlidingBuffer } from '@repeaterjs/repeater';
 import { isTerminal, type JobEvent, type JobProducer } from '../queue/job-queue.js';
 import type { JobService } from './job-service.js';
-
-/** Topic names, in one place. */
-export const TOPICS = { job: 'JOB_EVENT', tenant: 'TENANT_EVENT' } as const;
-
-export type JobTopics = {
-  [TOPICS.job]: [jobId: string, event: JobEvent];
-  [TOPICS.tenant]: [tenant: string, event: JobEvent];
-};
+import { TopicFanout } from './topic-fanout.js';
 
 export interface JobEventHubOptions {
   queue: JobProducer;
@@ -24,7 +15,10 @@ export interface JobEventHubOptions {
  * live stream per tenant.
  */
 export class JobEventHub {
-  readonly pubSub: PubSub<JobTopics>;
+  // Live fan-out by job id and by tenant. A slow client must not stall publishing: it drops its
+  // oldest live events (1024 held) and the gap is then filled from durable state.
+  private readonly byJob = new TopicFanout<JobEvent>();
+  private readonly byTenant = new TopicFanout<JobEvent>();
   private readonly queue: JobProducer;
   private readonly jobs: JobService;
   private readonly resyncMs: number;
@@ -34,15 +28,12 @@ export class JobEventHub {
     this.queue = queue;
     this.jobs = jobs;
     this.resyncMs = resyncMs;
-    // A slow client must not stall publishing; it drops its oldest live events and the gap is
-    // then filled from durable state.
-    this.pubSub = createPubSub<JobTopics>({ repeaterBuffer: new SlidingBuffer(1024) });
   }
 
   /** Fans one event out to its job's and its tenant's subscribers. */
   publish(event: JobEvent): void {
-    this.pubSub.publish(TOPICS.job, event.jobId, event);
-    this.pubSub.publish(TOPICS.tenant, event.tenant, event);
+    this.byJob.publish(event.jobId, event);
+    this.byTenant.publish(event.tenant, event);
   }
 
   /**
@@ -55,7 +46,7 @@ export class JobEventHub {
     afterSequence: number,
   ): AsyncGenerator<JobEvent> {
     await this.jobs.get(tenant, jobId);
-    const live = this.pubSub.subscribe(TOPICS.job, jobId);
+    const live = this.byJob.subscribe(jobId);
     // The first next() attaches the listener: do it before reading durable state, so nothing
     // published in between is missed.
     let pending = live.next();
@@ -80,13 +71,13 @@ export class JobEventHub {
         if (isTerminal(event.status)) return;
       }
     } finally {
-      await live.return();
+      await live.return(undefined);
     }
   }
 
   /** Live events of every job of a tenant. */
   tenantUpdates(tenant: string): AsyncIterable<JobEvent> {
-    return this.pubSub.subscribe(TOPICS.tenant, tenant) as AsyncIterable<JobEvent>;
+    return this.byTenant.subscribe(tenant);
   }
 }
 
