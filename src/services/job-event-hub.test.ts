@@ -57,6 +57,17 @@ describe('JobEventHub fan-out', () => {
   });
 });
 
+describe('JobEventHub resume', () => {
+  it('completes when the job ends at or before an afterSequence it had not reached', async () => {
+    const events = hub(); // RUNNING at sequence 2
+    const stream = events.jobUpdates('dev', 'job-1', 10);
+    const first = stream.next();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    events.publish({ ...event(3), type: 'completed', status: 'SUCCEEDED' });
+    expect(await first).toEqual({ done: true, value: undefined });
+  });
+});
+
 describe('TopicFanout', () => {
   it('attaches a subscriber on its first next() and forgets the topic when the last one leaves', async () => {
     const fanout = new TopicFanout<number>();

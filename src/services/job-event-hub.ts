@@ -1,4 +1,4 @@
-import { isTerminal, type JobEvent, type JobProducer } from '../queue/job-queue.js';
+import { isTerminal, type JobEvent, type JobProducer, type JobRecord } from '../queue/job-queue.js';
 import type { JobService } from './job-service.js';
 import { TopicFanout } from './topic-fanout.js';
 
@@ -38,14 +38,17 @@ export class JobEventHub {
 
   /**
    * Every event of a job after `afterSequence`, in order and without duplicates, ending with the
-   * terminal event. @throws NOT_FOUND for unknown or foreign jobs (before anything is streamed).
+   * terminal event. When the job is already terminal and nothing follows `afterSequence` (a
+   * client resuming after the terminal event, or past it), the stream completes at once; while
+   * the job is not terminal it waits for live events.
+   * @throws NOT_FOUND for unknown or foreign jobs (before anything is streamed).
    */
   async *jobUpdates(
     tenant: string,
     jobId: string,
     afterSequence: number,
   ): AsyncGenerator<JobEvent> {
-    await this.jobs.get(tenant, jobId);
+    let snapshot: JobRecord | null = await this.jobs.get(tenant, jobId);
     const live = this.byJob.subscribe(jobId);
     // The first next() attaches the listener: do it before reading durable state, so nothing
     // published in between is missed.
@@ -53,18 +56,32 @@ export class JobEventHub {
     let last = afterSequence;
     try {
       for (;;) {
+        let replayed = 0;
         for (const event of await this.queue.events(jobId, last)) {
           if (event.sequence <= last) continue;
           last = event.sequence;
+          replayed += 1;
           yield event;
           if (isTerminal(event.status)) return;
         }
+        // Terminal before the read above and nothing after `last`: its terminal event is at or
+        // before afterSequence, and no live event will ever come. (A retry in between shows up
+        // as replayed events, so a job that runs again is still followed.)
+        if (snapshot && isTerminal(snapshot.status) && replayed === 0) return;
+        snapshot = null;
         const next = await Promise.race([pending, sleep(this.resyncMs)]);
-        if (next === undefined) continue; // silence: re-read durable state
+        if (next === undefined) {
+          // Silence: re-read durable state, and whether the job ended unseen (at or before `last`).
+          snapshot = await this.queue.get(jobId);
+          continue;
+        }
         pending = live.next();
         if (next.done) return;
         const event = next.value as JobEvent;
-        if (event.sequence <= last) continue;
+        if (event.sequence <= last) {
+          if (isTerminal(event.status)) return; // it ended at or before afterSequence
+          continue;
+        }
         if (event.sequence > last + 1) continue; // a gap: the durable read at the loop top fills it
         last = event.sequence;
         yield event;
