@@ -270,6 +270,10 @@ export class BullJobQueue implements JobQueue {
     return this.track(({ worker }) => worker.cancelled(claim));
   }
 
+  release(claim: ClaimedJob): Promise<JobRecord> {
+    return this.track(({ worker }) => worker.release(claim));
+  }
+
   async waitForWork(timeoutMs: number): Promise<void> {
     // Woken early by 'added'/'retrying' events of any process, and when the next backoff ends.
     // A dead worker's job comes back through BullMQ's stalled check: the caller's next poll.

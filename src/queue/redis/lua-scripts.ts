@@ -11,7 +11,7 @@
 
 import type { Redis } from 'ioredis';
 import { PRELUDE } from './lua-prelude.js';
-import { CLAIM, FAIL, FINISH, HEARTBEAT, PROGRESS } from './lua-worker-scripts.js';
+import { CLAIM, FAIL, FINISH, HEARTBEAT, PROGRESS, RELEASE } from './lua-worker-scripts.js';
 
 /** ARGV 4… id, tenant, kind, model, params, priority, maxAttempts, idempotencyKey (JSON),
  * idempotency Redis key or '', tenant index key, maxQueued or ''. */
@@ -157,6 +157,7 @@ export const LUA_SCRIPTS = {
   hitaProgress: PRELUDE + PROGRESS,
   hitaFinish: PRELUDE + FINISH,
   hitaFail: PRELUDE + FAIL,
+  hitaRelease: PRELUDE + RELEASE,
   hitaCancel: PRELUDE + CANCEL,
   hitaRetry: PRELUDE + RETRY,
   hitaPosition: PRELUDE + POSITION,
