@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'MODEL_UNAVAILABLE'
   | 'EXECUTION_PROVIDER_UNAVAILABLE'
   | 'STORAGE_UNAVAILABLE'
+  | 'SHUTTING_DOWN'
   | 'INTERNAL_SERVER_ERROR';
 
 export interface AppErrorOptions {
@@ -24,12 +25,19 @@ export interface AppErrorOptions {
   /** Safe, structured facts for the client (field path, limits, the value received). */
   details?: Record<string, unknown>;
   cause?: unknown;
+  /** The HTTP status of a GraphQL-over-HTTP response carrying this error. @default 200 */
+  httpStatus?: number;
 }
 
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly retryable: boolean;
   readonly details: Record<string, unknown> | undefined;
+  /**
+   * Only present with `httpStatus`: graphql-js copies an original error's `extensions` onto the
+   * GraphQLError, and Apollo takes `extensions.http.status` for the response (then drops it).
+   */
+  readonly extensions?: { code: ErrorCode; http: { status: number } };
 
   constructor(code: ErrorCode, message: string, options: AppErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -37,6 +45,8 @@ export class AppError extends Error {
     this.code = code;
     this.retryable = options.retryable ?? false;
     this.details = options.details;
+    if (options.httpStatus !== undefined)
+      this.extensions = { code, http: { status: options.httpStatus } };
   }
 
   toJSON(): {
@@ -87,6 +97,14 @@ export const errors = {
   },
   generationFailed(message: string, cause?: unknown, retryable = false): AppError {
     return new AppError('GENERATION_FAILED', message, { cause, retryable });
+  },
+  /** A new job refused while this process drains (SIGTERM/SIGINT); HTTP 503, retryable. */
+  shuttingDown(): AppError {
+    return new AppError(
+      'SHUTTING_DOWN',
+      'this server is shutting down and takes no new jobs; retry (another replica, or this one after its restart)',
+      { retryable: true, httpStatus: 503 },
+    );
   },
 } as const;
 

@@ -91,6 +91,9 @@ export async function startHttpServer(
 
   const apollo = new ApolloServer<RequestContext>({
     schema,
+    // Shutdown is ours (src/cli/shutdown-signals.ts). Apollo's handler would stop the server and
+    // send the process the signal again, which counts as a second signal.
+    stopOnTerminationSignals: false,
     formatError: createFormatError(logger),
     plugins: [
       // No response is cacheable (jobs change under it): skip the per-field cache-hint wrapping.

@@ -64,6 +64,7 @@ export class JobService {
   private readonly registry: ModelRegistry;
   private readonly store: ObjectStore;
   private readonly limits: InputLimits;
+  private isAccepting = true;
 
   constructor(options: JobServiceOptions) {
     ({
@@ -75,6 +76,7 @@ export class JobService {
   }
 
   async generate(tenant: string, input: SubmitCommon): Promise<JobRecord> {
+    if (!this.isAccepting) throw errors.shuttingDown();
     const model = await this.resolveModel(input.model);
     const classId = resolveClassInput(model, input.classId, input.className);
     if (classId === undefined) throw errors.badInput('classId', 'give classId or className');
@@ -82,6 +84,7 @@ export class JobService {
   }
 
   async inpaint(tenant: string, input: SubmitInpaint): Promise<JobRecord> {
+    if (!this.isAccepting) throw errors.shuttingDown();
     const model = await this.resolveModel(input.model);
     this.requireCapability(model.capabilities.inpaint, model.id, 'in-paint');
     const classId = resolveClassInput(model, input.classId, input.className);
@@ -112,6 +115,7 @@ export class JobService {
   }
 
   async transferStyle(tenant: string, input: SubmitStyle): Promise<JobRecord> {
+    if (!this.isAccepting) throw errors.shuttingDown();
     const model = await this.resolveModel(input.model);
     this.requireCapability(model.capabilities.style, model.id, 'transfer style');
     const classId = resolveClassInput(model, input.classId, input.className);
@@ -141,6 +145,14 @@ export class JobService {
       mode,
       strength,
     });
+  }
+
+  /**
+   * From now on every call that would create or re-run a job (generate, inpaint, transferStyle,
+   * retry) fails with SHUTTING_DOWN (retryable, HTTP 503). Reads and cancels still work.
+   */
+  stopAccepting(): void {
+    this.isAccepting = false;
   }
 
   /** @throws NOT_FOUND for another tenant's job too: existence never leaks. */
@@ -175,6 +187,7 @@ export class JobService {
   }
 
   async retry(tenant: string, id: string): Promise<JobRecord> {
+    if (!this.isAccepting) throw errors.shuttingDown();
     await this.get(tenant, id);
     return this.queue.retry(id);
   }
