@@ -199,14 +199,19 @@ describe.each(engines)('shutdown of hita serve on the %s engine', (engine) => {
       api.child.kill('SIGTERM');
       // While it drains: not ready, and every job-creating mutation is refused with a 503.
       await until(async () => (await fetch(`${api.url}/readyz`)).status === 503, 'readyz 503');
-      const refused = await api.gql('mutation { generateImages(input: { classId: 1 }) { id } }');
-      expect(refused.status).toBe(503);
-      expect(refused.errors?.[0]?.extensions).toMatchObject({
-        code: 'SHUTTING_DOWN',
-        retryable: true,
-      });
-      const retry = await api.gql(`mutation { retryJob(id: "${ids[0]}") { id } }`);
-      expect(retry.errors?.[0]?.extensions?.code).toBe('SHUTTING_DOWN');
+      for (const mutation of [
+        'generateImages(input: { classId: 1 }) { id }',
+        'inpaintImage(input: { imageKey: "a", maskKey: "b" }) { id }',
+        'transferStyle(input: { contentKey: "a", styleKey: "b" }) { id }',
+        `retryJob(id: "${ids[0]}") { id }`,
+      ]) {
+        const refused = await api.gql(`mutation { ${mutation} }`);
+        expect(refused.status).toBe(503);
+        expect(refused.errors?.[0]?.extensions).toMatchObject({
+          code: 'SHUTTING_DOWN',
+          retryable: true,
+        });
+      }
       const code = await api.exited;
       const seconds = (performance.now() - started) / 1000;
       console.info(`${engine}: SIGTERM, drain 30 s: exit ${code} after ${seconds.toFixed(2)} s`);

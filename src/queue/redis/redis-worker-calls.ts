@@ -94,6 +94,7 @@ export class RedisWorkerCalls {
     return this.finish(claim, 'cancelled', '');
   }
 
+  /** `JobConsumer.release`: the record first, then its BullMQ delivery back to the wait list. */
   async release(claim: ClaimedJob): Promise<JobRecord> {
     const [outcome, pairs, bullId] = await this.lua.reply('hitaRelease', [
       claim.job.id,

@@ -103,6 +103,7 @@ export class SqliteWorkerCalls {
     return this.finish(claim, 'CANCELLED', 'cancelled', null);
   }
 
+  /** `JobConsumer.release`: one guarded UPDATE and its `retrying` event, or CANCELLED if asked. */
   release(claim: ClaimedJob): JobRecord {
     const result = this.deps.write((sql, emit) => {
       const { id } = claim.job;
@@ -110,16 +111,16 @@ export class SqliteWorkerCalls {
       if (row.status !== 'RUNNING' || row.lease_token !== claim.token) {
         throw leaseLost(id, row.status);
       }
-      if (row.cancel_requested === 1)
-        return {
-          job: this.finishIn(sql, emit, claim, 'CANCELLED', 'cancelled', null),
-          queued: false,
-        };
-      const now = this.deps.tunables.clock();
-      const queued = sql.releaseRunning.get({ id, token: claim.token, now }) as JobRow; // guarded above, same transaction
-      return { job: rowToRecord(emit(queued, 'retrying')), queued: true };
+      if (row.cancel_requested === 1) {
+        const job = this.finishIn(sql, emit, claim, 'CANCELLED', 'cancelled', null);
+        return { job, isQueued: false };
+      }
+      // The guard above holds within this transaction, so the UPDATE matches the row.
+      const args = { id, token: claim.token, now: this.deps.tunables.clock() };
+      const queued = sql.releaseRunning.get(args) as JobRow;
+      return { job: rowToRecord(emit(queued, 'retrying')), isQueued: true };
     });
-    if (result.queued) this.deps.notify();
+    if (result.isQueued) this.deps.notify();
     return result.job;
   }
 
