@@ -73,6 +73,8 @@ export interface ServerConfig {
   inference: InferenceConfig;
   /** Device ordinals, one worker each. */
   workerDevices: number[];
+  /** How long running jobs may finish after SIGTERM/SIGINT before they are handed back. */
+  drainMs: number;
   jobsPerWorker: number;
   queue: QueueConfig;
   storage: StorageConfig;
@@ -124,6 +126,7 @@ export const env = z.object({
     .regex(/^\d+(,\d+)*$/, 'a device list such as 0,1')
     .optional(),
   HITA_JOBS_PER_WORKER: intFrom(1, 256).default(8),
+  HITA_DRAIN_SECONDS: z.coerce.number().min(0).max(3600).default(10),
   REDIS_URL: z.string().url().optional(),
   S3_ENDPOINT: z.string().url().optional(),
   S3_PUBLIC_ENDPOINT: z.string().url().optional(),
@@ -240,6 +243,7 @@ export function readServerConfig(
       maxBatchRows: e.HITA_MAX_BATCH_ROWS,
     },
     workerDevices,
+    drainMs: Math.round(e.HITA_DRAIN_SECONDS * 1000),
     jobsPerWorker: e.HITA_JOBS_PER_WORKER,
     queue: e.REDIS_URL
       ? { kind: 'redis', redisUrl: e.REDIS_URL, ...queueCommon }

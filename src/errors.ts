@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'STORAGE_UNAVAILABLE'
   | 'JOB_UNREADABLE'
   | 'QUERY_TOO_COMPLEX'
+  | 'SHUTTING_DOWN'
   | 'PAYLOAD_TOO_LARGE'
   | 'INTERNAL_SERVER_ERROR'
   // Protocol codes Apollo Server produces itself; listed so that the catalogue is closed.
@@ -44,6 +45,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'STORAGE_UNAVAILABLE',
   'JOB_UNREADABLE',
   'QUERY_TOO_COMPLEX',
+  'SHUTTING_DOWN',
   'PAYLOAD_TOO_LARGE',
   'INTERNAL_SERVER_ERROR',
   'GRAPHQL_PARSE_FAILED',
@@ -70,6 +72,7 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'INTERNAL_SERVER_ERROR':
       return 500;
     case 'QUEUE_FULL':
+    case 'SHUTTING_DOWN':
     case 'MODEL_UNAVAILABLE':
     case 'STORAGE_UNAVAILABLE':
       return 503;
@@ -96,12 +99,19 @@ export interface AppErrorOptions {
   /** Safe, structured facts for the client (field path, limits, the value received). */
   details?: Record<string, unknown>;
   cause?: unknown;
+  /** The HTTP status of a GraphQL-over-HTTP response carrying this error. @default 200 */
+  httpStatus?: number;
 }
 
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly retryable: boolean;
   readonly details: Record<string, unknown> | undefined;
+  /**
+   * Only present with `httpStatus`: graphql-js copies an original error's `extensions` onto the
+   * GraphQLError, and Apollo takes `extensions.http.status` for the response (then drops it).
+   */
+  readonly extensions?: { code: ErrorCode; http: { status: number } };
 
   constructor(code: ErrorCode, message: string, options: AppErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -109,6 +119,8 @@ export class AppError extends Error {
     this.code = code;
     this.retryable = options.retryable ?? false;
     this.details = options.details;
+    if (options.httpStatus !== undefined)
+      this.extensions = { code, http: { status: options.httpStatus } };
   }
 
   toJSON(): {
@@ -200,6 +212,14 @@ export const errors = {
       'JOB_UNREADABLE',
       `job ${id} cannot be shown: ${field} is ${String(value)}, which its GraphQL type cannot carry`,
       { details: { id, field } },
+    );
+  },
+  /** A new job refused while this process drains (SIGTERM/SIGINT); HTTP 503, retryable. */
+  shuttingDown(): AppError {
+    return new AppError(
+      'SHUTTING_DOWN',
+      'this server is shutting down and takes no new jobs; retry (another replica, or this one after its restart)',
+      { retryable: true, httpStatus: 503 },
     );
   },
 } as const;

@@ -27,8 +27,15 @@ import { JobRunner } from './worker/job-runner.js';
 
 export interface Running {
   url: string | null;
-  /** Graceful: stop claiming, drain or requeue running jobs, close sockets, then seams in reverse order. */
+  /**
+   * Graceful and idempotent (the first SIGTERM/SIGINT): new jobs are refused with SHUTTING_DOWN
+   * and /readyz answers 503, claiming stops, running jobs get `drainMs` (HITA_DRAIN_SECONDS) to
+   * finish and the rest are handed back to the queue, then WebSockets close with 1001 and the
+   * seams close in reverse order (the engine threads only once no inference call is running).
+   */
   close(): Promise<void>;
+  /** Hands every job still running back to the queue now (a second signal); a `close()` in progress then ends without waiting for the drain. */
+  handBack(): Promise<void>;
 }
 
 export function createLogger(level: string): Logger {
@@ -74,6 +81,19 @@ function startWorkers(
   });
 }
 
+/** Stops every worker's claims and drains it: `drainMs` for running jobs, then hand-back. */
+async function drainWorkers(
+  workers: ReturnType<typeof startWorkers>,
+  drainMs: number,
+  logger: Logger,
+): Promise<void> {
+  const running = workers.reduce((n, w) => n + w.runner.activeJobs, 0);
+  logger.info({ running, drainMs }, 'draining: claiming stopped');
+  const started = Date.now();
+  await Promise.all(workers.map((w) => w.runner.stop(drainMs)));
+  logger.info({ ms: Date.now() - started }, 'drained: every job finished or handed back');
+}
+
 async function openSeams(config: ServerConfig, logger: Logger) {
   const store = createObjectStore(config.storage);
   await store.start();
@@ -116,6 +136,7 @@ export async function serve(
   await registry.default(); // a broken default model stops the start, with the file named
   const { store, queue } = await openSeams(config, logger);
   const jobs = new JobService({ queue, registry, store, limits: config.limits });
+  let isShuttingDown = false;
   // The queue reports every process's events (the Redis engine publishes each one from the same
   // Lua script that changes the job), so an in-process PubSub is enough for every API replica.
   const events = new JobEventHub({ queue, jobs });
@@ -173,6 +194,7 @@ export async function serve(
       webDir: join(PACKAGE_ROOT, 'web', 'dist'),
       ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
       isReady: async () => {
+        if (isShuttingDown) return false; // load balancers stop sending work at once
         await queue.stats();
         await store.stat('readiness');
         return workers.length > 0 || config.queue.kind === 'redis';
@@ -191,11 +213,21 @@ export async function serve(
     `hita-serve listening on ${http.url}`,
   );
   let closing: Promise<void> | null = null;
+  const stopAccepting = () => {
+    isShuttingDown = true;
+    jobs.stopAccepting();
+  };
   return {
     url: http.url,
+    handBack: async () => {
+      stopAccepting();
+      await Promise.all(workers.map((w) => w.runner.handBack()));
+    },
     close: () =>
       (closing ??= (async () => {
-        await Promise.all(workers.map((w) => w.runner.stop()));
+        stopAccepting();
+        await drainWorkers(workers, config.drainMs, logger);
+        // Only now: subscribers saw every job of the drain end (or go back to the queue).
         await http.close();
         unsubscribe();
         await Promise.all(workers.map((w) => w.engine.close()));
@@ -223,9 +255,12 @@ export async function work(
   let closing: Promise<void> | null = null;
   return {
     url: null,
+    handBack: async () => {
+      await Promise.all(workers.map((w) => w.runner.handBack()));
+    },
     close: () =>
       (closing ??= (async () => {
-        await Promise.all(workers.map((w) => w.runner.stop()));
+        await drainWorkers(workers, config.drainMs, logger);
         await Promise.all(workers.map((w) => w.engine.close()));
         await queue.close();
         await store.close();

@@ -2,22 +2,9 @@ import { writeFile } from 'node:fs/promises';
 import { printSchema } from 'graphql';
 import { Command } from 'commander';
 import { readServerConfig } from '../config.js';
-import { createLogger, serve, work, type Running } from '../main.js';
+import { createLogger, serve, work } from '../main.js';
 import { buildHitaSchema } from '../schema/build-schema.js';
-
-/** Runs until SIGINT/SIGTERM, then shuts down gracefully; a second signal exits at once. */
-async function runUntilSignal(start: () => Promise<Running>): Promise<void> {
-  const running = await start();
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.once('SIGINT', () => process.exit(130));
-      process.once('SIGTERM', () => process.exit(143));
-      void running.close().then(resolve);
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
-}
+import { runUntilSignal } from './shutdown-signals.js';
 
 export function serverCommands(): Command[] {
   const serveCommand = new Command('serve')
@@ -26,7 +13,8 @@ export function serverCommands(): Command[] {
     )
     .action(async () => {
       const config = readServerConfig();
-      await runUntilSignal(() => serve(config, createLogger(config.logLevel)));
+      const logger = createLogger(config.logLevel);
+      await runUntilSignal(() => serve(config, logger), { logger });
     });
   const workerCommand = new Command('worker')
     .description(
@@ -34,7 +22,8 @@ export function serverCommands(): Command[] {
     )
     .action(async () => {
       const config = readServerConfig();
-      await runUntilSignal(() => work(config, createLogger(config.logLevel)));
+      const logger = createLogger(config.logLevel);
+      await runUntilSignal(() => work(config, logger), { logger });
     });
   const schemaCommand = new Command('schema')
     .description('print the GraphQL SDL (schema.graphql is this output, checked in)')

@@ -23,7 +23,9 @@ const registry = new ModelRegistry({
 });
 const pipelines = new Map<string, Promise<HitaPipeline>>();
 const jobModels = new Map<string, Promise<HitaPipeline>>();
+const inFlight = new Set<Promise<void>>();
 let provider: string | null = null;
+let closing = false;
 
 function send(message: FromEngine): void {
   port!.postMessage(message);
@@ -62,12 +64,20 @@ async function pipelineFor(
 
 async function run(message: Extract<ToEngine, { type: 'run' }>): Promise<void> {
   const { jobId } = message;
+  if (closing) {
+    const error = errors.generationFailed('the engine is closing', undefined, true);
+    send({ type: 'failed', jobId, error: serialize(error) });
+    return;
+  }
   try {
     const { id, pipeline } = await pipelineFor(message.model);
     jobModels.set(jobId, pipeline);
-    const images = await (
-      await pipeline
-    ).run(jobId, message.request, (progress) => send({ type: 'progress', jobId, progress }));
+    const opened = await pipeline;
+    // close() cancels the jobs it can see; one still opening its model is cancelled here.
+    if (closing) throw errors.cancelled(jobId);
+    const images = await opened.run(jobId, message.request, (progress) =>
+      send({ type: 'progress', jobId, progress }),
+    );
     send({ type: 'done', jobId, model: id, images });
   } catch (error) {
     send({ type: 'failed', jobId, error: serialize(error) });
@@ -76,11 +86,33 @@ async function run(message: Extract<ToEngine, { type: 'run' }>): Promise<void> {
   }
 }
 
+/**
+ * Ends this thread without ever interrupting `session.run`: a thread terminated inside it takes
+ * the whole process down (`terminate called after throwing an instance of 'Napi::Error'`). Every
+ * job is cancelled (its rows leave at the next step boundary), the calls in flight settle, the
+ * sessions are released, and closing the port lets the thread's event loop run dry and exit.
+ */
+async function close(): Promise<void> {
+  if (closing) return;
+  closing = true;
+  for (const [jobId, pipeline] of jobModels) {
+    void pipeline.then((opened) => opened.cancel(jobId)).catch(() => undefined);
+  }
+  await Promise.allSettled([...inFlight]);
+  for (const opened of await Promise.allSettled([...pipelines.values()])) {
+    if (opened.status === 'fulfilled') await opened.value.close().catch(() => undefined);
+  }
+  port!.close();
+}
+
 port.on('message', (message: ToEngine) => {
   switch (message.type) {
-    case 'run':
-      void run(message);
+    case 'run': {
+      const running = run(message);
+      inFlight.add(running);
+      void running.finally(() => inFlight.delete(running));
       break;
+    }
     case 'cancel':
       void jobModels.get(message.jobId)?.then((pipeline) => pipeline.cancel(message.jobId));
       break;
@@ -103,7 +135,7 @@ port.on('message', (message: ToEngine) => {
       break;
     }
     case 'close':
-      port.close();
+      void close();
       break;
   }
 });

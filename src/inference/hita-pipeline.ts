@@ -102,6 +102,7 @@ export class HitaPipeline {
   private readonly manifest: ModelManifest;
   private readonly encodeSession: ort.InferenceSession | undefined;
   private readonly decodeSession: ort.InferenceSession;
+  private readonly gptSession: ort.InferenceSession;
 
   constructor(options: HitaPipelineOptions) {
     const { manifest, gpt, decode, encode, maxBatchRows = 32 } = options;
@@ -109,6 +110,7 @@ export class HitaPipeline {
     this.layout = tokenLayout(manifest);
     this.encodeSession = encode;
     this.decodeSession = decode;
+    this.gptSession = gpt;
     this.engine = new BatchingEngine({
       session: gpt,
       kv: {
@@ -148,6 +150,16 @@ export class HitaPipeline {
 
   cancel(jobId: string): boolean {
     return this.engine.cancel(jobId);
+  }
+
+  /**
+   * Releases the ORT sessions once the batching engine is idle. The caller makes sure no `run`
+   * is in flight (encode and decode calls run outside the engine).
+   */
+  async close(): Promise<void> {
+    await this.engine.idle();
+    const sessions = [this.gptSession, this.decodeSession, this.encodeSession];
+    await Promise.all(sessions.map((session) => session?.release()));
   }
 
   private async inpaint(

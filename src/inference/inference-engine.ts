@@ -24,6 +24,9 @@ export interface InferenceEngine {
   /** Frees a running job's batch rows at the next step; its `run` rejects with CANCELLED. */
   cancel(jobId: string): void;
   stats(): Promise<EngineStats>;
-  /** Idempotent; waits for the thread to exit. */
+  /**
+   * Idempotent: cancels the jobs still running (their `run` rejects with CANCELLED), lets the
+   * inference call in progress return, and waits for the thread to exit.
+   */
   close(): Promise<void>;
 }

@@ -31,6 +31,8 @@ function defaultThreadScript(): string {
   );
 }
 
+const IDLE_STATS = { provider: null, activeRows: 0, queuedSequences: 0, steps: 0 } as const;
+
 interface Pending {
   resolve: (result: InferenceResult) => void;
   reject: (error: unknown) => void;
@@ -45,6 +47,7 @@ export class WorkerEngine implements InferenceEngine {
   private nextRequest = 0;
   private closed: Promise<void> | null = null;
   private exitError: AppError | null = null;
+  private hasExited = false;
 
   constructor(options: WorkerEngineOptions) {
     const { onLog, threadScript, ...config } = options;
@@ -56,12 +59,15 @@ export class WorkerEngine implements InferenceEngine {
       ),
     );
     this.worker.on('exit', (code) => {
+      this.hasExited = true;
       this.exitError ??= errors.generationFailed(
         `inference thread exited (code ${code})`,
         undefined,
         true,
       );
       this.failAll(this.exitError);
+      for (const waiter of this.statsWaiters.values()) waiter({ ...IDLE_STATS, rssBytes: 0 });
+      this.statsWaiters.clear();
     });
   }
 
@@ -88,17 +94,27 @@ export class WorkerEngine implements InferenceEngine {
 
   stats(): Promise<EngineStats> {
     const requestId = this.nextRequest++;
+    // A thread that is gone answers nothing: report it idle rather than leave callers waiting.
+    if (this.hasExited) return Promise.resolve({ ...IDLE_STATS, rssBytes: 0 });
     return new Promise((resolve) => {
       this.statsWaiters.set(requestId, resolve);
       this.post({ type: 'stats', requestId });
     });
   }
 
+  /**
+   * Asks the thread to finish: it cancels its jobs (their `run` rejects with CANCELLED, or
+   * resolves when already decoding), lets the ORT call in progress return, releases its sessions
+   * and exits. Never `terminate()`: a thread stopped inside `session.run` aborts the process.
+   */
   close(): Promise<void> {
     this.closed ??= new Promise<void>((resolve) => {
-      this.exitError = errors.generationFailed('engine closed', undefined, true);
+      if (this.hasExited) {
+        resolve();
+        return;
+      }
       this.worker.once('exit', () => resolve());
-      void this.worker.terminate();
+      this.post({ type: 'close' });
     });
     return this.closed;
   }

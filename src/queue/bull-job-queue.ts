@@ -250,7 +250,7 @@ export class BullJobQueue implements JobQueue {
   releaseHeld(ids: string[]): Promise<void> {
     return this.track(async ({ lua, bull }) => {
       if (ids.length === 0) return;
-      const flat = (await lua.run('hitaRelease', ids)) as string[];
+      const flat = (await lua.run('hitaReleaseHeld', ids)) as string[];
       const released: Record<string, string>[] = [];
       for (let i = 0; i + 4 <= flat.length; i += 4) {
         const [id = '', bullId = '', priority = '0', kind = 'GENERATE'] = flat.slice(i, i + 4);
@@ -297,6 +297,10 @@ export class BullJobQueue implements JobQueue {
 
   cancelled(claim: ClaimedJob): Promise<JobRecord> {
     return this.track(({ worker }) => worker.cancelled(claim));
+  }
+
+  release(claim: ClaimedJob): Promise<JobRecord> {
+    return this.track(({ worker }) => worker.release(claim));
   }
 
   async waitForWork(timeoutMs: number): Promise<void> {

@@ -234,6 +234,14 @@ export interface JobConsumer {
   fail(claim: ClaimedJob, failure: JobFailure): Promise<JobRecord>;
   /** Acknowledges a cancellation seen at heartbeat: the job ends CANCELLED. */
   cancelled(claim: ClaimedJob): Promise<JobRecord>;
+  /**
+   * Hands an unfinished job back (a worker shutting down): QUEUED and claimable at once, the lease
+   * cleared, `attempts` back to its value before this claim, its place in the queue kept (same
+   * priority and creation order), and one `retrying` event without an error. A cancellation
+   * that was asked for wins: the job ends CANCELLED instead.
+   * @throws AppError CONFLICT when the lease was lost (the job is someone else's now)
+   */
+  release(claim: ClaimedJob): Promise<JobRecord>;
   /** Resolves when a job may be waiting (new job, retry due, lease expiry) or after `timeoutMs`. */
   waitForWork(timeoutMs: number): Promise<void>;
 }

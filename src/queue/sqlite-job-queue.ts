@@ -325,6 +325,10 @@ export class SqliteJobQueue implements JobQueue {
     return this.worker.cancelled(claim);
   }
 
+  async release(claim: ClaimedJob): Promise<JobRecord> {
+    return this.worker.release(claim);
+  }
+
   async waitForWork(timeoutMs: number): Promise<void> {
     if (this.closed) return;
     // Also wake when the next backoff ends or the next lease expires: both make a job claimable

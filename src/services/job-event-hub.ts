@@ -1,15 +1,6 @@
-import { createPubSub, type PubSub } from '@graphql-yoga/subscription';
-import { SlidingBuffer } from '@repeaterjs/repeater';
-import { isTerminal, type JobEvent, type JobProducer } from '../queue/job-queue.js';
+import { isTerminal, type JobEvent, type JobProducer, type JobRecord } from '../queue/job-queue.js';
 import type { JobService } from './job-service.js';
-
-/** Topic names, in one place. */
-export const TOPICS = { job: 'JOB_EVENT', tenant: 'TENANT_EVENT' } as const;
-
-export type JobTopics = {
-  [TOPICS.job]: [jobId: string, event: JobEvent];
-  [TOPICS.tenant]: [tenant: string, event: JobEvent];
-};
+import { TopicFanout } from './topic-fanout.js';
 
 export interface JobEventHubOptions {
   queue: JobProducer;
@@ -24,7 +15,10 @@ export interface JobEventHubOptions {
  * live stream per tenant.
  */
 export class JobEventHub {
-  readonly pubSub: PubSub<JobTopics>;
+  // Live fan-out by job id and by tenant. A slow client must not stall publishing: it drops its
+  // oldest live events (1024 held) and the gap is then filled from durable state.
+  private readonly byJob = new TopicFanout<JobEvent>();
+  private readonly byTenant = new TopicFanout<JobEvent>();
   private readonly queue: JobProducer;
   private readonly jobs: JobService;
   private readonly resyncMs: number;
@@ -34,59 +28,73 @@ export class JobEventHub {
     this.queue = queue;
     this.jobs = jobs;
     this.resyncMs = resyncMs;
-    // A slow client must not stall publishing; it drops its oldest live events and the gap is
-    // then filled from durable state.
-    this.pubSub = createPubSub<JobTopics>({ repeaterBuffer: new SlidingBuffer(1024) });
   }
 
   /** Fans one event out to its job's and its tenant's subscribers. */
   publish(event: JobEvent): void {
-    this.pubSub.publish(TOPICS.job, event.jobId, event);
-    this.pubSub.publish(TOPICS.tenant, event.tenant, event);
+    this.byJob.publish(event.jobId, event);
+    this.byTenant.publish(event.tenant, event);
   }
 
   /**
    * Every event of a job after `afterSequence`, in order and without duplicates, ending with the
-   * terminal event. @throws NOT_FOUND for unknown or foreign jobs (before anything is streamed).
+   * terminal event. When the job is already terminal and nothing follows `afterSequence` (a
+   * client resuming after the terminal event, or past it), the stream completes at once; while
+   * the job is not terminal it waits for live events.
+   * @throws NOT_FOUND for unknown or foreign jobs (before anything is streamed).
    */
   async *jobUpdates(
     tenant: string,
     jobId: string,
     afterSequence: number,
   ): AsyncGenerator<JobEvent> {
-    await this.jobs.get(tenant, jobId);
-    const live = this.pubSub.subscribe(TOPICS.job, jobId);
+    let snapshot: JobRecord | null = await this.jobs.get(tenant, jobId);
+    const live = this.byJob.subscribe(jobId);
     // The first next() attaches the listener: do it before reading durable state, so nothing
     // published in between is missed.
     let pending = live.next();
     let last = afterSequence;
     try {
       for (;;) {
+        let replayed = 0;
         for (const event of await this.queue.events(jobId, last)) {
           if (event.sequence <= last) continue;
           last = event.sequence;
+          replayed += 1;
           yield event;
           if (isTerminal(event.status)) return;
         }
+        // Terminal before the read above and nothing after `last`: its terminal event is at or
+        // before afterSequence, and no live event will ever come. (A retry in between shows up
+        // as replayed events, so a job that runs again is still followed.)
+        if (snapshot && isTerminal(snapshot.status) && replayed === 0) return;
+        snapshot = null;
         const next = await Promise.race([pending, sleep(this.resyncMs)]);
-        if (next === undefined) continue; // silence: re-read durable state
+        if (next === undefined) {
+          // Silence: re-read durable state, and whether the job ended unseen (at or before `last`).
+          snapshot = await this.queue.get(jobId);
+          continue;
+        }
         pending = live.next();
         if (next.done) return;
         const event = next.value as JobEvent;
-        if (event.sequence <= last) continue;
+        if (event.sequence <= last) {
+          if (isTerminal(event.status)) return; // it ended at or before afterSequence
+          continue;
+        }
         if (event.sequence > last + 1) continue; // a gap: the durable read at the loop top fills it
         last = event.sequence;
         yield event;
         if (isTerminal(event.status)) return;
       }
     } finally {
-      await live.return();
+      await live.return(undefined);
     }
   }
 
   /** Live events of every job of a tenant. */
   tenantUpdates(tenant: string): AsyncIterable<JobEvent> {
-    return this.pubSub.subscribe(TOPICS.tenant, tenant) as AsyncIterable<JobEvent>;
+    return this.byTenant.subscribe(tenant);
   }
 }
 

@@ -75,6 +75,7 @@ export class JobService {
   private readonly registry: ModelRegistry;
   private readonly store: ObjectStore;
   private readonly limits: InputLimits;
+  private isAccepting = true;
 
   constructor(options: JobServiceOptions) {
     ({
@@ -86,6 +87,7 @@ export class JobService {
   }
 
   async generate(tenant: string, sent: SubmitCommon, batch?: JobBatch): Promise<JobRecord> {
+    if (!this.isAccepting) throw errors.shuttingDown();
     const input = withoutNulls(sent);
     const model = await this.resolveModel(input.model);
     const classId = resolveClassInput(model, input.classId, input.className);
@@ -100,6 +102,7 @@ export class JobService {
   }
 
   async inpaint(tenant: string, sent: SubmitInpaint, batch?: JobBatch): Promise<JobRecord> {
+    if (!this.isAccepting) throw errors.shuttingDown();
     const input = withoutNulls(sent);
     const model = await this.resolveModel(input.model);
     this.requireCapability(model.capabilities.inpaint, model.id, 'in-paint');
@@ -143,6 +146,7 @@ export class JobService {
   }
 
   async transferStyle(tenant: string, sent: SubmitStyle, batch?: JobBatch): Promise<JobRecord> {
+    if (!this.isAccepting) throw errors.shuttingDown();
     const input = withoutNulls(sent);
     const model = await this.resolveModel(input.model);
     this.requireCapability(model.capabilities.style, model.id, 'transfer style');
@@ -203,6 +207,14 @@ export class JobService {
     });
   }
 
+  /**
+   * From now on every call that would create or re-run a job (generate, inpaint, transferStyle,
+   * retry) fails with SHUTTING_DOWN (retryable, HTTP 503). Reads and cancels still work.
+   */
+  stopAccepting(): void {
+    this.isAccepting = false;
+  }
+
   /** @throws NOT_FOUND for another tenant's job too: existence never leaks. */
   async get(tenant: string, id: string): Promise<JobRecord> {
     const job = await this.queue.get(id);
@@ -235,6 +247,7 @@ export class JobService {
   }
 
   async retry(tenant: string, id: string): Promise<JobRecord> {
+    if (!this.isAccepting) throw errors.shuttingDown();
     await this.get(tenant, id);
     return this.queue.retry(id);
   }

@@ -1,17 +1,8 @@
-import { errors, isAppError } from '../errors.js';
-import type { InferenceRequest } from '../inference/hita-pipeline.js';
-import { webpThumbnail } from '../inference/image-codec.js';
+import { isAppError } from '../errors.js';
 import type { InferenceEngine } from '../inference/inference-engine.js';
-import type {
-  ClaimedJob,
-  InputRole,
-  JobConsumer,
-  JobOutput,
-  JobProgress,
-  JobRecord,
-} from '../queue/job-queue.js';
-import { outputKeys } from '../services/object-keys.js';
+import type { ClaimedJob, JobConsumer, JobProgress } from '../queue/job-queue.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { inferenceRequest, storeOutputs } from './job-io.js';
 
 interface Logger {
   info(obj: Record<string, unknown>, message: string): void;
@@ -36,6 +27,19 @@ export interface JobRunnerOptions {
   onStepSeconds?: (seconds: number) => void;
 }
 
+/** What became of a claimed job besides finishing: its own outcome, or a decision made for it. */
+type Fate = 'running' | 'cancel' | 'lost' | 'released';
+
+/** A job this runner holds. */
+interface ActiveJob {
+  claim: ClaimedJob;
+  fate: Fate;
+  /** Set just before `complete`: from then on the job is finishing, not handed back. */
+  isCompleting: boolean;
+  work: Promise<void>;
+  handingBack: Promise<void> | null;
+}
+
 /**
  * One worker: claim → infer → store → complete, for up to `maxConcurrentJobs` jobs at a time,
  * heartbeating every lease and turning a cancellation seen at heartbeat into freed batch rows.
@@ -43,7 +47,7 @@ export interface JobRunnerOptions {
 export class JobRunner {
   private readonly options: Required<Omit<JobRunnerOptions, 'onImages' | 'onStepSeconds'>> &
     Pick<JobRunnerOptions, 'onImages' | 'onStepSeconds'>;
-  private readonly active = new Map<string, Promise<void>>();
+  private readonly active = new Map<string, ActiveJob>();
   private running = false;
   private loop: Promise<void> | null = null;
   private slotFreed: (() => void) | null = null;
@@ -63,18 +67,57 @@ export class JobRunner {
   }
 
   /**
-   * Stops claiming, lets running jobs finish for `drainMs`, then hands the rest back to the
-   * queue as retryable failures so another worker picks them up.
+   * Stops claiming, lets running jobs finish for `drainMs` (counted from this call), then hands
+   * the rest back (`JobConsumer.release`: QUEUED at once, the attempt undone) and frees their
+   * batch rows. Resolves once every job has settled.
    */
   async stop(drainMs = 10_000): Promise<void> {
+    this.stopClaiming();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise((resolve) => (timer = setTimeout(resolve, drainMs)));
+    await this.loop;
+    await Promise.race([this.settled(), deadline]);
+    clearTimeout(timer);
+    await this.handBack();
+    await this.settled();
+  }
+
+  /**
+   * Stops claiming and hands every job still running back to the queue now, without waiting for
+   * the engine to free its rows (a second signal). Resolves when the queue has them back.
+   */
+  async handBack(): Promise<void> {
+    this.stopClaiming();
+    await Promise.all([...this.active.values()].map((job) => this.handBackOne(job)));
+  }
+
+  private stopClaiming(): void {
     this.running = false;
     this.slotFreed?.();
-    await this.loop;
-    const drained = Promise.allSettled([...this.active.values()]);
-    const timer = new Promise((resolve) => setTimeout(resolve, drainMs).unref());
-    await Promise.race([drained, timer]);
-    for (const jobId of this.active.keys()) this.options.engine.cancel(jobId);
-    await drained;
+  }
+
+  private settled(): Promise<unknown> {
+    return Promise.allSettled([...this.active.values()].map((job) => job.work));
+  }
+
+  private handBackOne(job: ActiveJob): Promise<void> {
+    job.handingBack ??= (async () => {
+      // Cancelled or lost: its own ending applies. Completing: one write from done, so let it land.
+      if (job.fate !== 'running' || job.isCompleting) return;
+      job.fate = 'released';
+      const { queue, engine, logger } = this.options;
+      const jobId = job.claim.job.id;
+      engine.cancel(jobId);
+      try {
+        await queue.release(job.claim);
+        logger.info({ jobId }, 'handed the job back to the queue');
+      } catch (error) {
+        // Its lease ran out meanwhile (CONFLICT), or the queue is unreachable: lease expiry
+        // returns it either way, only later.
+        logger.warn({ err: error, jobId }, 'could not hand the job back');
+      }
+    })();
+    return job.handingBack;
   }
 
   private async claimLoop(): Promise<void> {
@@ -90,11 +133,25 @@ export class JobRunner {
           await queue.waitForWork(1000);
           continue;
         }
-        const work = this.handle(claim).finally(() => {
+        if (!this.running) {
+          // Claimed while stopping: give it straight back instead of starting it.
+          await queue.release(claim).catch((error: unknown) => {
+            logger.warn({ err: error, jobId: claim.job.id }, 'could not hand the job back');
+          });
+          break;
+        }
+        const job: ActiveJob = {
+          claim,
+          fate: 'running',
+          isCompleting: false,
+          work: Promise.resolve(),
+          handingBack: null,
+        };
+        job.work = this.handle(job).finally(() => {
           this.active.delete(claim.job.id);
           this.slotFreed?.();
         });
-        this.active.set(claim.job.id, work);
+        this.active.set(claim.job.id, job);
       } catch (error) {
         logger.error({ err: error }, 'claiming failed; retrying in 1 s');
         await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -102,17 +159,18 @@ export class JobRunner {
     }
   }
 
-  private async handle(claim: ClaimedJob): Promise<void> {
+  private async handle(active: ActiveJob): Promise<void> {
     const { queue, engine, logger, leaseMs } = this.options;
+    const { claim } = active;
     const { job } = claim;
-    let fate: 'running' | 'cancel' | 'lost' | 'shutdown' = 'running';
     const beat = setInterval(
       () => {
         void queue.heartbeat(claim, leaseMs).then(
           (state) => {
-            if (!state.owned) fate = 'lost';
-            else if (state.cancelRequested) fate = 'cancel';
-            if (fate !== 'running') engine.cancel(job.id);
+            if (active.fate !== 'running') return;
+            if (!state.owned) active.fate = 'lost';
+            else if (state.cancelRequested) active.fate = 'cancel';
+            if (active.fate !== 'running') engine.cancel(job.id);
           },
           (error: unknown) => logger.warn({ err: error, jobId: job.id }, 'heartbeat failed'),
         );
@@ -122,38 +180,36 @@ export class JobRunner {
       Math.max(200, Math.min(1000, Math.floor(leaseMs / 3))),
     );
     try {
-      const request = await this.request(job);
+      const request = await inferenceRequest(job, this.options.store);
       const result = await engine.run({
         id: job.id,
         ...(job.model ? { model: job.model } : {}),
         request,
         onProgress: this.throttledProgress(claim),
       });
-      const outputs = await this.store(job, result.images);
+      // Handed back meanwhile: the queue gives it to the next worker, so publish nothing.
+      const isHandedBack = () => active.fate === 'released';
+      if (isHandedBack()) return;
+      const outputs = await storeOutputs(this.options.store, job, result.images);
+      if (isHandedBack()) return;
+      active.isCompleting = true;
       await queue.complete(claim, outputs);
       this.options.onImages?.(outputs.length);
     } catch (error) {
-      if (!this.running && fate === 'running') fate = 'shutdown';
-      await this.settle(claim, fate, error);
+      await this.settle(claim, active.fate, error);
     } finally {
       clearInterval(beat);
     }
   }
 
-  private async settle(claim: ClaimedJob, fate: string, error: unknown): Promise<void> {
+  private async settle(claim: ClaimedJob, fate: Fate, error: unknown): Promise<void> {
     const { queue, logger } = this.options;
     try {
-      if (fate === 'lost') return; // another worker owns it now; publishing anything would double it
+      // Lost: another worker owns it now, so publishing anything would double it. Released: the
+      // queue already has it back, and the CANCELLED from the engine is ours, not the client's.
+      if (fate === 'lost' || fate === 'released') return;
       if (fate === 'cancel') {
         await queue.cancelled(claim);
-        return;
-      }
-      if (fate === 'shutdown') {
-        await queue.fail(claim, {
-          code: 'WORKER_SHUTDOWN',
-          message: 'the worker stopped; the job runs again',
-          retryable: true,
-        });
         return;
       }
       const failure = isAppError(error)
@@ -186,88 +242,5 @@ export class JobRunner {
       lastPhase = progress.phase;
       void queue.progress(claim, progress).catch(() => undefined);
     };
-  }
-
-  private async request(job: JobRecord): Promise<InferenceRequest> {
-    const { params } = job;
-    const sampling = {
-      cfgScale: params.cfgScale,
-      temperature: params.temperature,
-      topK: params.topK,
-      topP: params.topP,
-    };
-    const common = { count: params.count, seed: params.seed, sampling };
-    // The job's own copy when it has one: the key the client gave may have been overwritten.
-    const read = (role: InputRole, key: string | undefined) => {
-      const source = params.inputCopies?.[role] ?? key;
-      if (!source) throw errors.generationFailed(`job ${job.id} lacks an input key`);
-      return this.options.store.get(source);
-    };
-    const classId = params.classId === undefined ? {} : { classId: params.classId };
-    switch (job.kind) {
-      case 'GENERATE':
-        return { kind: 'generate', classId: params.classId ?? 0, ...common };
-      case 'INPAINT':
-        return {
-          kind: 'inpaint',
-          image: await read('image', params.imageKey),
-          mask: await read('mask', params.maskKey),
-          keepHolistic: params.keepHolistic ?? true,
-          composite: params.composite ?? true,
-          ...classId,
-          ...common,
-        };
-      case 'STYLE_TRANSFER':
-        return {
-          kind: 'style',
-          content: await read('content', params.contentKey),
-          style: await read('style', params.styleKey),
-          mode: params.mode ?? 'swap',
-          strength: params.strength ?? 0.5,
-          ...classId,
-          ...common,
-        };
-    }
-  }
-
-  /** PNG plus WebP thumbnail per image, under job-scoped keys (a re-run rewrites the same keys). */
-  private async store(
-    job: JobRecord,
-    images: { seed: number; png: Buffer; width: number; height: number }[],
-  ): Promise<JobOutput[]> {
-    const { store } = this.options;
-    return Promise.all(
-      images.map(async (image, index) => {
-        const keys = outputKeys(job.tenant, job.id, index, image.seed);
-        // One short value per field: S3 servers cap each metadata value (Swift: 256 bytes).
-        const { params } = job;
-        const metadata: Record<string, string> = {
-          'job-id': job.id,
-          kind: job.kind,
-          model: job.model ?? 'default',
-          seed: String(image.seed),
-          'class-id': params.classId === undefined ? 'none' : String(params.classId),
-          'cfg-scale': String(params.cfgScale),
-          temperature: String(params.temperature),
-          'top-k': String(params.topK),
-          'top-p': String(params.topP),
-        };
-        // The two writes are independent (each is atomic on its own), so neither waits for the other.
-        await Promise.all([
-          store.put(keys.png, image.png, { contentType: 'image/png', metadata }),
-          webpThumbnail(image.png).then((webp) =>
-            store.put(keys.webp, webp, { contentType: 'image/webp', metadata }),
-          ),
-        ]);
-        return {
-          key: keys.png,
-          thumbnailKey: keys.webp,
-          width: image.width,
-          height: image.height,
-          seed: image.seed,
-          format: 'png' as const,
-        };
-      }),
-    );
   }
 }

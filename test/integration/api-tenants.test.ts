@@ -228,8 +228,18 @@ describe('tenants, uploads and input validation', () => {
 
   it('names the first missing key in declared order, every time (the loads run concurrently)', async () => {
     const cases = [
-      ['inpaintImage', 'InpaintInput', { imageKey: 't/alice/uploads/x', maskKey: 't/alice/uploads/y' }, 'imageKey'],
-      ['transferStyle', 'StyleTransferInput', { contentKey: 't/alice/uploads/x', styleKey: 't/alice/uploads/y' }, 'contentKey'],
+      [
+        'inpaintImage',
+        'InpaintInput',
+        { imageKey: 't/alice/uploads/x', maskKey: 't/alice/uploads/y' },
+        'imageKey',
+      ],
+      [
+        'transferStyle',
+        'StyleTransferInput',
+        { contentKey: 't/alice/uploads/x', styleKey: 't/alice/uploads/y' },
+        'contentKey',
+      ],
     ] as const;
     for (const [name, type, input, field] of cases) {
       const answers = await Promise.all(

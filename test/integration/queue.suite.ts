@@ -353,6 +353,41 @@ export function describeJobQueue(name: string, factory: QueueFactory): void {
       ]);
     });
 
+    it('hands a running job back with release: QUEUED at once, attempts restored, same place', async () => {
+      const queue = await open();
+      const seen: JobEvent[] = [];
+      const unsubscribe = queue.onEvent((event) => seen.push(event));
+      const first = (await queue.enqueue(input())).job;
+      const second = (await queue.enqueue(input())).job;
+      const claim = await claimNext(queue);
+      await queue.progress(claim, { phase: 'holistic', step: 1, total: 2 });
+      const released = await queue.release(claim);
+      expect(released).toMatchObject({ id: first.id, status: 'QUEUED', attempts: 0, priority: 0 });
+      expect([released.progress, released.error, released.startedAt]).toEqual([null, null, null]);
+      expect([await queue.position(first.id), await queue.position(second.id)]).toEqual([1, 2]);
+      expect(await queue.heartbeat(claim, 10_000)).toMatchObject({ owned: false });
+      await expect(queue.complete(claim, outputsOf(first.id))).rejects.toMatchObject({
+        code: 'CONFLICT',
+      });
+      await expect(queue.release(claim)).rejects.toMatchObject({ code: 'CONFLICT' });
+      const again = await queue.claim('worker-2', 10_000); // no backoff, still ahead of `second`
+      expect(again?.job).toMatchObject({ id: first.id, attempts: 1 });
+      await queue.complete(again!, outputsOf(first.id));
+      const events = await queue.events(first.id, 0);
+      expectSequencesRise(events);
+      expect(events[3]).toMatchObject({ type: 'retrying', status: 'QUEUED' });
+      expect(events[3]?.error).toBeUndefined();
+      const types = await record('release', queue, first.id);
+      expect(types.join(' ')).toBe('added active progress retrying active completed');
+      await vi.waitFor(() => expect(seen.filter((e) => e.jobId === first.id)).toEqual(events));
+      unsubscribe();
+      // A requested cancellation wins over handing back, as it does over a retry.
+      const doomed = await claimNext(queue);
+      await queue.cancel(second.id);
+      expect(await queue.release(doomed)).toMatchObject({ id: second.id, status: 'CANCELLED' });
+      expect(await eventTypes(queue, second.id)).toEqual(['added', 'active', 'cancelled']);
+    });
+
     it('re-runs a job whose lease expired, and never lets the old token finish it', async () => {
       const queue = await open();
       const { job } = await queue.enqueue(input());

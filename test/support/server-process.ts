@@ -61,17 +61,23 @@ export interface StartServerOptions {
   startTimeoutMs?: number;
 }
 
-const SIGNALS: Record<string, number> = { SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+/** So an abort (SIGABRT, 134) or a crash reads as the shell would report it. */
+const SIGNALS: Record<string, number> = {
+  SIGINT: 2,
+  SIGABRT: 6,
+  SIGKILL: 9,
+  SIGSEGV: 11,
+  SIGTERM: 15,
+};
 
 /** Starts the built CLI as a child process and waits until it says it is up. */
-export async function startServerProcess(
-  options: StartServerOptions = {},
-): Promise<ServerProcess> {
+export async function startServerProcess(options: StartServerOptions = {}): Promise<ServerProcess> {
   const { command = 'serve', env = {}, startTimeoutMs = 60_000 } = options;
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'hita-proc-')));
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const readyMessage =
-    options.readyMessage ?? (command === 'serve' ? 'hita-serve listening on' : 'hita workers running');
+    options.readyMessage ??
+    (command === 'serve' ? 'hita-serve listening on' : 'hita workers running');
   const child = spawn(process.execPath, [resolve('dist/cli.js'), command], {
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -92,7 +98,8 @@ export async function startServerProcess(
   );
   const ready = new Promise<void>((done, fail) => {
     const timer = setTimeout(
-      () => fail(new Error(`${command} did not start in ${startTimeoutMs} ms:\n${lines.join('\n')}`)),
+      () =>
+        fail(new Error(`${command} did not start in ${startTimeoutMs} ms:\n${lines.join('\n')}`)),
       startTimeoutMs,
     );
     const onLine = (line: string) => {
@@ -140,7 +147,11 @@ export async function startServerProcess(
       });
       const text = await response.text();
       try {
-        return { status: response.status, headers: response.headers, ...(JSON.parse(text) as object) };
+        return {
+          status: response.status,
+          headers: response.headers,
+          ...(JSON.parse(text) as object),
+        };
       } catch {
         return { status: response.status, headers: response.headers, text };
       }

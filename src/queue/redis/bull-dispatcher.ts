@@ -134,6 +134,22 @@ export class BullDispatcher {
     }
   }
 
+  /**
+   * Puts a delivery back in front of the waiting jobs of its priority, under the same BullMQ id,
+   * so the next `next()` hands it out again. Best effort like `finish`: a lock lost meanwhile
+   * means BullMQ's stalled check hands it back anyway.
+   */
+  async requeue(bullId: string, token: string): Promise<void> {
+    const held = this.held.get(token);
+    this.held.delete(token);
+    try {
+      const job = held?.id === bullId ? held : await Job.fromId<DispatchData>(this.queue, bullId);
+      await job?.moveToWait(token);
+    } catch {
+      // "Missing lock": the stalled check already moved it back to wait.
+    }
+  }
+
   /** Forgets a delivery whose lease was lost; whoever holds it now finishes it. */
   forget(token: string): void {
     this.held.delete(token);

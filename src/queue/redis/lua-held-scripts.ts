@@ -9,7 +9,7 @@
 export const WORK_SIGNAL = 'work';
 
 /** ARGV 4… ids. Returns flat { id, bullId, priority, kind }… of the jobs it released. */
-export const RELEASE = `
+export const RELEASE_HELD = `
 local released = {}
 for i = 4, #ARGV do
   local id = ARGV[i]

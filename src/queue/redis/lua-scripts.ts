@@ -10,9 +10,9 @@
  */
 
 import type { Redis } from 'ioredis';
-import { DISCARD, DISCARD_STALE, RELEASE } from './lua-held-scripts.js';
+import { DISCARD, DISCARD_STALE, RELEASE_HELD } from './lua-held-scripts.js';
 import { PRELUDE } from './lua-prelude.js';
-import { CLAIM, FAIL, FINISH, HEARTBEAT, PROGRESS } from './lua-worker-scripts.js';
+import { CLAIM, FAIL, FINISH, HEARTBEAT, PROGRESS, RELEASE } from './lua-worker-scripts.js';
 
 /** ARGV 4… id, tenant, kind, model, params, priority, maxAttempts, idempotencyKey (JSON),
  * idempotency Redis key or '', tenant index key, maxQueued or '', idempotency fingerprint or '',
@@ -171,12 +171,13 @@ export const LUA_SCRIPTS = {
   hitaProgress: PRELUDE + PROGRESS,
   hitaFinish: PRELUDE + FINISH,
   hitaFail: PRELUDE + FAIL,
+  hitaRelease: PRELUDE + RELEASE,
   hitaCancel: PRELUDE + CANCEL,
   hitaRetry: PRELUDE + RETRY,
   hitaPosition: PRELUDE + POSITION,
   hitaSweep: PRELUDE + SWEEP,
   hitaOrphans: PRELUDE + ORPHANS,
-  hitaRelease: PRELUDE + RELEASE,
+  hitaReleaseHeld: PRELUDE + RELEASE_HELD,
   hitaDiscard: PRELUDE + DISCARD,
   hitaDiscardStale: PRELUDE + DISCARD_STALE,
 } as const;

@@ -64,6 +64,31 @@ emit(id, ARGV[6], '')
 return { 'ok', redis.call('HGETALL', jobKey(id)) }
 `;
 
+/**
+ * ARGV 4… id, token. Hands a RUNNING job back: QUEUED at once with the claim's attempt undone;
+ * its BullMQ delivery (same bullId) goes back to the head of its priority. A requested
+ * cancellation ends it instead. Returns { outcome, hash, bullId }.
+ */
+export const RELEASE = `
+local id = ARGV[4]
+local key = jobKey(id)
+local owned = leased(id, ARGV[5])
+if owned ~= 'ok' then return { owned } end
+local h = redis.call('HMGET', key, 'cancelRequested', 'bullId', 'attempts')
+if h[1] == '1' then
+  finishRunning(id, 'CANCELLED', 'null')
+  emit(id, 'cancelled', '')
+  return { 'cancelled', redis.call('HGETALL', key), h[2] }
+end
+local attempts = tonumber(h[3]) - 1
+redis.call('HSET', key, 'attempts', attempts, 'progress', 'null', 'error', 'null',
+  'queuedAt', NOW_S, 'availableAt', NOW_S, 'leaseToken', '', 'leaseUntil', '', 'workerId', '')
+if attempts == 0 then redis.call('HSET', key, 'startedAt', '') end
+move(id, 'RUNNING', 'QUEUED', NOW)
+emit(id, 'retrying', '')
+return { 'released', redis.call('HGETALL', key), h[2] }
+`;
+
 /** ARGV 4… id, token, failure JSON, '1' when retryable, backoff ms. */
 export const FAIL = `
 local id = ARGV[4]

@@ -21,7 +21,7 @@ import { hashToRecord, pairsToHash } from './redis-records.js';
 /** Slack when comparing our lease with BullMQ's lock: both expire together, give or take. */
 const LEASE_GRACE_MS = 1000;
 
-/** Claim, heartbeat, progress and the three endings, for one Redis queue. */
+/** Claim, heartbeat, progress, the three endings and the hand-back, for one Redis queue. */
 export class RedisWorkerCalls {
   constructor(
     private readonly lua: LuaRunner,
@@ -92,6 +92,19 @@ export class RedisWorkerCalls {
 
   cancelled(claim: ClaimedJob): Promise<JobRecord> {
     return this.finish(claim, 'cancelled', '');
+  }
+
+  /** `JobConsumer.release`: the record first, then its BullMQ delivery back to the wait list. */
+  async release(claim: ClaimedJob): Promise<JobRecord> {
+    const [outcome, pairs, bullId] = await this.lua.reply('hitaRelease', [
+      claim.job.id,
+      claim.token,
+    ]);
+    if (outcome !== 'released' && outcome !== 'cancelled') assertLeased(claim.job.id, outcome);
+    const hash = pairsToHash(pairs);
+    if (outcome === 'released') await this.bull.requeue(String(bullId), claim.token);
+    else await this.bull.finish(String(bullId), claim.token, 'dropped');
+    return hashToRecord(hash);
   }
 
   private async finish(

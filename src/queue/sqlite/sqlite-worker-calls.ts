@@ -29,7 +29,7 @@ export interface SqliteWorkerDeps {
   notify(): void;
 }
 
-/** Claim, heartbeat, progress and the three endings, for one SQLite queue. */
+/** Claim, heartbeat, progress, the three endings and the hand-back, for one SQLite queue. */
 export class SqliteWorkerCalls {
   constructor(private readonly deps: SqliteWorkerDeps) {}
 
@@ -103,19 +103,49 @@ export class SqliteWorkerCalls {
     return this.finish(claim, 'CANCELLED', 'cancelled', null);
   }
 
+  /** `JobConsumer.release`: one guarded UPDATE and its `retrying` event, or CANCELLED if asked. */
+  release(claim: ClaimedJob): JobRecord {
+    const result = this.deps.write((sql, emit) => {
+      const { id } = claim.job;
+      const row = this.deps.mustGet(id);
+      if (row.status !== 'RUNNING' || row.lease_token !== claim.token) {
+        throw leaseLost(id, row.status);
+      }
+      if (row.cancel_requested === 1) {
+        const job = this.finishIn(sql, emit, claim, 'CANCELLED', 'cancelled', null);
+        return { job, isQueued: false };
+      }
+      // The guard above holds within this transaction, so the UPDATE matches the row.
+      const args = { id, token: claim.token, now: this.deps.tunables.clock() };
+      const queued = sql.releaseRunning.get(args) as JobRow;
+      return { job: rowToRecord(emit(queued, 'retrying')), isQueued: true };
+    });
+    if (result.isQueued) this.deps.notify();
+    return result.job;
+  }
+
   private finish(
     claim: ClaimedJob,
     status: JobStatus,
     type: JobEventType,
     outputs: string | null,
   ): JobRecord {
-    return this.deps.write((sql, emit) => {
-      const { id } = claim.job;
-      const now = this.deps.tunables.clock();
-      const args = { id, token: claim.token, status, error: null, outputs, now };
-      const row = sql.finishRunning.get(args);
-      if (!row) throw leaseLost(id, this.deps.mustGet(id).status);
-      return rowToRecord(emit(row, type));
-    });
+    return this.deps.write((sql, emit) => this.finishIn(sql, emit, claim, status, type, outputs));
+  }
+
+  private finishIn(
+    sql: Statements,
+    emit: Emit,
+    claim: ClaimedJob,
+    status: JobStatus,
+    type: JobEventType,
+    outputs: string | null,
+  ): JobRecord {
+    const { id } = claim.job;
+    const now = this.deps.tunables.clock();
+    const args = { id, token: claim.token, status, error: null, outputs, now };
+    const row = sql.finishRunning.get(args);
+    if (!row) throw leaseLost(id, this.deps.mustGet(id).status);
+    return rowToRecord(emit(row, type));
   }
 }

@@ -68,6 +68,18 @@ export function prepareStatements(db: Database.Database) {
         error = @error, queued_at = @now, available_at = @availableAt,
         lease_token = NULL, lease_until = NULL, worker_id = NULL
       WHERE id = @id AND status = 'RUNNING' AND lease_token = @token RETURNING *`),
+    /**
+     * RUNNING → QUEUED, undoing the claim: the attempt it counted, its lease and progress. The
+     * claim order (priority, created_at, id) is untouched, so the job keeps its place. SQLite
+     * evaluates every expression on the old row, so `attempts = 1` means "first attempt".
+     */
+    releaseRunning: db.prepare<[Record<string, unknown>], JobRow>(`
+      UPDATE jobs SET status = 'QUEUED', sequence = sequence + 1, attempts = attempts - 1,
+        started_at = CASE WHEN attempts = 1 THEN NULL ELSE started_at END, progress = NULL,
+        error = NULL, updated_at = @now, queued_at = @now, available_at = @now,
+        lease_token = NULL, lease_until = NULL, worker_id = NULL
+      WHERE id = @id AND status = 'RUNNING' AND lease_token = @token
+        AND cancel_requested = 0 RETURNING *`),
     /** QUEUED → CANCELLED | EXPIRED; a held job stops being held (a retry runs it for real). */
     finishQueued: db.prepare<[Record<string, unknown>], JobRow>(`
       UPDATE jobs SET status = @status, sequence = sequence + 1, updated_at = @now,

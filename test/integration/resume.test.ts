@@ -1,0 +1,103 @@
+/**
+ * The resume contract of `jobUpdated(id, afterSequence)` over graphql-ws, on both queue engines:
+ * a client that saw the terminal event (or anything past it) and subscribes again gets a
+ * subscription that completes at once; one lower replays just the terminal event; a job that is
+ * not terminal yet is streamed live until it is. Without redis-server the Redis run is skipped
+ * with a visible line locally and fails in CI.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collect, startApi, type ApiHarness } from '../support/api-harness.js';
+import { startRedis, type RedisServer } from '../support/redis-server.js';
+
+const UPDATES = `subscription($id: ID!, $after: Int) {
+  jobUpdated(id: $id, afterSequence: $after) { sequence status type } }`;
+
+interface EventData {
+  jobUpdated: { sequence: number; status: string; type: string };
+}
+
+const inCi = process.env.CI === 'true';
+let redis: RedisServer | null = null;
+let why = '';
+try {
+  redis = await startRedis();
+} catch (error) {
+  why = String(error);
+}
+if (why && !inCi) console.info(`SKIP resume on the Redis engine: ${why}`);
+afterAll(async () => {
+  await redis?.stop();
+});
+
+const engines: [string, () => Record<string, string>][] = [
+  ['sqlite', () => ({})],
+  ['redis', () => ({ REDIS_URL: redis?.url ?? '' })],
+];
+
+describe.each(engines)('jobUpdated resume on the %s engine', (engine, env) => {
+  const skipped = engine === 'redis' && Boolean(why) && !inCi;
+  let api: ApiHarness;
+
+  /** Subscribes and waits for completion, failing (not hanging) after `withinMs`. */
+  async function resume(id: string, after: number, withinMs = 5000): Promise<EventData[]> {
+    const client = api.ws();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, fail) => {
+      timer = setTimeout(
+        () => fail(new Error(`afterSequence ${after}: no completion within ${withinMs} ms`)),
+        withinMs,
+      );
+    });
+    try {
+      const { events, errors } = await Promise.race([
+        collect<EventData>(client, UPDATES, { id, after }),
+        timeout,
+      ]);
+      expect(errors).toEqual([]);
+      return events;
+    } finally {
+      clearTimeout(timer);
+      await client.dispose();
+    }
+  }
+
+  async function generate(count: number): Promise<{ id: string; sequence: number }> {
+    const { data, errors } = await api.gql<{ generateImages: { id: string; sequence: number } }>(
+      'mutation($n: Int) { generateImages(input: { classId: 1, count: $n, seed: 3 }) { id sequence } }',
+      { n: count },
+    );
+    expect(errors).toBeUndefined();
+    return data!.generateImages;
+  }
+
+  beforeAll(async () => {
+    if (skipped) return;
+    if (engine === 'redis' && !redis) throw new Error(`the Redis run needs redis-server: ${why}`);
+    api = await startApi(env());
+  });
+  afterAll(async () => {
+    await api?.stop();
+  });
+
+  it.skipIf(skipped)(
+    'completes at once after the terminal event, or past it; one lower replays it',
+    async () => {
+      const { id } = await generate(1);
+      const all = await resume(id, 0, 60_000);
+      const terminal = all.at(-1)!.jobUpdated;
+      expect(terminal.status).toBe('SUCCEEDED');
+      expect(await resume(id, terminal.sequence)).toEqual([]);
+      expect(await resume(id, terminal.sequence + 10)).toEqual([]);
+      const tail = await resume(id, terminal.sequence - 1);
+      expect(tail.map((e) => e.jobUpdated)).toEqual([terminal]);
+    },
+  );
+
+  it.skipIf(skipped)('streams a job that is not terminal yet until it is', async () => {
+    const { id, sequence } = await generate(8);
+    const events = await resume(id, sequence, 60_000);
+    const sequences = events.map((e) => e.jobUpdated.sequence);
+    expect(sequences).toEqual(sequences.map((_, i) => sequence + 1 + i));
+    expect(events.at(-1)!.jobUpdated.status).toBe('SUCCEEDED');
+  });
+});
