@@ -1,0 +1,72 @@
+/**
+ * Several job-creating fields in one operation (HITA_MAX_JOBS_PER_REQUEST above 1): all of its
+ * jobs, or none, over HTTP and graphql-ws alike, on both queue engines.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApi, type ApiHarness } from '../support/api-harness.js';
+import { startRedis } from '../support/redis-server.js';
+import { overWs } from '../redteam/transports.js';
+
+const redis = await startRedis().catch((error: unknown) => error as Error);
+afterAll(async () => {
+  if (!(redis instanceof Error)) await redis.stop();
+});
+const inCi = process.env.CI === 'true';
+if (redis instanceof Error && !inCi) console.info(`SKIP fan-out on Redis: ${redis.message}`);
+const engines: [string, Record<string, string>][] = [['sqlite', {}]];
+if (!(redis instanceof Error) || inCi) {
+  engines.push(['redis', redis instanceof Error ? {} : { REDIS_URL: redis.url }]);
+}
+
+const gen = (alias: string, classId: number) =>
+  `${alias}: generateImages(input: { classId: ${classId}, seed: 3 }) { id status }`;
+const LIST = '{ jobs(first: 50) { edges { node { id status } } } }';
+
+describe.each(engines)('one operation, several jobs, on %s', (engine, env) => {
+  let api: ApiHarness;
+  beforeAll(async () => {
+    if (engine === 'redis' && redis instanceof Error) throw redis; // CI must have Redis
+    api = await startApi({ HITA_MAX_JOBS_PER_REQUEST: '4', ...env });
+  });
+  afterAll(() => api?.stop());
+
+  async function jobIds(): Promise<string[]> {
+    const { data } = await api.gql<{ jobs: { edges: { node: { id: string } }[] } }>(LIST);
+    return data!.jobs.edges.map((e) => e.node.id);
+  }
+
+  it('creates no job when any field fails, over HTTP and graphql-ws', async () => {
+    const failing = `mutation { ${gen('a', 1)} ${gen('b', 999)} }`;
+    const http = await api.gql(failing);
+    expect(http.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    const client = api.ws();
+    const ws = await overWs(client, failing);
+    await client.dispose();
+    expect(ws.errors[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(await jobIds()).toEqual([]);
+    const tooMany = await api.gql(
+      `mutation { ${[1, 2, 3, 4, 5].map((i) => gen(`g${i}`, 1)).join(' ')} }`,
+    );
+    expect(tooMany.errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'operation',
+    });
+    expect(await jobIds()).toEqual([]);
+  });
+
+  it('runs every job of an operation that succeeds', async () => {
+    const client = api.ws();
+    const ws = await overWs(client, `mutation { ${gen('c', 2)} ${gen('d', 3)} }`);
+    await client.dispose();
+    expect(ws.errors).toEqual([]);
+    const http = await api.gql(`mutation { ${gen('e', 1)} ${gen('f', 2)} }`);
+    expect(http.errors).toBeUndefined();
+    for (let tries = 0; tries < 200; tries++) {
+      const { data } = await api.gql<{ jobs: { edges: { node: { status: string } }[] } }>(LIST);
+      const statuses = data!.jobs.edges.map((e) => e.node.status);
+      if (statuses.length === 4 && statuses.every((s) => s === 'SUCCEEDED')) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('the jobs of a committed operation did not all run');
+  });
+});
