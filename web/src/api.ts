@@ -1,4 +1,13 @@
 import { createClient, type Client } from 'graphql-ws';
+import {
+  CREATE_UPLOAD,
+  JOBS_QUERY,
+  JOB_UPDATED,
+  MAX_LISTED_JOBS,
+  MODELS_QUERY,
+  jobActionDocument,
+  jobMutationDocument,
+} from './operations';
 import { apiKey, onApiKeyChange } from './api-key';
 
 /** An error the API reported: `errors[0]` of a GraphQL response, or a transport failure. */
@@ -115,29 +124,13 @@ export interface JobEvent {
   job: Job;
 }
 
-export const JOB_FIELDS = `
-  id kind status sequence model createdAt queuePosition
-  progress { phase step total fraction }
-  error { code message retryable }
-  parameters { classId count seed cfgScale temperature topK topP mode strength }
-  outputs { key url thumbnailUrl width height seed }
-  inputs { role key url }
-`;
-
 export async function fetchModels(): Promise<Model[]> {
-  const data = await gql<{ models: Model[] }>(`{ models {
-    id description isDefault imageSize holisticTokens patchTokens
-    classes { id name }
-    capabilities { generate inpaint styleTransfer }
-    defaults { cfgScale temperature topK topP } } }`);
+  const data = await gql<{ models: Model[] }>(MODELS_QUERY);
   return data.models;
 }
 
-export async function fetchJobs(first = 30): Promise<Job[]> {
-  const data = await gql<{ jobs: { edges: { node: Job }[] } }>(
-    `query($first: Int!) { jobs(first: $first) { edges { node { ${JOB_FIELDS} } } } }`,
-    { first },
-  );
+export async function fetchJobs(first = MAX_LISTED_JOBS): Promise<Job[]> {
+  const data = await gql<{ jobs: { edges: { node: Job }[] } }>(JOBS_QUERY, { first });
   return data.jobs.edges.map((edge) => edge.node);
 }
 
@@ -147,18 +140,12 @@ export async function jobMutation(
   inputType: 'GenerateInput' | 'InpaintInput' | 'StyleTransferInput',
   input: Record<string, unknown>,
 ): Promise<Job> {
-  const data = await gql<Record<string, Job>>(
-    `mutation($input: ${inputType}!) { ${name}(input: $input) { ${JOB_FIELDS} } }`,
-    { input },
-  );
+  const data = await gql<Record<string, Job>>(jobMutationDocument(name, inputType), { input });
   return data[name]!;
 }
 
 export async function jobAction(name: 'cancelJob' | 'retryJob', id: string): Promise<Job> {
-  const data = await gql<Record<string, Job>>(
-    `mutation($id: ID!) { ${name}(id: $id) { ${JOB_FIELDS} } }`,
-    { id },
-  );
+  const data = await gql<Record<string, Job>>(jobActionDocument(name), { id });
   return data[name]!;
 }
 
@@ -167,7 +154,7 @@ export async function uploadImage(blob: Blob, filename: string): Promise<string>
   const contentType = blob.type || 'image/png';
   const { createUpload } = await gql<{
     createUpload: { key: string; url: string; method: string };
-  }>(`mutation($input: CreateUploadInput!) { createUpload(input: $input) { key url method } }`, {
+  }>(CREATE_UPLOAD, {
     input: { contentType, filename },
   });
   const response = await fetch(createUpload.url, {
@@ -224,14 +211,6 @@ export interface FollowHandlers {
   reconnecting?(attempt: number, error: unknown): void;
   done?(): void;
 }
-
-const JOB_UPDATED = `subscription($id: ID!, $after: Int) {
-  jobUpdated(id: $id, afterSequence: $after) {
-    sequence status type at
-    progress { phase step total fraction }
-    job { ${JOB_FIELDS} }
-  }
-}`;
 
 /**
  * Follows one job until it ends. After a disconnect it subscribes again with the last sequence

@@ -13,6 +13,7 @@ import {
   type Model,
 } from './api';
 import { mountApiKeyField } from './api-key';
+import { QUEUED_POSITIONS } from './operations';
 import { $, className, h, parameterSummary, progressBar, progressLabel, thumbnail } from './ui';
 
 interface Tracked {
@@ -506,9 +507,7 @@ async function refreshQueuePositions(): Promise<void> {
   // One page of the queued jobs rather than an alias per job: the server caps aliases (and cost).
   const data = await gql<{
     jobs: { edges: { node: Pick<Job, 'id' | 'status' | 'queuePosition'> }[] };
-  }>(
-    '{ jobs(first: 100, filter: { status: [QUEUED] }) { edges { node { id status queuePosition } } } }',
-  );
+  }>(QUEUED_POSITIONS);
   let changed = false;
   for (const { node } of data.jobs.edges) {
     const tracked = jobs.get(node.id);
