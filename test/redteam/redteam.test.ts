@@ -128,13 +128,14 @@ describe.each(PROFILES)('red team against $name', (profile) => {
           expectClean(answer, attack.name);
           if (attack.expect.length === 0) expect(answer.errors, attack.name).toEqual([]);
           else
-            expect(attack.expect, `${attack.name} over ${answer.transport}`).toContain(
-              codeOf(answer),
-            );
+            expect(
+              attack.expect,
+              `${attack.name} over ${answer.transport}: ${answer.raw.slice(0, 300)}`,
+            ).toContain(codeOf(answer));
         }
       }
       const unknownJob = await overWs(ws, SUBSCRIBE_UNKNOWN);
-      expect(codeOf(unknownJob)).toBe('NOT_FOUND');
+      expect(codeOf(unknownJob), unknownJob.raw).toBe('NOT_FOUND');
     } finally {
       await ws.dispose();
     }

@@ -168,6 +168,9 @@ export async function startServerProcess(options: StartServerOptions = {}): Prom
           : WebSocket,
         retryAttempts: 0,
         lazy: true,
+        // Keep the socket between operations: a lazy client closes it after each one, and with no
+        // retries an operation that starts while the old socket closes fails on its close event.
+        lazyCloseTimeout: 5_000,
         ...(connectionParams ? { connectionParams } : {}),
       });
     },
