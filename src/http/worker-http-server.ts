@@ -42,7 +42,10 @@ export interface WorkerHttpServer {
   close(): Promise<void>;
 }
 
-/** Starts the server and resolves once it listens. @throws the listen error (EADDRINUSE …) */
+/**
+ * Starts the server and resolves once it listens.
+ * @throws AppError BAD_USER_INPUT naming HITA_WORKER_PORT when the port is taken; other listen errors as they are
+ */
 export async function startWorkerHttpServer(
   options: WorkerHttpServerOptions,
 ): Promise<WorkerHttpServer> {
@@ -57,9 +60,18 @@ export async function startWorkerHttpServer(
   app.use(httpErrorHandler(logger, 0));
   const server = createServer(app);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const refuse = (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === 'EADDRINUSE'
+          ? errors.badInput(
+              'HITA_WORKER_PORT',
+              `port ${port} on ${host} is already in use (another hita worker?); choose another, or 0 for a free one`,
+            )
+          : error,
+      );
+    server.once('error', refuse);
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.off('error', refuse);
       resolve();
     });
   });
