@@ -38,4 +38,6 @@ COPY package.json ./
 COPY models ./models
 # Fetch the CUDA 12 execution provider that npm installs skip (needs network at build time).
 RUN ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install
+# /healthz and /metrics of the worker (HITA_WORKER_PORT)
+EXPOSE 9400
 CMD ["node", "dist/cli.js", "worker"]

@@ -65,6 +65,8 @@ export interface ApiConfig {
 export interface ServerConfig {
   port: number;
   host: string;
+  /** `hita worker`'s /healthz and /metrics port, on `host`; 0 picks a free one. */
+  workerPort: number;
   api: ApiConfig;
   dataDir: string;
   publicUrl: string | undefined;
@@ -100,6 +102,7 @@ const originList = z
 /** The environment variables the config reads (zod; keys are the variable names). */
 export const env = z.object({
   PORT: intFrom(0, 65535).default(4000),
+  HITA_WORKER_PORT: intFrom(0, 65535).default(9400),
   HITA_HOST: z.string().min(1).optional(),
   HITA_CORS_ORIGINS: originList.optional(),
   HITA_METRICS_TOKEN: z.string().min(16).optional(),
@@ -213,6 +216,7 @@ export function readServerConfig(
     port: e.PORT,
     // Without keys anyone who reaches the port is the one tenant: only this machine, unless asked.
     host: e.HITA_HOST ?? (isDevelopmentMode ? '127.0.0.1' : '0.0.0.0'),
+    workerPort: e.HITA_WORKER_PORT,
     api: {
       isDevelopmentMode,
       corsOrigins: e.HITA_CORS_ORIGINS ?? [],

@@ -2,12 +2,14 @@
  * The composition root: the only file that names concrete engines. `hita serve` = API + workers
  * on this machine; `hita worker` = workers only, against the shared BullMQ queue and S3 store.
  */
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { ApiKeys } from './auth.js';
 import type { ServerConfig } from './config.js';
 import { CostRateLimiter } from './guard/cost-rate-limiter.js';
+import { startWorkerHttpServer } from './http/worker-http-server.js';
 import type { InferenceEngine } from './inference/inference-engine.js';
 import { ModelRegistry } from './inference/model-registry.js';
 import { WorkerEngine } from './inference/worker-engine.js';
@@ -26,6 +28,7 @@ import { startHttpServer, type HttpServer } from './server.js';
 import { JobRunner } from './worker/job-runner.js';
 
 export interface Running {
+  /** The API's URL (`serve`), or the URL of `hita worker`'s /healthz and /metrics. */
   url: string | null;
   /**
    * Graceful and idempotent (the first SIGTERM/SIGINT): new jobs are refused with SHUTTING_DOWN
@@ -42,13 +45,13 @@ export function createLogger(level: string): Logger {
   return pino({ level, base: undefined });
 }
 
-/** One engine and one runner per device. */
+/** One engine and one runner per device; each counts its images and steps in `metrics`. */
 function startWorkers(
   config: ServerConfig,
   queue: JobQueue,
   store: ObjectStore,
   logger: Logger,
-  metrics: Metrics | null,
+  metrics: Metrics,
 ) {
   return config.workerDevices.map((deviceId) => {
     const workerLog = logger.child({ worker: deviceId });
@@ -62,23 +65,27 @@ function startWorkers(
       onLog: (level, message, data) => workerLog[level](data ?? {}, message),
     });
     const runner = new JobRunner({
-      workerId: `${process.pid}-${deviceId}`,
+      // Unique across machines: pids repeat between hosts (every container's first process is 1).
+      workerId: `${hostname()}:${process.pid}:${deviceId}`,
       queue,
       engine,
       store,
       logger: workerLog,
       maxConcurrentJobs: config.jobsPerWorker,
       leaseMs: config.queue.leaseMs,
-      ...(metrics
-        ? {
-            onImages: (n: number) => metrics.images.inc(n),
-            onStepSeconds: (s: number) => metrics.stepSeconds.observe(s),
-          }
-        : {}),
+      defaultModel: config.inference.defaultModel,
+      onImages: (n: number) => metrics.images.inc(n),
+      onStepSeconds: (s: number) => metrics.stepSeconds.observe(s),
     });
     runner.start();
     return { engine, runner };
   });
+}
+
+/** Active batch rows over the engines of `workers`. */
+async function batchRowsOf(workers: ReturnType<typeof startWorkers>): Promise<number> {
+  const stats = await Promise.all(workers.map((w) => w.engine.stats()));
+  return stats.reduce((n, s) => n + s.activeRows, 0);
 }
 
 /** Stops every worker's claims and drains it: `drainMs` for running jobs, then hand-back. */
@@ -142,9 +149,9 @@ export async function serve(
   const events = new JobEventHub({ queue, jobs });
   const unsubscribe = queue.onEvent((event) => events.publish(event));
   let workers: ReturnType<typeof startWorkers> = [];
-  const batchRows = async () =>
-    (await Promise.all(workers.map((w) => w.engine.stats()))).reduce((n, s) => n + s.activeRows, 0);
-  const metrics = new Metrics({ queue, batchRows });
+  const batchRows = () => batchRowsOf(workers);
+  const hasWorkers = config.workerDevices.length > 0;
+  const metrics = new Metrics({ queue, ...(hasWorkers ? { batchRows } : {}) });
   workers = startWorkers(config, queue, store, logger, metrics);
   const http: HttpServer = await startHttpServer(
     {
@@ -163,7 +170,7 @@ export async function serve(
           return {
             depth: stats.depth,
             running: stats.running,
-            workers: workers.length,
+            workers: stats.workers,
             batchRows: await batchRows(),
           };
         },
@@ -250,17 +257,42 @@ export async function work(
     );
   }
   const { store, queue } = await openSeams(config, logger);
-  const workers = startWorkers(config, queue, store, logger, null);
-  logger.info({ workers: workers.length, queue: config.queue.kind }, 'hita workers running');
+  let workers: ReturnType<typeof startWorkers> = [];
+  const metrics = new Metrics({ batchRows: () => batchRowsOf(workers) });
+  let isDraining = false;
+  // Before the workers start, so a taken port stops the start before any job is claimed.
+  const http = await startWorkerHttpServer({
+    metrics,
+    access: config.api,
+    health: () => ({
+      ok: true,
+      draining: isDraining,
+      workers: workers.map((w) => ({ id: w.runner.id, activeJobs: w.runner.activeJobs })),
+    }),
+    logger,
+    port: config.workerPort,
+    host: config.host,
+  }).catch(async (error: unknown) => {
+    await queue.close();
+    await store.close();
+    throw error;
+  });
+  workers = startWorkers(config, queue, store, logger, metrics);
+  logger.info(
+    { workers: workers.length, queue: config.queue.kind, url: http.url },
+    `hita workers running; /healthz and /metrics on ${http.url}`,
+  );
   let closing: Promise<void> | null = null;
   return {
-    url: null,
+    url: http.url,
     handBack: async () => {
       await Promise.all(workers.map((w) => w.runner.handBack()));
     },
     close: () =>
       (closing ??= (async () => {
+        isDraining = true;
         await drainWorkers(workers, config.drainMs, logger);
+        await http.close();
         await Promise.all(workers.map((w) => w.engine.close()));
         await queue.close();
         await store.close();

@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
@@ -18,6 +17,7 @@ import { limitRules, parseOptions } from './guard/query-limits.js';
 import { apolloGuardPlugin, toHttpGraphQLError } from './http/apollo-guard-plugin.js';
 import { startGraphqlWs } from './http/graphql-ws-server.js';
 import { httpErrorHandler, sendAppError } from './http/http-errors.js';
+import { metricsRoute } from './http/metrics-route.js';
 import { OriginPolicy } from './http/origin-policy.js';
 import type { Metrics } from './metrics.js';
 import type { RequestContext, Services } from './resolvers/context.js';
@@ -55,14 +55,6 @@ export interface HttpServer {
   server: Server;
   url: string;
   close(): Promise<void>;
-}
-
-/** Constant-time check of `Authorization: Bearer TOKEN`. */
-function bearerMatches(header: string | undefined, token: string | undefined): boolean {
-  if (!token || !header) return false;
-  const presented = Buffer.from(header.replace(/^Bearer\s+/i, '').trim());
-  const expected = Buffer.from(token);
-  return presented.length === expected.length && timingSafeEqual(presented, expected);
 }
 
 /** Apollo over express and graphql-ws on one HTTP server, all at /graphql; drains on close. */
@@ -146,16 +138,7 @@ export async function startHttpServer(
     const ready = await isReady().catch(() => false);
     res.status(ready ? 200 : 503).json({ ready });
   });
-  app.get('/metrics', async (req, res) => {
-    if (!api.isDevelopmentMode && !bearerMatches(req.get('authorization'), api.metricsToken)) {
-      sendAppError(
-        res,
-        errors.unauthenticated('/metrics needs Authorization: Bearer HITA_METRICS_TOKEN'),
-      );
-      return;
-    }
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
+  app.get('/metrics', metricsRoute(metrics.registry, api));
   if (objectRouter) app.use('/objects', objectRouter);
   app.use(
     '/graphql',

@@ -242,8 +242,15 @@ export class BullJobQueue implements JobQueue {
 
   stats(): Promise<QueueStats> {
     return this.track(async ({ connections }) => {
-      const counts = await connections.commands.hgetall(this.keys.counts);
-      return countsToStats((status) => Number(counts[status] ?? 0));
+      const { clock, workerTtlMs } = this.tunables;
+      const replies = await connections.commands
+        .multi()
+        .hgetall(this.keys.counts)
+        .zcount(this.keys.workers, `(${clock() - workerTtlMs}`, '+inf')
+        .exec();
+      const counts = (replies?.[0]?.[1] ?? {}) as Record<string, string>;
+      const workers = Number(replies?.[1]?.[1] ?? 0);
+      return countsToStats((status) => Number(counts[status] ?? 0), workers);
     });
   }
 
@@ -301,6 +308,14 @@ export class BullJobQueue implements JobQueue {
 
   release(claim: ClaimedJob): Promise<JobRecord> {
     return this.track(({ worker }) => worker.release(claim));
+  }
+
+  announce(workerId: string): Promise<void> {
+    return this.track(({ worker }) => worker.announce(workerId, true));
+  }
+
+  retire(workerId: string): Promise<void> {
+    return this.track(({ worker }) => worker.announce(workerId, false));
   }
 
   async waitForWork(timeoutMs: number): Promise<void> {

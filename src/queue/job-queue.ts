@@ -92,6 +92,11 @@ export interface JobRecord {
   idempotencyKey: string | null;
   /** Claims so far (a crashed worker's claim counts). */
   attempts: number;
+  /**
+   * The worker that holds the job's lease or, once the job ended, the one that ran it last (its
+   * `claim` workerId). Null before the first claim and while the job waits to run again.
+   */
+  workerId: string | null;
   maxAttempts: number;
   progress: JobProgress | null;
   outputs: JobOutput[];
@@ -160,6 +165,11 @@ export interface QueueStats {
   depth: number;
   running: number;
   byStatus: Record<JobStatus, number>;
+  /**
+   * Live workers of every process on this queue: those whose last `announce` is younger than
+   * the queue's `workerTtlMs`, less those that `retire`d.
+   */
+  workers: number;
 }
 
 /** What the API side does with jobs. */
@@ -222,7 +232,12 @@ export interface HeartbeatResult {
 
 /** What a worker does with jobs. */
 export interface JobConsumer {
-  /** The next QUEUED job by priority then age, leased for `leaseMs`; null when none is waiting. */
+  /**
+   * The next QUEUED job by priority then age, leased for `leaseMs`; null when none is waiting. A
+   * RUNNING job whose lease ran out (its worker is presumed lost) with attempts left is claimable
+   * too: the same atomic step then records a `retrying` event (status QUEUED, error
+   * `workerLostRetry`) just before the new `active`, so subscribers see why it runs again.
+   */
   claim(workerId: string, leaseMs: number): Promise<ClaimedJob | null>;
   /** Renews the lease; call well within `leaseMs`. */
   heartbeat(claim: ClaimedJob, leaseMs: number): Promise<HeartbeatResult>;
@@ -244,6 +259,13 @@ export interface JobConsumer {
   release(claim: ClaimedJob): Promise<JobRecord>;
   /** Resolves when a job may be waiting (new job, retry due, lease expiry) or after `timeoutMs`. */
   waitForWork(timeoutMs: number): Promise<void>;
+  /**
+   * Says the worker is alive, whether it holds jobs or not: it counts in `stats().workers` until
+   * `workerTtlMs` passes without another announce. Call it well within that TTL.
+   */
+  announce(workerId: string): Promise<void>;
+  /** A clean stop: the worker no longer counts in `stats().workers`. Unknown ids are ignored. */
+  retire(workerId: string): Promise<void>;
 }
 
 export interface JobQueue extends JobProducer, JobConsumer {

@@ -30,6 +30,11 @@ export interface JobQueueTunables {
    * @default 10 minutes
    */
   heldTtlMs?: number;
+  /**
+   * A worker counts as live in `stats().workers` this long after its last `announce`.
+   * @default 15 s (a JobRunner announces every 5 s)
+   */
+  workerTtlMs?: number;
   /** Milliseconds since the epoch; injectable for tests. @default Date.now */
   clock?: () => number;
   /**
@@ -51,6 +56,8 @@ export const DEFAULT_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 export const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
 /** `heldTtlMs` when not given: 10 minutes. */
 export const DEFAULT_HELD_TTL_MS = 10 * 60_000;
+/** `workerTtlMs` when not given: three missed announces of a JobRunner. */
+export const DEFAULT_WORKER_TTL_MS = 15_000;
 const MAX_BACKOFF_MS = 30_000;
 
 /** Our priorities are integers in [−PRIORITY_LIMIT, PRIORITY_LIMIT] so BullMQ's 2²¹ range fits. */
@@ -71,6 +78,7 @@ export function resolveTunables(tunables: JobQueueTunables): ResolvedTunables {
     queuedTtlMs,
     sweepIntervalMs = DEFAULT_SWEEP_INTERVAL_MS,
     heldTtlMs = DEFAULT_HELD_TTL_MS,
+    workerTtlMs = DEFAULT_WORKER_TTL_MS,
     clock = Date.now,
     onWarning = (message: string) => process.emitWarning(message, 'JobQueueWarning'),
   } = tunables;
@@ -82,6 +90,7 @@ export function resolveTunables(tunables: JobQueueTunables): ResolvedTunables {
     queuedTtlMs,
     sweepIntervalMs,
     heldTtlMs,
+    workerTtlMs,
     clock,
     onWarning,
   };
@@ -186,6 +195,18 @@ export function workerLostFailure(attempts: number, maxAttempts: number): JobFai
   };
 }
 
+/**
+ * The reason on the `retrying` event of a job whose worker stopped renewing its lease and that
+ * runs again (attempts left); lua-prelude.ts writes the same text.
+ */
+export function workerLostRetry(attempts: number, maxAttempts: number): JobFailure {
+  return {
+    code: 'WORKER_LOST',
+    message: `the worker stopped renewing its lease; running it again (${attempts} of ${maxAttempts} attempts used)`,
+    retryable: true,
+  };
+}
+
 /** QUEUE_FULL, retryable: the same request may succeed once workers drain the queue. */
 export function queueFull(maxQueued: number): AppError {
   return new AppError(
@@ -251,13 +272,13 @@ const ALL_STATUSES: readonly JobStatus[] = [
   'EXPIRED',
 ];
 
-/** Stats from a count per status (absent statuses count 0). */
-export function countsToStats(countOf: (status: JobStatus) => number): QueueStats {
+/** Stats from a count per status (absent statuses count 0) and the live workers. */
+export function countsToStats(countOf: (status: JobStatus) => number, workers: number): QueueStats {
   const byStatus = Object.fromEntries(ALL_STATUSES.map((s) => [s, countOf(s)])) as Record<
     JobStatus,
     number
   >;
-  return { depth: byStatus.QUEUED, running: byStatus.RUNNING, byStatus };
+  return { depth: byStatus.QUEUED, running: byStatus.RUNNING, byStatus, workers };
 }
 
 /** Milliseconds since the epoch → ISO-8601, or null. */

@@ -276,12 +276,11 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   async stats(): Promise<QueueStats> {
-    const counts = new Map(
-      this.statements()
-        .countByStatus.all()
-        .map((r) => [r.status, r.n]),
-    );
-    return countsToStats((status) => counts.get(status) ?? 0);
+    const sql = this.statements();
+    const counts = new Map(sql.countByStatus.all().map((r) => [r.status, r.n]));
+    const seenSince = this.tunables.clock() - this.tunables.workerTtlMs;
+    const workers = sql.countLiveWorkers.get(seenSince)?.n ?? 0;
+    return countsToStats((status) => counts.get(status) ?? 0, workers);
   }
 
   async releaseHeld(ids: string[]): Promise<void> {
@@ -327,6 +326,14 @@ export class SqliteJobQueue implements JobQueue {
 
   async release(claim: ClaimedJob): Promise<JobRecord> {
     return this.worker.release(claim);
+  }
+
+  async announce(workerId: string): Promise<void> {
+    this.worker.announce(workerId);
+  }
+
+  async retire(workerId: string): Promise<void> {
+    this.worker.retire(workerId);
   }
 
   async waitForWork(timeoutMs: number): Promise<void> {

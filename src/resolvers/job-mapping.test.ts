@@ -3,7 +3,7 @@ import { isAppError } from '../errors.js';
 import type { JobPage, JobRecord } from '../queue/job-queue.js';
 import type { RequestContext } from './context.js';
 import { JobResolver } from './job.resolver.js';
-import { assertShowable, toJob } from './job-mapping.js';
+import { assertShowable, toJob, toJobEvent } from './job-mapping.js';
 
 function record(id: string, overrides: Partial<JobRecord> = {}): JobRecord {
   return {
@@ -18,6 +18,7 @@ function record(id: string, overrides: Partial<JobRecord> = {}): JobRecord {
     idempotencyKey: null,
     attempts: 1,
     maxAttempts: 3,
+    workerId: 'gpu-host:41:0',
     progress: { phase: 'decode', step: 1, total: 1 },
     outputs: [{ key: 'k', thumbnailKey: 'k.webp', width: 32, height: 32, seed: 7, format: 'png' }],
     error: null,
@@ -65,6 +66,22 @@ describe('assertShowable', () => {
       'JOB_UNREADABLE',
       { id: 'bad', field },
     ]);
+  });
+});
+
+describe('toJob and toJobEvent', () => {
+  it('name the worker of a job and carry the reason of an event', () => {
+    expect(toJob(record('ran')).workerId).toBe('gpu-host:41:0');
+    expect(toJob(record('waiting', { status: 'QUEUED', workerId: null })).workerId).toBeNull();
+    const error = { code: 'WORKER_LOST', message: 'lost; running it again', retryable: true };
+    const at = '2026-01-01T00:00:00.000Z';
+    const base = { jobId: 'j', tenant: 't', sequence: 3, status: 'QUEUED' as const, at };
+    expect(toJobEvent({ ...base, type: 'retrying', error })).toMatchObject({
+      type: 'retrying',
+      status: 'QUEUED',
+      error,
+    });
+    expect(toJobEvent({ ...base, type: 'added' }).error).toBeNull();
   });
 });
 

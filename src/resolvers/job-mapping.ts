@@ -133,6 +133,7 @@ export function toJob(record: JobRecord): Job {
     },
     priority: record.priority,
     attempts: record.attempts,
+    workerId: record.workerId,
     idempotencyKey: record.idempotencyKey,
     createdAt: new Date(record.createdAt),
     updatedAt: new Date(record.updatedAt),
@@ -161,6 +162,7 @@ export function toJobEvent(event: QueueJobEvent): JobEvent {
     type: event.type,
     at: new Date(event.at),
     progress: toProgress(event.progress),
+    error: event.error ?? null,
     jobId: event.jobId,
   });
 }

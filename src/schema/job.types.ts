@@ -165,6 +165,13 @@ export class Job {
   @Field(() => Int)
   attempts!: number;
 
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'The worker that runs the job or, once it ended, the one that ran it last (host:pid:device); null before its first claim and while it waits to run again',
+  })
+  workerId!: string | null;
+
   @Field(() => String, { nullable: true })
   idempotencyKey!: string | null;
 
@@ -201,6 +208,13 @@ export class JobEvent {
 
   @Field(() => Progress, { nullable: true })
   progress!: Progress | null;
+
+  @Field(() => JobError, {
+    nullable: true,
+    description:
+      'Why the job failed or runs again (retrying: WORKER_LOST when its worker was lost, the failure when it is retried after one); null otherwise',
+  })
+  error!: JobError | null;
 
   /** The job the event belongs to; `job` is resolved from it only when a client selects it. */
   jobId!: string;

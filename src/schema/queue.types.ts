@@ -9,7 +9,8 @@ export class QueueInfo {
   running!: number;
 
   @Field(() => Int, {
-    description: 'Workers of this server (remote BullMQ workers are not counted)',
+    description:
+      'Live workers of the whole cluster (every hita serve and hita worker on this queue), from their announces',
   })
   workers!: number;
 

@@ -3,6 +3,7 @@ import type { InferenceEngine } from '../inference/inference-engine.js';
 import type { ClaimedJob, JobConsumer, JobProgress } from '../queue/job-queue.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { inferenceRequest, storeOutputs } from './job-io.js';
+import { WorkerPresence } from './worker-presence.js';
 
 interface Logger {
   info(obj: Record<string, unknown>, message: string): void;
@@ -11,6 +12,7 @@ interface Logger {
 }
 
 export interface JobRunnerOptions {
+  /** Unique in the cluster (it names the worker in `Job.workerId` and `queue { workers }`). */
   workerId: string;
   queue: JobConsumer;
   engine: InferenceEngine;
@@ -22,6 +24,13 @@ export interface JobRunnerOptions {
   leaseMs?: number;
   /** Progress events per job at most every this often (phase changes and last steps always pass). @default 100 */
   progressIntervalMs?: number;
+  /**
+   * How often the runner tells the queue it is alive (`JobConsumer.announce`), idle or busy;
+   * keep it well under the queue's `workerTtlMs`. @default 5000
+   */
+  announceIntervalMs?: number;
+  /** The model id logged for jobs that name none. @default 'default' */
+  defaultModel?: string;
   /** Called with each job's images when it completes, and with token-step timings. */
   onImages?: (count: number) => void;
   onStepSeconds?: (seconds: number) => void;
@@ -29,6 +38,14 @@ export interface JobRunnerOptions {
 
 /** What became of a claimed job besides finishing: its own outcome, or a decision made for it. */
 type Fate = 'running' | 'cancel' | 'lost' | 'released';
+
+/**
+ * How a job ended for this worker, as its end log line says: `retrying` is a retryable failure
+ * back in the queue, `lost` a lease another worker took over, `released` a hand-back at shutdown,
+ * `unrecorded` an ending the queue could not be told about (its lease expiry re-runs the job).
+ */
+type Outcome =
+  'succeeded' | 'failed' | 'retrying' | 'cancelled' | 'lost' | 'released' | 'unrecorded';
 
 /** A job this runner holds. */
 interface ActiveJob {
@@ -51,25 +68,42 @@ export class JobRunner {
   private running = false;
   private loop: Promise<void> | null = null;
   private slotFreed: (() => void) | null = null;
+  private readonly presence: WorkerPresence;
 
   constructor(options: JobRunnerOptions) {
-    this.options = { maxConcurrentJobs: 8, leaseMs: 30_000, progressIntervalMs: 100, ...options };
+    this.options = {
+      maxConcurrentJobs: 8,
+      leaseMs: 30_000,
+      progressIntervalMs: 100,
+      announceIntervalMs: 5000,
+      defaultModel: 'default',
+      ...options,
+    };
+    const { workerId, queue, logger, announceIntervalMs } = this.options;
+    this.presence = new WorkerPresence({ workerId, queue, logger, intervalMs: announceIntervalMs });
   }
 
   get activeJobs(): number {
     return this.active.size;
   }
 
+  get id(): string {
+    return this.options.workerId;
+  }
+
+  /** Starts claiming and announcing; the announces go on through a drain until `stop` ends. */
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.presence.start();
     this.loop = this.claimLoop();
   }
 
   /**
    * Stops claiming, lets running jobs finish for `drainMs` (counted from this call), then hands
    * the rest back (`JobConsumer.release`: QUEUED at once, the attempt undone) and frees their
-   * batch rows. Resolves once every job has settled.
+   * batch rows. Resolves once every job has settled and the worker retired from the queue's
+   * live workers.
    */
   async stop(drainMs = 10_000): Promise<void> {
     this.stopClaiming();
@@ -80,6 +114,7 @@ export class JobRunner {
     clearTimeout(timer);
     await this.handBack();
     await this.settled();
+    await this.presence.retire();
   }
 
   /**
@@ -140,6 +175,16 @@ export class JobRunner {
           });
           break;
         }
+        logger.info(
+          {
+            workerId,
+            jobId: claim.job.id,
+            model: claim.job.model ?? this.options.defaultModel,
+            images: claim.job.params.count,
+            attempt: claim.job.attempts,
+          },
+          'job claimed',
+        );
         const job: ActiveJob = {
           claim,
           fate: 'running',
@@ -163,6 +208,8 @@ export class JobRunner {
     const { queue, engine, logger, leaseMs } = this.options;
     const { claim } = active;
     const { job } = claim;
+    const startedAt = Date.now();
+    let ending: { outcome: Outcome; images: number; code?: string } | null = null;
     const beat = setInterval(
       () => {
         void queue.heartbeat(claim, leaseMs).then(
@@ -194,32 +241,46 @@ export class JobRunner {
       if (isHandedBack()) return;
       active.isCompleting = true;
       await queue.complete(claim, outputs);
+      ending = { outcome: 'succeeded', images: outputs.length };
       this.options.onImages?.(outputs.length);
     } catch (error) {
-      await this.settle(claim, active.fate, error);
+      ending = { images: 0, ...(await this.settle(claim, active.fate, error)) };
     } finally {
       clearInterval(beat);
+      const { workerId, defaultModel } = this.options;
+      const seconds = Math.round(Date.now() - startedAt) / 1000;
+      const model = job.model ?? defaultModel;
+      // No ending of its own: it was handed back before it could complete.
+      ending ??= { outcome: 'released', images: 0 };
+      logger.info({ workerId, jobId: job.id, model, seconds, ...ending }, 'job ended');
     }
   }
 
-  private async settle(claim: ClaimedJob, fate: Fate, error: unknown): Promise<void> {
+  /** Records the ending of a job that did not complete, and says which it was. */
+  private async settle(
+    claim: ClaimedJob,
+    fate: Fate,
+    error: unknown,
+  ): Promise<{ outcome: Outcome; code?: string }> {
     const { queue, logger } = this.options;
     try {
       // Lost: another worker owns it now, so publishing anything would double it. Released: the
       // queue already has it back, and the CANCELLED from the engine is ours, not the client's.
-      if (fate === 'lost' || fate === 'released') return;
+      if (fate === 'lost' || fate === 'released') return { outcome: fate };
       if (fate === 'cancel') {
         await queue.cancelled(claim);
-        return;
+        return { outcome: 'cancelled' };
       }
       const failure = isAppError(error)
         ? { code: error.code, message: error.message, retryable: error.retryable }
         : { code: 'GENERATION_FAILED', message: String(error), retryable: true };
       if (!isAppError(error))
         logger.error({ err: error, jobId: claim.job.id }, 'job failed unexpectedly');
-      await queue.fail(claim, failure);
+      const record = await queue.fail(claim, failure);
+      return { outcome: record.status === 'QUEUED' ? 'retrying' : 'failed', code: failure.code };
     } catch (settleError) {
       logger.warn({ err: settleError, jobId: claim.job.id }, 'could not record the end of a job');
+      return { outcome: 'unrecorded' };
     }
   }
 

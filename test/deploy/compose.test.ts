@@ -1,7 +1,8 @@
 /**
  * docker-compose.yml against the code it deploys: every variable it sets for our images is one
- * src/config.ts reads and accepts, the API listens where its published port reaches it, and each
- * GPU worker reserves exactly one GPU.
+ * src/config.ts reads and accepts, the API listens where its published port reaches it, each
+ * worker's health and metrics port is reachable on the compose network, and each GPU worker
+ * reserves exactly one GPU.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +13,8 @@ interface Service {
   build?: { context: string; target: string };
   environment?: Record<string, string | number | boolean>;
   ports?: string[];
+  expose?: (string | number)[];
+  healthcheck?: { test?: string[] };
   deploy?: { resources?: { reservations?: { devices?: Record<string, unknown>[] } } };
 }
 
@@ -52,6 +55,17 @@ describe('docker-compose.yml', () => {
     const published = (api.ports ?? []).map((p) => String(p).split(':').at(-1));
     expect(published).toContain(vars.PORT ?? '4000');
   });
+
+  it.each(workers)(
+    '%s: exposes /healthz and /metrics on all interfaces, and probes /healthz',
+    (_, s) => {
+      const vars = resolved(s);
+      expect(vars.HITA_HOST).toBe('0.0.0.0');
+      const port = vars.HITA_WORKER_PORT ?? '9400';
+      expect((s.expose ?? []).map(String)).toContain(port);
+      expect((s.healthcheck?.test ?? []).join(' ')).toContain(`localhost:${port}/healthz`);
+    },
+  );
 
   it.each(workers)('%s: reserves exactly one GPU', (_, s) => {
     const devices = s.deploy?.resources?.reservations?.devices ?? [];

@@ -17,6 +17,7 @@ import type {
 } from '../../src/queue/job-queue.js';
 import type { JobQueueTunables } from '../../src/queue/queue-shared.js';
 import { requestScenarios } from './queue-request.suite.js';
+import { workerScenarios } from './queue-worker.suite.js';
 
 /** One engine under test, opened on fresh storage. */
 export interface QueueFixture {
@@ -131,6 +132,7 @@ export function describeJobQueue(name: string, factory: QueueFactory): void {
     });
 
     requestScenarios(open, input);
+    workerScenarios({ open, reopen: () => (fixture as QueueFixture).reopen(), input, record });
 
     it('runs a job through enqueue → claim → progress → complete with rising sequences', async () => {
       const queue = await open();
@@ -404,7 +406,8 @@ export function describeJobQueue(name: string, factory: QueueFactory): void {
       ).rejects.toMatchObject({ code: 'CONFLICT' });
       await expect(queue.cancelled(lost)).rejects.toMatchObject({ code: 'CONFLICT' });
       await queue.complete(again, outputsOf(job.id));
-      expect(await eventTypes(queue, job.id)).toEqual(['added', 'active', 'active', 'completed']);
+      const types = ['added', 'active', 'retrying', 'active', 'completed'];
+      expect(await eventTypes(queue, job.id)).toEqual(types);
     });
 
     it('ends a lost job FAILED with WORKER_LOST when no attempt is left, CANCELLED when asked', async () => {
@@ -596,7 +599,7 @@ export function describeJobQueue(name: string, factory: QueueFactory): void {
       expect(await queue.get(job.id)).toEqual(done);
       const types = await record('killed-worker', queue, job.id);
       expect(types.filter((type) => type === 'completed')).toHaveLength(1);
-      expect(types).toEqual(['added', 'active', 'progress', 'active', 'completed']);
+      expect(types).toEqual(['added', 'active', 'progress', 'retrying', 'active', 'completed']);
     });
   });
 }

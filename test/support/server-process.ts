@@ -24,8 +24,9 @@ export interface GqlAnswer<T> {
 
 export interface ServerProcess {
   child: ChildProcess;
-  /** `http://127.0.0.1:PORT` (a `worker` listens there only once it serves metrics). */
+  /** `http://127.0.0.1:PORT`: the API of `serve`, the /healthz and /metrics of `worker`. */
   url: string;
+  /** PORT for `serve`, HITA_WORKER_PORT for `worker` (a free one unless `env` sets it). */
   port: number;
   dataDir: string;
   /** Every stdout and stderr line so far, in order. */
@@ -74,7 +75,9 @@ const SIGNALS: Record<string, number> = {
 export async function startServerProcess(options: StartServerOptions = {}): Promise<ServerProcess> {
   const { command = 'serve', env = {}, startTimeoutMs = 60_000 } = options;
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'hita-proc-')));
-  const port = env.PORT ? Number(env.PORT) : await freePort();
+  const portVariable = command === 'worker' ? 'HITA_WORKER_PORT' : 'PORT';
+  const given = env[portVariable];
+  const port = given ? Number(given) : await freePort();
   const readyMessage =
     options.readyMessage ??
     (command === 'serve' ? 'hita-serve listening on' : 'hita workers running');
@@ -87,7 +90,7 @@ export async function startServerProcess(options: StartServerOptions = {}): Prom
       HITA_MODELS_DIR: resolve('models'),
       HITA_MODEL: 'hita-tiny-random',
       HITA_THREADS: '2',
-      PORT: String(port),
+      [portVariable]: String(port),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

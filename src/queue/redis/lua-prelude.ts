@@ -50,13 +50,14 @@ local function move(id, from, to, score)
   index(id, to, score)
 end
 -- Bumps the sequence, appends the event and publishes it; extra is '' or ',"error":{...}'.
-local function emit(id, eventType, extra)
+-- status: the job's status as the event shows it; the job's current status when omitted.
+local function emit(id, eventType, extra, status)
   local key = jobKey(id)
   local seq = redis.call('HINCRBY', key, 'sequence', 1)
   redis.call('HSET', key, 'updatedAt', NOW_S)
   local h = redis.call('HMGET', key, 'tenant', 'status')
   local event = '{"jobId":' .. cjson.encode(id) .. ',"tenant":' .. cjson.encode(h[1]) ..
-    ',"type":"' .. eventType .. '","sequence":' .. seq .. ',"status":"' .. h[2] ..
+    ',"type":"' .. eventType .. '","sequence":' .. seq .. ',"status":"' .. (status or h[2]) ..
     '","at":"' .. ISO .. '"' .. extra .. '}'
   redis.call('RPUSH', P .. ':events:' .. id, event)
   redis.call('PUBLISH', P .. ':events', event)
@@ -71,6 +72,12 @@ local function workerLost(attempts, maxAttempts)
   return cjson.encode({ code = 'WORKER_LOST', retryable = false,
     message = 'the worker stopped renewing its lease; ' .. attempts .. ' of ' .. maxAttempts ..
       ' attempts used' })
+end
+-- Same text as workerLostRetry() in queue-shared.ts.
+local function workerLostRetry(attempts, maxAttempts)
+  return cjson.encode({ code = 'WORKER_LOST', retryable = true,
+    message = 'the worker stopped renewing its lease; running it again (' .. attempts .. ' of ' ..
+      maxAttempts .. ' attempts used)' })
 end
 -- A lease that ran out with a cancel request or no attempts left ends the job; else nil.
 local function endLostLease(id)

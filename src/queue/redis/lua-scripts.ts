@@ -12,7 +12,15 @@
 import type { Redis } from 'ioredis';
 import { DISCARD, DISCARD_STALE, RELEASE_HELD } from './lua-held-scripts.js';
 import { PRELUDE } from './lua-prelude.js';
-import { CLAIM, FAIL, FINISH, HEARTBEAT, PROGRESS, RELEASE } from './lua-worker-scripts.js';
+import {
+  ANNOUNCE,
+  CLAIM,
+  FAIL,
+  FINISH,
+  HEARTBEAT,
+  PROGRESS,
+  RELEASE,
+} from './lua-worker-scripts.js';
 
 /** ARGV 4… id, tenant, kind, model, params, priority, maxAttempts, idempotencyKey (JSON),
  * idempotency Redis key or '', tenant index key, maxQueued or '', idempotency fingerprint or '',
@@ -172,6 +180,7 @@ export const LUA_SCRIPTS = {
   hitaFinish: PRELUDE + FINISH,
   hitaFail: PRELUDE + FAIL,
   hitaRelease: PRELUDE + RELEASE,
+  hitaAnnounce: PRELUDE + ANNOUNCE,
   hitaCancel: PRELUDE + CANCEL,
   hitaRetry: PRELUDE + RETRY,
   hitaPosition: PRELUDE + POSITION,

@@ -13,6 +13,10 @@ if status == 'RUNNING' then
   if (tonumber(h[3]) or 0) > NOW + tonumber(ARGV[9]) then return { 'stale' } end
   local ended = endLostLease(id)
   if ended then return { 'ended', ended } end
+  -- It runs again: first the event that says why, as if it went back to the queue and out again
+  -- (the record itself moves RUNNING → RUNNING below, its status indexes untouched).
+  local a = redis.call('HMGET', key, 'attempts', 'maxAttempts')
+  emit(id, 'retrying', ',"error":' .. workerLostRetry(a[1], a[2]), 'QUEUED')
 elseif status ~= 'QUEUED' then
   return { 'stale' }
 end
@@ -109,4 +113,19 @@ end
 finishRunning(id, 'FAILED', ARGV[6])
 emit(id, 'failed', ',"error":' .. ARGV[6])
 return { 'failed', redis.call('HGETALL', key), h[4] }
+`;
+
+/**
+ * ARGV 4… workerId, worker TTL ms, '1' to announce or '0' to retire. The workers ZSET scores each
+ * id by its last announce; ids silent for longer than the TTL are forgotten on the way.
+ */
+export const ANNOUNCE = `
+local key = P .. ':workers'
+redis.call('ZREMRANGEBYSCORE', key, '-inf', NOW - tonumber(ARGV[5]))
+if ARGV[6] == '1' then
+  redis.call('ZADD', key, NOW, ARGV[4])
+else
+  redis.call('ZREM', key, ARGV[4])
+end
+return 1
 `;

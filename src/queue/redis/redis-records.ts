@@ -25,6 +25,8 @@ export function redisKeys(prefix: string) {
     idempotency: (tenant: string, key: string) =>
       `${prefix}:idem:${encodeURIComponent(tenant)}:${encodeURIComponent(key)}`,
     counts: `${prefix}:counts`,
+    /** Live workers: a ZSET of worker ids scored by their last announce (epoch ms). */
+    workers: `${prefix}:workers`,
     /** QUEUED jobs by the time they become claimable (backoff); held jobs are not in it. */
     available: `${prefix}:available`,
     channel: `${prefix}:events`,
@@ -78,6 +80,7 @@ export function hashToRecord(hash: Record<string, string>): JobRecord {
     idempotencyKey: json<string | null>('idempotencyKey'),
     attempts: Number(hash.attempts),
     maxAttempts: Number(hash.maxAttempts),
+    workerId: hash.workerId ? hash.workerId : null,
     progress: json<JobProgress | null>('progress'),
     outputs: Array.isArray(outputs) ? outputs : [],
     error: json<JobFailure | null>('error'),

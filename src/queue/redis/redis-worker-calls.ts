@@ -107,6 +107,11 @@ export class RedisWorkerCalls {
     return hashToRecord(hash);
   }
 
+  /** `JobConsumer.announce` (`isLive`) and `retire` (not). */
+  async announce(workerId: string, isLive: boolean): Promise<void> {
+    await this.lua.run('hitaAnnounce', [workerId, this.tunables.workerTtlMs, isLive ? '1' : '0']);
+  }
+
   private async finish(
     claim: ClaimedJob,
     outcome: 'completed' | 'cancelled',

@@ -72,6 +72,15 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE jobs ADD COLUMN held_at INTEGER;
   CREATE INDEX jobs_held ON jobs (held_at) WHERE held_at IS NOT NULL;
   `,
+  `
+  -- live workers of every process on this file: each JobRunner upserts its row every few
+  -- seconds (JobConsumer.announce) and deletes it on a clean stop; a crashed one ages out
+  CREATE TABLE workers (
+    id         TEXT PRIMARY KEY,
+    last_seen  INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX workers_last_seen ON workers (last_seen);
+  `,
 ];
 
 /** Runs the migrations this file has not seen yet, each in its own transaction. */

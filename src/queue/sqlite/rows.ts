@@ -70,6 +70,7 @@ export function rowToRecord(row: JobRow): JobRecord {
     idempotencyKey: row.idempotency_key,
     attempts: row.attempts,
     maxAttempts: row.max_attempts,
+    workerId: row.worker_id,
     progress: parseOrNull<JobProgress>(row.progress),
     outputs: JSON.parse(row.outputs) as JobRecord['outputs'],
     error: parseOrNull<JobFailure>(row.error),

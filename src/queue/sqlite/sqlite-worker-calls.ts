@@ -13,7 +13,12 @@ import type {
   JobRecord,
   JobStatus,
 } from '../job-queue.js';
-import { leaseLost, newLeaseToken, type ResolvedTunables } from '../queue-shared.js';
+import {
+  leaseLost,
+  newLeaseToken,
+  workerLostRetry,
+  type ResolvedTunables,
+} from '../queue-shared.js';
 import { rowToRecord, type JobRow } from './rows.js';
 import type { Statements } from './statements.js';
 import { endLostLeases, type Emit } from './transactions.js';
@@ -38,10 +43,33 @@ export class SqliteWorkerCalls {
       const now = this.deps.tunables.clock();
       // Lost leases that must not run again end first, so the claim below never re-runs them.
       endLostLeases(sql, emit, now);
+      const next = sql.nextClaimable.get({ now });
+      if (!next) return null;
+      if (next.status === 'RUNNING') {
+        // Its worker is lost: say so (retrying, WORKER_LOST) before the new attempt's `active`.
+        const error = workerLostRetry(next.attempts, next.max_attempts);
+        const args = { id: next.id, error: JSON.stringify(error), now };
+        emit(sql.requeueLost.get(args) as JobRow, 'retrying', { error });
+      }
       const token = newLeaseToken();
-      const row = sql.claim.get({ token, leaseUntil: now + leaseMs, workerId, now });
-      return row ? { job: rowToRecord(emit(row, 'active')), token } : null;
+      const args = { id: next.id, token, leaseUntil: now + leaseMs, workerId, now };
+      // The row was chosen (and requeued if lost) in this transaction, so the guard holds.
+      const row = sql.claim.get(args) as JobRow;
+      return { job: rowToRecord(emit(row, 'active')), token };
     });
+  }
+
+  /** `JobConsumer.announce`, also forgetting workers silent for longer than the TTL. */
+  announce(workerId: string): void {
+    this.deps.write((sql) => {
+      const now = this.deps.tunables.clock();
+      sql.forgetSilentWorkers.run(now - this.deps.tunables.workerTtlMs);
+      sql.announceWorker.run(workerId, now);
+    });
+  }
+
+  retire(workerId: string): void {
+    this.deps.write((sql) => sql.retireWorker.run(workerId));
   }
 
   heartbeat(claim: ClaimedJob, leaseMs: number): HeartbeatResult {

@@ -6,23 +6,39 @@
 import type Database from 'better-sqlite3';
 import type { EventRow, JobRow } from './rows.js';
 
+/**
+ * The job the next claim takes, in claim order: the best QUEUED job that is due, or a RUNNING one
+ * whose lease ran out (its worker is presumed dead, so the job runs again as a new attempt).
+ */
+const NEXT_CLAIMABLE = `
+  SELECT id, status, attempts, max_attempts FROM (
+    SELECT * FROM (
+      SELECT id, status, attempts, max_attempts, priority, created_at FROM jobs
+      WHERE status = 'QUEUED' AND available_at <= @now
+      ORDER BY priority DESC, created_at, id LIMIT 1)
+    UNION ALL
+    SELECT * FROM (
+      SELECT id, status, attempts, max_attempts, priority, created_at FROM jobs
+      WHERE status = 'RUNNING' AND lease_until <= @now
+      ORDER BY priority DESC, created_at, id LIMIT 1)
+  ) ORDER BY priority DESC, created_at, id LIMIT 1`;
+
+/** QUEUED → RUNNING for one job that NEXT_CLAIMABLE chose (and REQUEUE_LOST requeued if lost). */
 const CLAIM = `
   UPDATE jobs SET status = 'RUNNING', sequence = sequence + 1, attempts = attempts + 1,
     lease_token = @token, lease_until = @leaseUntil, worker_id = @workerId,
     started_at = @now, updated_at = @now, progress = NULL, error = NULL, available_at = NULL
-  WHERE id = (
-    SELECT id FROM (
-      SELECT * FROM (
-        SELECT id, priority, created_at FROM jobs
-        WHERE status = 'QUEUED' AND available_at <= @now
-        ORDER BY priority DESC, created_at, id LIMIT 1)
-      UNION ALL
-      -- a lease that ran out: its worker is presumed dead, so the job runs again (a new attempt)
-      SELECT * FROM (
-        SELECT id, priority, created_at FROM jobs
-        WHERE status = 'RUNNING' AND lease_until <= @now
-        ORDER BY priority DESC, created_at, id LIMIT 1)
-    ) ORDER BY priority DESC, created_at, id LIMIT 1)
+  WHERE id = @id AND status = 'QUEUED' AND available_at <= @now
+  RETURNING *`;
+
+/**
+ * RUNNING → QUEUED for a lease that ran out, just before CLAIM takes the job again in the same
+ * transaction: the step that records the `retrying` event with its WORKER_LOST reason.
+ */
+const REQUEUE_LOST = `
+  UPDATE jobs SET status = 'QUEUED', sequence = sequence + 1, updated_at = @now, error = @error,
+    queued_at = @now, available_at = @now, lease_token = NULL, lease_until = NULL, worker_id = NULL
+  WHERE id = @id AND status = 'RUNNING' AND lease_until <= @now
   RETURNING *`;
 
 /** Prepares the statements of one connection; the types say what each binds and returns. */
@@ -45,7 +61,21 @@ export function prepareStatements(db: Database.Database) {
     insertEvent: db.prepare<[Record<string, unknown>]>(`
       INSERT INTO job_events (job_id, sequence, type, status, at, progress, error)
       VALUES (@jobId, @sequence, @type, @status, @at, @progress, @error)`),
+    nextClaimable: db.prepare<
+      [Record<string, unknown>],
+      { id: string; status: string; attempts: number; max_attempts: number }
+    >(NEXT_CLAIMABLE),
     claim: db.prepare<[Record<string, unknown>], JobRow>(CLAIM),
+    requeueLost: db.prepare<[Record<string, unknown>], JobRow>(REQUEUE_LOST),
+    /** A worker's announce; the same transaction forgets workers silent for longer than the TTL. */
+    announceWorker: db.prepare<[string, number]>(`
+      INSERT INTO workers (id, last_seen) VALUES (?, ?)
+      ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen`),
+    forgetSilentWorkers: db.prepare<[number]>('DELETE FROM workers WHERE last_seen <= ?'),
+    retireWorker: db.prepare<[string]>('DELETE FROM workers WHERE id = ?'),
+    countLiveWorkers: db.prepare<[number], { n: number }>(
+      'SELECT COUNT(*) AS n FROM workers WHERE last_seen > ?',
+    ),
     /** Expired leases that must not run again: cancel requested, or no attempts left. */
     lostLeases: db.prepare<[number], JobRow>(`
       SELECT * FROM jobs WHERE status = 'RUNNING' AND lease_until <= ?

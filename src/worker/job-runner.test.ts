@@ -1,0 +1,128 @@
+import sharp from 'sharp';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { errors } from '../errors.js';
+import type { InferenceEngine, InferenceJob } from '../inference/inference-engine.js';
+import type { EnqueueInput } from '../queue/job-queue.js';
+import { SqliteJobQueue } from '../queue/sqlite-job-queue.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { JobRunner } from './job-runner.js';
+
+const WORKER = 'host-a:77:0';
+
+/** A logger that keeps every line as [message, fields]. */
+function recordingLogger() {
+  const lines: [string, Record<string, unknown>][] = [];
+  const log = (obj: Record<string, unknown>, message: string) => lines.push([message, obj]);
+  return { lines, logger: { info: log, warn: log, error: log } };
+}
+
+/** Makes one 1×1 image per job, or fails the jobs whose class is 9 for good. */
+function fakeEngine(): InferenceEngine {
+  return {
+    async run(job: InferenceJob) {
+      if (job.request.kind === 'generate' && job.request.classId === 9) {
+        throw errors.generationFailed('class 9 is broken');
+      }
+      const png = await sharp({
+        create: { width: 1, height: 1, channels: 3, background: '#000' },
+      })
+        .png()
+        .toBuffer();
+      return {
+        model: 'tiny',
+        images: [{ seed: 1, png, width: 1, height: 1, holisticIds: [], patchIds: [] }],
+      };
+    },
+    cancel: () => undefined,
+    stats: async () => ({
+      provider: 'cpu',
+      activeRows: 0,
+      queuedSequences: 0,
+      steps: 0,
+      rssBytes: 0,
+    }),
+    close: async () => undefined,
+  };
+}
+
+const memoryStore = { put: async () => undefined } as unknown as ObjectStore;
+
+function input(classId: number): EnqueueInput {
+  return {
+    tenant: 't',
+    kind: 'GENERATE',
+    model: null,
+    params: { classId, count: 1, seed: 1, cfgScale: 4, temperature: 1, topK: 0, topP: 1 },
+  };
+}
+
+let queue: SqliteJobQueue | null = null;
+afterEach(async () => {
+  await queue?.close();
+  queue = null;
+});
+
+async function startRunner(announceIntervalMs = 5000) {
+  queue = new SqliteJobQueue({ path: ':memory:' });
+  await queue.start();
+  const { lines, logger } = recordingLogger();
+  const runner = new JobRunner({
+    workerId: WORKER,
+    queue,
+    engine: fakeEngine(),
+    store: memoryStore,
+    logger,
+    announceIntervalMs,
+    defaultModel: 'tiny',
+  });
+  runner.start();
+  return { queue, runner, lines };
+}
+
+describe('JobRunner', () => {
+  it('announces itself while idle, at every interval, and retires on stop', async () => {
+    const { queue, runner } = await startRunner(20);
+    const announce = vi.spyOn(queue, 'announce');
+    await vi.waitFor(async () => expect((await queue.stats()).workers).toBe(1));
+    await vi.waitFor(() => expect(announce.mock.calls.length).toBeGreaterThanOrEqual(2));
+    expect(announce).toHaveBeenCalledWith(WORKER);
+    await runner.stop(0);
+    expect((await queue.stats()).workers).toBe(0);
+    const after = announce.mock.calls.length;
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(announce.mock.calls.length).toBe(after);
+  });
+
+  it('logs one line when it claims a job and one when the job ends, and names itself on the job', async () => {
+    const { queue, runner, lines } = await startRunner();
+    const good = (await queue.enqueue(input(3))).job;
+    const bad = (await queue.enqueue(input(9))).job;
+    await vi.waitFor(async () => {
+      expect((await queue.get(good.id))?.status).toBe('SUCCEEDED');
+      expect((await queue.get(bad.id))?.status).toBe('FAILED');
+    });
+    await runner.stop(1000);
+    expect((await queue.get(good.id))?.workerId).toBe(WORKER);
+    const about = (id: string) => lines.filter(([, fields]) => fields.jobId === id);
+    expect(about(good.id)).toEqual([
+      ['job claimed', { workerId: WORKER, jobId: good.id, model: 'tiny', images: 1, attempt: 1 }],
+      [
+        'job ended',
+        {
+          workerId: WORKER,
+          jobId: good.id,
+          model: 'tiny',
+          images: 1,
+          seconds: expect.any(Number),
+          outcome: 'succeeded',
+        },
+      ],
+    ]);
+    expect(about(bad.id).map(([message]) => message)).toEqual(['job claimed', 'job ended']);
+    expect(about(bad.id)[1]?.[1]).toMatchObject({
+      images: 0,
+      outcome: 'failed',
+      code: 'GENERATION_FAILED',
+    });
+  });
+});
