@@ -19,6 +19,8 @@ export type ErrorCode =
   | 'JOB_UNREADABLE'
   | 'QUERY_TOO_COMPLEX'
   | 'SHUTTING_DOWN'
+  // A job's failure code (JobError.code) when its worker was lost with no attempt left.
+  | 'WORKER_LOST'
   | 'PAYLOAD_TOO_LARGE'
   | 'INTERNAL_SERVER_ERROR'
   // Protocol codes Apollo Server produces itself; listed so that the catalogue is closed.
@@ -46,6 +48,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'JOB_UNREADABLE',
   'QUERY_TOO_COMPLEX',
   'SHUTTING_DOWN',
+  'WORKER_LOST',
   'PAYLOAD_TOO_LARGE',
   'INTERNAL_SERVER_ERROR',
   'GRAPHQL_PARSE_FAILED',
