@@ -23,6 +23,13 @@ const registry = new ModelRegistry({
 });
 const pipelines = new Map<string, Promise<HitaPipeline>>();
 const jobModels = new Map<string, Promise<HitaPipeline>>();
+/**
+ * Jobs of this thread that were cancelled, checked once their model is open: a cancel that came
+ * while the model was still being resolved or opened reaches no pipeline.
+ */
+const cancelledEarly = new Set<string>();
+/** Jobs whose `run` is in progress in this thread. */
+const running = new Set<string>();
 const inFlight = new Set<Promise<void>>();
 let provider: string | null = null;
 let closing = false;
@@ -69,12 +76,13 @@ async function run(message: Extract<ToEngine, { type: 'run' }>): Promise<void> {
     send({ type: 'failed', jobId, error: serialize(error) });
     return;
   }
+  running.add(jobId);
   try {
     const { id, pipeline } = await pipelineFor(message.model);
     jobModels.set(jobId, pipeline);
     const opened = await pipeline;
-    // close() cancels the jobs it can see; one still opening its model is cancelled here.
-    if (closing) throw errors.cancelled(jobId);
+    // close() and cancel() reach the jobs they can see; one still opening its model stops here.
+    if (closing || cancelledEarly.has(jobId)) throw errors.cancelled(jobId);
     const images = await opened.run(jobId, message.request, (progress) =>
       send({ type: 'progress', jobId, progress }),
     );
@@ -82,6 +90,8 @@ async function run(message: Extract<ToEngine, { type: 'run' }>): Promise<void> {
   } catch (error) {
     send({ type: 'failed', jobId, error: serialize(error) });
   } finally {
+    running.delete(jobId);
+    cancelledEarly.delete(jobId);
     jobModels.delete(jobId);
   }
 }
@@ -114,6 +124,7 @@ port.on('message', (message: ToEngine) => {
       break;
     }
     case 'cancel':
+      if (running.has(message.jobId)) cancelledEarly.add(message.jobId);
       void jobModels.get(message.jobId)?.then((pipeline) => pipeline.cancel(message.jobId));
       break;
     case 'stats': {
