@@ -34,8 +34,8 @@ export interface JobRunnerOptions {
 }
 
 /**
- * `cancel-requested` events of jobs this runner did not hold yet (a claim still on its way back
- * from Redis), by job id, with the event's sequence; bounded, oldest forgotten first.
+ * How many `cancel-requested` events of jobs this runner does not hold it remembers (job id →
+ * sequence), oldest forgotten first: one may belong to a claim still on its way back from Redis.
  */
 const MAX_EARLY_CANCELS = 1024;
 
@@ -254,12 +254,10 @@ export class JobRunner {
 
   /** A cancel overtook the job's completion: its stored images must not outlive it. */
   private async discardOutputs(claim: ClaimedJob, outputs: JobOutput[]): Promise<void> {
-    try {
-      await deleteOutputs(this.options.store, outputs);
-    } catch (error) {
-      const { logger } = this.options;
-      logger.warn({ err: error, jobId: claim.job.id }, 'could not delete a cancelled job outputs');
-    }
+    await deleteOutputs(this.options.store, outputs).catch((error: unknown) => {
+      const context = { err: error, jobId: claim.job.id };
+      this.options.logger.warn(context, 'could not delete the outputs of a cancelled job');
+    });
   }
 
   private async settle(claim: ClaimedJob, fate: Fate, error: unknown): Promise<void> {
