@@ -23,6 +23,12 @@ const registry = new ModelRegistry({
 });
 const pipelines = new Map<string, Promise<HitaPipeline>>();
 const jobModels = new Map<string, Promise<HitaPipeline>>();
+/**
+ * Runs still waiting for their model (resolved, then opened: seconds for a large one), by job
+ * id. A cancel then answers CANCELLED at once and the run, once the model is open, sends nothing.
+ * One object per run, so a re-run under the same id never inherits an older run's state.
+ */
+const waitingForModel = new Map<string, { isAnswered: boolean }>();
 const inFlight = new Set<Promise<void>>();
 let provider: string | null = null;
 let closing = false;
@@ -69,21 +75,42 @@ async function run(message: Extract<ToEngine, { type: 'run' }>): Promise<void> {
     send({ type: 'failed', jobId, error: serialize(error) });
     return;
   }
+  const waiting = { isAnswered: false };
+  waitingForModel.set(jobId, waiting);
+  const stopWaiting = (): void => {
+    if (waitingForModel.get(jobId) === waiting) waitingForModel.delete(jobId);
+  };
   try {
     const { id, pipeline } = await pipelineFor(message.model);
     jobModels.set(jobId, pipeline);
     const opened = await pipeline;
+    stopWaiting();
+    if (waiting.isAnswered) return; // cancelled while its model was opening: answered already
     // close() cancels the jobs it can see; one still opening its model is cancelled here.
     if (closing) throw errors.cancelled(jobId);
+    // No await between here and the pipeline registering the job, so no cancel falls between.
     const images = await opened.run(jobId, message.request, (progress) =>
       send({ type: 'progress', jobId, progress }),
     );
     send({ type: 'done', jobId, model: id, images });
   } catch (error) {
-    send({ type: 'failed', jobId, error: serialize(error) });
+    if (!waiting.isAnswered) send({ type: 'failed', jobId, error: serialize(error) });
   } finally {
+    stopWaiting();
     jobModels.delete(jobId);
   }
+}
+
+/** Stops a job: in its pipeline when it has one, else at once while its model still opens. */
+function cancel(jobId: string): void {
+  const waiting = waitingForModel.get(jobId);
+  if (waiting) {
+    waitingForModel.delete(jobId);
+    waiting.isAnswered = true;
+    send({ type: 'failed', jobId, error: serialize(errors.cancelled(jobId)) });
+    return;
+  }
+  void jobModels.get(jobId)?.then((pipeline) => pipeline.cancel(jobId));
 }
 
 /**
@@ -114,7 +141,7 @@ port.on('message', (message: ToEngine) => {
       break;
     }
     case 'cancel':
-      void jobModels.get(message.jobId)?.then((pipeline) => pipeline.cancel(message.jobId));
+      cancel(message.jobId);
       break;
     case 'stats': {
       const stats = { activeRows: 0, queuedSequences: 0, steps: 0 };

@@ -103,6 +103,9 @@ export class HitaPipeline {
   private readonly encodeSession: ort.InferenceSession | undefined;
   private readonly decodeSession: ort.InferenceSession;
   private readonly gptSession: ort.InferenceSession;
+  /** Jobs inside `run`, and those of them asked to stop (`cancel`) before or after the batch. */
+  private readonly inRun = new Set<string>();
+  private readonly stopping = new Set<string>();
 
   constructor(options: HitaPipelineOptions) {
     const { manifest, gpt, decode, encode, maxBatchRows = 32 } = options;
@@ -125,11 +128,41 @@ export class HitaPipeline {
     });
   }
 
-  /** Runs one job; `jobId` is what `cancel` takes. */
+  /**
+   * Runs one job; `jobId` is what `cancel` takes.
+   * @throws AppError CANCELLED when cancelled, in any phase
+   */
   async run(
     jobId: string,
     request: InferenceRequest,
     onProgress: (progress: InferenceProgress) => void = () => {},
+  ): Promise<GeneratedImage[]> {
+    if (this.inRun.has(jobId)) throw errors.conflict(`job ${jobId} is already running`);
+    this.inRun.add(jobId);
+    try {
+      return await this.runPhases(jobId, request, onProgress);
+    } finally {
+      this.inRun.delete(jobId);
+      this.stopping.delete(jobId);
+    }
+  }
+
+  /**
+   * Stops a job wherever it is: in the batch its rows leave at the next step; while it reads or
+   * encodes its input images, or decodes its tokens, it stops at the next phase boundary.
+   * @returns whether the job was running
+   */
+  cancel(jobId: string): boolean {
+    if (!this.inRun.has(jobId)) return false;
+    this.stopping.add(jobId);
+    this.engine.cancel(jobId);
+    return true;
+  }
+
+  private async runPhases(
+    jobId: string,
+    request: InferenceRequest,
+    onProgress: (progress: InferenceProgress) => void,
   ): Promise<GeneratedImage[]> {
     const sampling = validateSamplingParams(request.sampling, this.manifest.gpt.vocabSize);
     this.checkCount(request.count);
@@ -146,10 +179,6 @@ export class HitaPipeline {
       case 'style':
         return this.style(jobId, request, seeds, sampling, onProgress);
     }
-  }
-
-  cancel(jobId: string): boolean {
-    return this.engine.cancel(jobId);
   }
 
   /**
@@ -186,8 +215,10 @@ export class HitaPipeline {
       readImage(request.image, size, 'image'),
       readMask(request.mask, size, 'mask'),
     ]);
+    await this.checkpoint(jobId);
     onProgress({ phase: 'encode', step: 0, total: 1 });
     const [codes] = await this.encode(encoder, [image]);
+    await this.checkpoint(jobId);
     const cells = maskedCells(this.layout, mask);
     const forced = inpaintForcedTokens(
       this.layout,
@@ -222,8 +253,10 @@ export class HitaPipeline {
       readImage(request.content, size, 'content'),
       readImage(request.style, size, 'style'),
     ]);
+    await this.checkpoint(jobId);
     onProgress({ phase: 'encode', step: 0, total: 2 });
     const [contentCodes, styleCodes] = await this.encode(encoder, [content, style]);
+    await this.checkpoint(jobId);
     onProgress({ phase: 'encode', step: 2, total: 2 });
     if (request.mode === 'swap') {
       onProgress({ phase: 'decode', step: 0, total: 1 });
@@ -264,6 +297,7 @@ export class HitaPipeline {
       forced: forcedFor(seed),
       sampling: effective,
     }));
+    await this.checkpoint(jobId);
     const tokens = await this.engine.submit({
       id: jobId,
       sequences,
@@ -276,6 +310,7 @@ export class HitaPipeline {
     });
     const images: GeneratedImage[] = [];
     for (const [i, seq] of tokens.entries()) {
+      await this.checkpoint(jobId);
       onProgress({ phase: 'decode', step: i, total: tokens.length });
       images.push(
         await this.finish(
@@ -288,6 +323,16 @@ export class HitaPipeline {
     }
     onProgress({ phase: 'decode', step: tokens.length, total: tokens.length });
     return images;
+  }
+
+  /**
+   * A phase boundary: lets pending messages and timers run (a cancel posted to this thread while
+   * an ORT call blocked it), then stops the job if it was cancelled.
+   * @throws AppError CANCELLED
+   */
+  private async checkpoint(jobId: string): Promise<void> {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (this.stopping.has(jobId)) throw errors.cancelled(jobId);
   }
 
   private async finish(

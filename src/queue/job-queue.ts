@@ -7,7 +7,10 @@
 
 export type JobKind = 'GENERATE' | 'INPAINT' | 'STYLE_TRANSFER';
 
-/** QUEUED → RUNNING → SUCCEEDED | FAILED | CANCELLED; QUEUED → CANCELLED | EXPIRED. */
+/**
+ * QUEUED → RUNNING → SUCCEEDED | FAILED | CANCELLED; QUEUED → CANCELLED | EXPIRED. A cancel
+ * accepted for a RUNNING job always ends it CANCELLED (docs/architecture.md has the table).
+ */
 export type JobStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED' | 'EXPIRED';
 
 export const TERMINAL_STATUSES: readonly JobStatus[] = [
@@ -101,6 +104,12 @@ export interface JobRecord {
   progress: JobProgress | null;
   outputs: JobOutput[];
   error: JobFailure | null;
+  /**
+   * True while a cancel accepted for this RUNNING job has not ended it yet; false in every other
+   * state (a cancelled job says so by its status). Whatever its worker calls next, the job ends
+   * CANCELLED.
+   */
+  cancelRequested: boolean;
   /** ISO-8601 timestamps. */
   createdAt: string;
   updatedAt: string;
@@ -108,8 +117,20 @@ export interface JobRecord {
   finishedAt: string | null;
 }
 
+/**
+ * `cancel-requested`: a cancel was accepted for a RUNNING job (status stays RUNNING); its worker
+ * listens for it and stops the job, which then ends with `cancelled`.
+ */
 export type JobEventType =
-  'added' | 'active' | 'progress' | 'retrying' | 'completed' | 'failed' | 'cancelled' | 'expired';
+  | 'added'
+  | 'active'
+  | 'progress'
+  | 'cancel-requested'
+  | 'retrying'
+  | 'completed'
+  | 'failed'
+  | 'cancelled'
+  | 'expired';
 
 /** A change of a job's visible state; `sequence` equals the job's sequence after the change. */
 export interface JobEvent {
@@ -186,7 +207,10 @@ export interface JobProducer {
     options: { first: number; after?: string; filter?: JobFilter },
   ): Promise<JobPage>;
   /**
-   * Cancels a QUEUED or RUNNING job (a running job's worker sees it at its next heartbeat).
+   * Cancels a QUEUED job at once (CANCELLED, `cancelled` event). For a RUNNING job it records
+   * the request (`cancelRequested`, one `cancel-requested` event; asking again adds nothing) and
+   * returns the job still RUNNING: its worker hears the event and stops, and whichever ending
+   * the worker then calls (`complete`, `fail`, `cancelled`, `release`), the job ends CANCELLED.
    * @throws AppError NOT_FOUND, or CONFLICT when the job already finished.
    */
   cancel(id: string): Promise<JobRecord>;
@@ -243,11 +267,21 @@ export interface JobConsumer {
   heartbeat(claim: ClaimedJob, leaseMs: number): Promise<HeartbeatResult>;
   /** Throttling is the caller's business; every call is one durable event. */
   progress(claim: ClaimedJob, progress: JobProgress): Promise<void>;
-  /** @throws AppError CONFLICT when the lease was lost: the outputs must not be published. */
+  /**
+   * Ends the job with `outputs` and returns its record, whose status tells what happened:
+   * SUCCEEDED with the outputs (`completed` event), or CANCELLED with no outputs (`cancelled`
+   * event) when a cancel was requested before this call: the check and the change are one atomic
+   * step, so an accepted cancel is never overtaken. On CANCELLED the caller deletes the objects
+   * it stored for `outputs`.
+   * @throws AppError CONFLICT when the lease was lost: the outputs must not be published.
+   */
   complete(claim: ClaimedJob, outputs: JobOutput[]): Promise<JobRecord>;
-  /** Retryable failures with attempts left go back to QUEUED after a backoff; others end FAILED. */
+  /**
+   * Retryable failures with attempts left go back to QUEUED after a backoff; others end FAILED.
+   * A job whose cancel was requested ends CANCELLED instead (no error recorded).
+   */
   fail(claim: ClaimedJob, failure: JobFailure): Promise<JobRecord>;
-  /** Acknowledges a cancellation seen at heartbeat: the job ends CANCELLED. */
+  /** Acknowledges a requested cancellation (event or heartbeat): the job ends CANCELLED. */
   cancelled(claim: ClaimedJob): Promise<JobRecord>;
   /**
    * Hands an unfinished job back (a worker shutting down): QUEUED and claimable at once, the lease
@@ -266,6 +300,11 @@ export interface JobConsumer {
   announce(workerId: string): Promise<void>;
   /** A clean stop: the worker no longer counts in `stats().workers`. Unknown ids are ignored. */
   retire(workerId: string): Promise<void>;
+  /**
+   * The same event stream as `JobProducer.onEvent`; a worker listens for `cancel-requested` of
+   * the jobs it holds, so a cancel reaches the engine at once (heartbeats are the fallback).
+   */
+  onEvent(listener: (event: JobEvent) => void): () => void;
 }
 
 export interface JobQueue extends JobProducer, JobConsumer {

@@ -238,9 +238,11 @@ export class SqliteJobQueue implements JobQueue {
         const done = sql.finishQueued.get({ id, status: 'CANCELLED', now });
         if (done) return rowToRecord(emit(done, 'cancelled'));
       } else if (row.status === 'RUNNING') {
-        // No event yet: the job is still running until its worker acknowledges with `cancelled`.
-        const requested = sql.requestCancel.get(id);
-        if (requested) return rowToRecord(requested);
+        // Still RUNNING until its worker stops; the event is what tells the worker (in-process
+        // listeners at once, other processes at their next heartbeat). Asked twice: no change.
+        if (row.cancel_requested === 1) return rowToRecord(row);
+        const requested = sql.requestCancel.get({ id, now });
+        if (requested) return rowToRecord(emit(requested, 'cancel-requested'));
       }
       throw cannotCancel(id, row.status);
     });

@@ -119,6 +119,7 @@ export function toJob(record: JobRecord): Job {
     storedOutputs: record.outputs,
     storedInputs: inputsOf(record.params),
     error: record.error,
+    cancelRequested: record.cancelRequested,
     model: record.model,
     parameters: {
       classId: params.classId,

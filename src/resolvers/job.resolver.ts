@@ -143,7 +143,10 @@ export class JobResolver {
   }
 
   @Mutation(() => Job, {
-    description: 'Cancel a queued or running job',
+    description:
+      'Cancel a queued job (CANCELLED at once) or a running one: the answer is then still ' +
+      'RUNNING with cancelRequested true, and the job ends CANCELLED, never SUCCEEDED. ' +
+      'CONFLICT when the job already finished.',
     complexity: COSTS.changeJob,
   })
   async cancelJob(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Job> {

@@ -153,6 +153,13 @@ export class Job {
   @Field(() => JobError, { nullable: true })
   error!: JobError | null;
 
+  @Field(() => Boolean, {
+    description:
+      'True while a cancel accepted for this RUNNING job has not ended it yet; it then ends ' +
+      'CANCELLED, never SUCCEEDED (outputs already made are deleted). False in every other state.',
+  })
+  cancelRequested!: boolean;
+
   @Field(() => String, { nullable: true, description: 'Model id; null runs the default model' })
   model!: string | null;
 
@@ -199,7 +206,9 @@ export class JobEvent {
   status!: JobStatus;
 
   @Field(() => String, {
-    description: 'added, active, progress, retrying, completed, failed, cancelled or expired',
+    description:
+      'added, active, progress, cancel-requested (a cancel accepted while RUNNING), retrying, ' +
+      'completed, failed, cancelled or expired',
   })
   type!: string;
 

@@ -101,3 +101,14 @@ export async function storeOutputs(
     }),
   );
 }
+
+/**
+ * Deletes what `storeOutputs` wrote for `outputs` (each PNG and its WebP thumbnail): the job
+ * ended CANCELLED when it tried to complete, so nothing may be left behind. Absent keys are fine.
+ * @throws the store's errors (STORAGE_UNAVAILABLE)
+ */
+export async function deleteOutputs(store: ObjectStore, outputs: JobOutput[]): Promise<void> {
+  await Promise.all(
+    outputs.flatMap((output) => [store.delete(output.key), store.delete(output.thumbnailKey)]),
+  );
+}

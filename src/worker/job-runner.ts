@@ -1,8 +1,14 @@
-import { isAppError } from '../errors.js';
+import { errors, isAppError } from '../errors.js';
 import type { InferenceEngine } from '../inference/inference-engine.js';
-import type { ClaimedJob, JobConsumer, JobProgress } from '../queue/job-queue.js';
+import type {
+  ClaimedJob,
+  JobConsumer,
+  JobEvent,
+  JobOutput,
+  JobProgress,
+} from '../queue/job-queue.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { inferenceRequest, storeOutputs } from './job-io.js';
+import { deleteOutputs, inferenceRequest, storeOutputs } from './job-io.js';
 import { WorkerPresence } from './worker-presence.js';
 
 interface Logger {
@@ -36,6 +42,12 @@ export interface JobRunnerOptions {
   onStepSeconds?: (seconds: number) => void;
 }
 
+/**
+ * How many `cancel-requested` events of jobs this runner does not hold it remembers (job id →
+ * sequence), oldest forgotten first: one may belong to a claim still on its way back from Redis.
+ */
+const MAX_EARLY_CANCELS = 1024;
+
 /** What became of a claimed job besides finishing: its own outcome, or a decision made for it. */
 type Fate = 'running' | 'cancel' | 'lost' | 'released';
 
@@ -59,7 +71,10 @@ interface ActiveJob {
 
 /**
  * One worker: claim → infer → store → complete, for up to `maxConcurrentJobs` jobs at a time,
- * heartbeating every lease and turning a cancellation seen at heartbeat into freed batch rows.
+ * heartbeating every lease. A cancel reaches it as the queue's `cancel-requested` event (at once)
+ * or at a heartbeat (the fallback when an event is lost), and stops the job wherever it is:
+ * reading inputs, in the engine (encoding or in the batch), or storing outputs. A job whose
+ * `complete` comes back CANCELLED has its stored outputs deleted.
  */
 export class JobRunner {
   private readonly options: Required<Omit<JobRunnerOptions, 'onImages' | 'onStepSeconds'>> &
@@ -69,6 +84,8 @@ export class JobRunner {
   private loop: Promise<void> | null = null;
   private slotFreed: (() => void) | null = null;
   private readonly presence: WorkerPresence;
+  private unsubscribe: (() => void) | null = null;
+  private readonly earlyCancels = new Map<string, number>();
 
   constructor(options: JobRunnerOptions) {
     this.options = {
@@ -96,6 +113,7 @@ export class JobRunner {
     if (this.running) return;
     this.running = true;
     this.presence.start();
+    this.unsubscribe ??= this.options.queue.onEvent((event) => this.onQueueEvent(event));
     this.loop = this.claimLoop();
   }
 
@@ -115,6 +133,8 @@ export class JobRunner {
     await this.handBack();
     await this.settled();
     await this.presence.retire();
+    this.unsubscribe?.();
+    this.unsubscribe = null;
   }
 
   /**
@@ -153,6 +173,27 @@ export class JobRunner {
       }
     })();
     return job.handingBack;
+  }
+
+  /** A cancel asked for one of our jobs stops it now, not at the next heartbeat. */
+  private onQueueEvent(event: JobEvent): void {
+    if (event.type !== 'cancel-requested') return;
+    const job = this.active.get(event.jobId);
+    if (job) {
+      this.stopJob(job, 'cancel');
+      return;
+    }
+    this.earlyCancels.set(event.jobId, event.sequence);
+    if (this.earlyCancels.size > MAX_EARLY_CANCELS) {
+      this.earlyCancels.delete(this.earlyCancels.keys().next().value ?? '');
+    }
+  }
+
+  /** Decides a running job's fate and frees its engine work; a decided fate stays. */
+  private stopJob(job: ActiveJob, fate: 'cancel' | 'lost'): void {
+    if (job.fate !== 'running') return;
+    job.fate = fate;
+    this.options.engine.cancel(job.claim.job.id);
   }
 
   private async claimLoop(): Promise<void> {
@@ -197,6 +238,10 @@ export class JobRunner {
           this.slotFreed?.();
         });
         this.active.set(claim.job.id, job);
+        // A request after this claim (a higher sequence) that arrived before the job was ours.
+        const early = this.earlyCancels.get(claim.job.id);
+        this.earlyCancels.delete(claim.job.id);
+        if (early !== undefined && early > claim.job.sequence) this.stopJob(job, 'cancel');
       } catch (error) {
         logger.error({ err: error }, 'claiming failed; retrying in 1 s');
         await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -214,35 +259,45 @@ export class JobRunner {
       () => {
         void queue.heartbeat(claim, leaseMs).then(
           (state) => {
-            if (active.fate !== 'running') return;
-            if (!state.owned) active.fate = 'lost';
-            else if (state.cancelRequested) active.fate = 'cancel';
-            if (active.fate !== 'running') engine.cancel(job.id);
+            if (!state.owned) this.stopJob(active, 'lost');
+            else if (state.cancelRequested) this.stopJob(active, 'cancel');
           },
           (error: unknown) => logger.warn({ err: error, jobId: job.id }, 'heartbeat failed'),
         );
       },
-      // Heartbeats also carry cancellations: at least every second, so a cancelled job frees its
-      // batch rows promptly rather than at the next third of a lease.
+      // Heartbeats also carry cancellations, for requests whose event was lost (Redis pub/sub
+      // during a reconnect, another process on SQLite): at least every second.
       Math.max(200, Math.min(1000, Math.floor(leaseMs / 3))),
     );
+    // Stopped while this job was outside the engine (reading inputs, storing outputs): go no
+    // further; `settle` gives the ending that fits the fate.
+    const goOn = (): void => {
+      if (active.fate !== 'running') throw errors.cancelled(job.id);
+    };
     try {
       const request = await inferenceRequest(job, this.options.store);
+      goOn();
       const result = await engine.run({
         id: job.id,
         ...(job.model ? { model: job.model } : {}),
         request,
         onProgress: this.throttledProgress(claim),
       });
-      // Handed back meanwhile: the queue gives it to the next worker, so publish nothing.
-      const isHandedBack = () => active.fate === 'released';
-      if (isHandedBack()) return;
+      goOn();
       const outputs = await storeOutputs(this.options.store, job, result.images);
-      if (isHandedBack()) return;
+      // Handed back meanwhile: the queue gives it to the next worker, so publish nothing (it
+      // rewrites the same keys). Any other fate: `complete` decides, atomically.
+      if (active.fate === 'released') return;
       active.isCompleting = true;
-      await queue.complete(claim, outputs);
-      ending = { outcome: 'succeeded', images: outputs.length };
-      this.options.onImages?.(outputs.length);
+      const done = await queue.complete(claim, outputs);
+      if (done.status === 'SUCCEEDED') {
+        ending = { outcome: 'succeeded', images: outputs.length };
+        this.options.onImages?.(outputs.length);
+      } else {
+        // A cancel overtook the completion: the job ended CANCELLED, its images must go.
+        await this.discardOutputs(claim, outputs);
+        ending = { outcome: 'cancelled', images: 0 };
+      }
     } catch (error) {
       ending = { images: 0, ...(await this.settle(claim, active.fate, error)) };
     } finally {
@@ -254,6 +309,14 @@ export class JobRunner {
       ending ??= { outcome: 'released', images: 0 };
       logger.info({ workerId, jobId: job.id, model, seconds, ...ending }, 'job ended');
     }
+  }
+
+  /** A cancel overtook the job's completion: its stored images must not outlive it. */
+  private async discardOutputs(claim: ClaimedJob, outputs: JobOutput[]): Promise<void> {
+    await deleteOutputs(this.options.store, outputs).catch((error: unknown) => {
+      const context = { err: error, jobId: claim.job.id };
+      this.options.logger.warn(context, 'could not delete the outputs of a cancelled job');
+    });
   }
 
   /** Records the ending of a job that did not complete, and says which it was. */
@@ -277,7 +340,13 @@ export class JobRunner {
       if (!isAppError(error))
         logger.error({ err: error, jobId: claim.job.id }, 'job failed unexpectedly');
       const record = await queue.fail(claim, failure);
-      return { outcome: record.status === 'QUEUED' ? 'retrying' : 'failed', code: failure.code };
+      const outcome: Outcome =
+        record.status === 'QUEUED'
+          ? 'retrying'
+          : record.status === 'CANCELLED'
+            ? 'cancelled'
+            : 'failed';
+      return { outcome, code: failure.code };
     } catch (settleError) {
       logger.warn({ err: settleError, jobId: claim.job.id }, 'could not record the end of a job');
       return { outcome: 'unrecorded' };

@@ -16,6 +16,7 @@ import type {
   JobQueue,
 } from '../../src/queue/job-queue.js';
 import type { JobQueueTunables } from '../../src/queue/queue-shared.js';
+import { cancelScenarios } from './queue-cancel.suite.js';
 import { requestScenarios } from './queue-request.suite.js';
 import { workerScenarios } from './queue-worker.suite.js';
 
@@ -133,6 +134,7 @@ export function describeJobQueue(name: string, factory: QueueFactory): void {
 
     requestScenarios(open, input);
     workerScenarios({ open, reopen: () => (fixture as QueueFixture).reopen(), input, record });
+    cancelScenarios({ open, input, claimNext: (queue) => claimNext(queue), outputsOf, record });
 
     it('runs a job through enqueue → claim → progress → complete with rising sequences', async () => {
       const queue = await open();
@@ -234,27 +236,6 @@ export function describeJobQueue(name: string, factory: QueueFactory): void {
       const other = (await queue.enqueue(input())).job;
       await queue.complete(await claimNext(queue), outputsOf(other.id));
       await expect(queue.cancel(other.id)).rejects.toMatchObject({ code: 'CONFLICT' });
-    });
-
-    it('cancels a running job through the heartbeat flag and the worker acknowledging', async () => {
-      const queue = await open();
-      const { job } = await queue.enqueue(input());
-      const claim = await claimNext(queue);
-      const requested = await queue.cancel(job.id);
-      // Still running, and no event until the worker has stopped.
-      expect(requested).toMatchObject({ status: 'RUNNING', sequence: 2 });
-      expect(await eventTypes(queue, job.id)).toEqual(['added', 'active']);
-      expect(await queue.heartbeat(claim, 10_000)).toEqual({ owned: true, cancelRequested: true });
-      const done = await queue.cancelled(claim);
-      expect(done).toMatchObject({ status: 'CANCELLED', sequence: 3 });
-      expect(await record('cancel-running', queue, job.id)).toEqual([
-        'added',
-        'active',
-        'cancelled',
-      ]);
-      await expect(queue.complete(claim, outputsOf(job.id))).rejects.toMatchObject({
-        code: 'CONFLICT',
-      });
     });
 
     it('retries FAILED and CANCELLED jobs under the same id with a fresh budget', async () => {
@@ -387,7 +368,12 @@ export function describeJobQueue(name: string, factory: QueueFactory): void {
       const doomed = await claimNext(queue);
       await queue.cancel(second.id);
       expect(await queue.release(doomed)).toMatchObject({ id: second.id, status: 'CANCELLED' });
-      expect(await eventTypes(queue, second.id)).toEqual(['added', 'active', 'cancelled']);
+      expect(await eventTypes(queue, second.id)).toEqual([
+        'added',
+        'active',
+        'cancel-requested',
+        'cancelled',
+      ]);
     });
 
     it('re-runs a job whose lease expired, and never lets the old token finish it', async () => {
@@ -431,7 +417,12 @@ export function describeJobQueue(name: string, factory: QueueFactory): void {
         retryable: false,
       });
       expect(await record('worker-lost', queue, doomed.id)).toEqual(['added', 'active', 'failed']);
-      expect(await eventTypes(queue, cancelMe.id)).toEqual(['added', 'active', 'cancelled']);
+      expect(await eventTypes(queue, cancelMe.id)).toEqual([
+        'added',
+        'active',
+        'cancel-requested',
+        'cancelled',
+      ]);
       expect(await queue.claim('worker-2', 1000)).toBeNull();
     });
 

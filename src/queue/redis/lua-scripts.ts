@@ -74,8 +74,12 @@ if status == 'QUEUED' then
   return { 'cancelled', redis.call('HGETALL', key) }
 end
 if status == 'RUNNING' then
-  -- No event yet: the job runs until its worker acknowledges with cancelled().
-  redis.call('HSET', key, 'cancelRequested', '1')
+  -- Still RUNNING until its worker stops: the published event is what tells the worker. Asked
+  -- twice: no change, no second event.
+  if redis.call('HGET', key, 'cancelRequested') ~= '1' then
+    redis.call('HSET', key, 'cancelRequested', '1')
+    emit(id, 'cancel-requested', '')
+  end
   return { 'requested', redis.call('HGETALL', key) }
 end
 return { status }

@@ -53,18 +53,23 @@ emit(id, 'progress', ',"progress":' .. ARGV[6])
 return { 'ok' }
 `;
 
-/** ARGV 4… id, token, outcome ('completed' | 'cancelled'), outputs JSON or ''. */
+/**
+ * ARGV 4… id, token, outcome ('completed' | 'cancelled'), outputs JSON or ''. A cancel requested
+ * before a 'completed' call wins: the job ends CANCELLED and the outputs are not kept.
+ */
 export const FINISH = `
 local id = ARGV[4]
 local owned = leased(id, ARGV[5])
 if owned ~= 'ok' then return { owned } end
-if ARGV[6] == 'completed' then
+local outcome = ARGV[6]
+if redis.call('HGET', jobKey(id), 'cancelRequested') == '1' then outcome = 'cancelled' end
+if outcome == 'completed' then
   finishRunning(id, 'SUCCEEDED', 'null')
   redis.call('HSET', jobKey(id), 'outputs', ARGV[7])
 else
   finishRunning(id, 'CANCELLED', 'null')
 end
-emit(id, ARGV[6], '')
+emit(id, outcome, '')
 return { 'ok', redis.call('HGETALL', jobKey(id)) }
 `;
 
@@ -93,15 +98,23 @@ emit(id, 'retrying', '')
 return { 'released', redis.call('HGETALL', key), h[2] }
 `;
 
-/** ARGV 4… id, token, failure JSON, '1' when retryable, backoff ms. */
+/**
+ * ARGV 4… id, token, failure JSON, '1' when retryable, backoff ms. Returns { outcome
+ * ('retrying' | 'failed' | 'cancelled'), hash, bullId of the claim's delivery }.
+ */
 export const FAIL = `
 local id = ARGV[4]
 local key = jobKey(id)
 local owned = leased(id, ARGV[5])
 if owned ~= 'ok' then return { owned } end
 local h = redis.call('HMGET', key, 'attempts', 'maxAttempts', 'cancelRequested', 'bullId')
--- A cancellation that was asked for wins over another try.
-if ARGV[7] == '1' and tonumber(h[1]) < tonumber(h[2]) and h[3] ~= '1' then
+-- A cancellation that was asked for wins over another try and over the failure.
+if h[3] == '1' then
+  finishRunning(id, 'CANCELLED', 'null')
+  emit(id, 'cancelled', '')
+  return { 'cancelled', redis.call('HGETALL', key), h[4] }
+end
+if ARGV[7] == '1' and tonumber(h[1]) < tonumber(h[2]) then
   local run = redis.call('HINCRBY', key, 'run', 1)
   redis.call('HSET', key, 'error', ARGV[6], 'queuedAt', NOW_S, 'availableAt',
     string.format('%d', NOW + tonumber(ARGV[8])), 'leaseToken', '', 'leaseUntil', '',

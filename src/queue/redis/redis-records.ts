@@ -84,6 +84,8 @@ export function hashToRecord(hash: Record<string, string>): JobRecord {
     progress: json<JobProgress | null>('progress'),
     outputs: Array.isArray(outputs) ? outputs : [],
     error: json<JobFailure | null>('error'),
+    // Pending only while RUNNING: an ended job keeps the flag, but its status already tells.
+    cancelRequested: hash.status === 'RUNNING' && hash.cancelRequested === '1',
     createdAt: new Date(Number(hash.createdAt)).toISOString(),
     updatedAt: new Date(Number(hash.updatedAt)).toISOString(),
     startedAt: isoOrNull(msOrNull(hash.startedAt)),

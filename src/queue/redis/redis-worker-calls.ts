@@ -68,6 +68,7 @@ export class RedisWorkerCalls {
     assertLeased(claim.job.id, outcome);
   }
 
+  /** SUCCEEDED, or CANCELLED when a cancel was requested first (`JobConsumer.complete`). */
   complete(claim: ClaimedJob, outputs: JobOutput[]): Promise<JobRecord> {
     return this.finish(claim, 'completed', JSON.stringify(outputs));
   }
@@ -121,7 +122,8 @@ export class RedisWorkerCalls {
     const [result, pairs] = await this.lua.reply('hitaFinish', args);
     assertLeased(claim.job.id, result);
     const hash = pairsToHash(pairs);
-    const bullOutcome = outcome === 'completed' ? 'completed' : 'dropped';
+    // The record decides: a 'completed' call overtaken by a cancel ended CANCELLED.
+    const bullOutcome = hash.status === 'SUCCEEDED' ? 'completed' : 'dropped';
     await this.bull.finish(hash.bullId ?? '', claim.token, bullOutcome);
     return hashToRecord(hash);
   }
@@ -129,7 +131,7 @@ export class RedisWorkerCalls {
 
 /** @throws AppError NOT_FOUND, or CONFLICT when the token no longer holds the lease */
 function assertLeased(id: string, outcome: string): void {
-  if (outcome === 'ok' || outcome === 'retrying' || outcome === 'failed') return;
+  if (['ok', 'retrying', 'failed', 'cancelled'].includes(outcome)) return;
   if (outcome === 'missing') throw errors.notFound('job', id);
   throw leaseLost(id, outcome as JobStatus);
 }

@@ -56,7 +56,7 @@ function parseOrNull<T>(text: string | null): T | null {
   return text === null ? null : (JSON.parse(text) as T);
 }
 
-/** The contract's record; internal columns (lease, backoff, cancel flag) stay behind. */
+/** The contract's record; internal columns (lease, backoff) stay behind. */
 export function rowToRecord(row: JobRow): JobRecord {
   return {
     id: row.id,
@@ -74,6 +74,8 @@ export function rowToRecord(row: JobRow): JobRecord {
     progress: parseOrNull<JobProgress>(row.progress),
     outputs: JSON.parse(row.outputs) as JobRecord['outputs'],
     error: parseOrNull<JobFailure>(row.error),
+    // Pending only while RUNNING: an ended job keeps the flag, but its status already tells.
+    cancelRequested: row.status === 'RUNNING' && row.cancel_requested === 1,
     createdAt: new Date(row.created_at).toISOString(),
     updatedAt: new Date(row.updated_at).toISOString(),
     startedAt: isoOrNull(row.started_at),

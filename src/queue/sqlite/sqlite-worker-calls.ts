@@ -98,8 +98,15 @@ export class SqliteWorkerCalls {
     });
   }
 
+  /** SUCCEEDED, or CANCELLED when a cancel was requested first (`JobConsumer.complete`). */
   complete(claim: ClaimedJob, outputs: JobOutput[]): JobRecord {
-    return this.finish(claim, 'SUCCEEDED', 'completed', JSON.stringify(outputs));
+    return this.deps.write((sql, emit) => {
+      const { id } = claim.job;
+      const args = { id, token: claim.token, outputs: JSON.stringify(outputs) };
+      const row = sql.completeRunning.get({ ...args, now: this.deps.tunables.clock() });
+      if (!row) throw leaseLost(id, this.deps.mustGet(id).status);
+      return rowToRecord(emit(row, row.status === 'CANCELLED' ? 'cancelled' : 'completed'));
+    });
   }
 
   fail(claim: ClaimedJob, failure: JobFailure): JobRecord {
@@ -110,10 +117,14 @@ export class SqliteWorkerCalls {
       if (row.status !== 'RUNNING' || row.lease_token !== claim.token) {
         throw leaseLost(id, row.status);
       }
+      // A cancellation that was asked for wins over another try and over the failure.
+      if (row.cancel_requested === 1) {
+        const job = this.finishIn(sql, emit, claim, 'CANCELLED', 'cancelled', null);
+        return { job, requeued: false };
+      }
       const now = tunables.clock();
       const error = JSON.stringify(failure);
-      // A cancellation that was asked for wins over another try.
-      if (failure.retryable && row.attempts < row.max_attempts && row.cancel_requested === 0) {
+      if (failure.retryable && row.attempts < row.max_attempts) {
         const availableAt = now + tunables.retryBackoffMs(row.attempts);
         const args = { id, token: claim.token, error, availableAt, now };
         const queued = sql.requeueRunning.get(args) as JobRow; // the guard above holds in this transaction

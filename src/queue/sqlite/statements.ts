@@ -93,6 +93,16 @@ export function prepareStatements(db: Database.Database) {
         outputs = COALESCE(@outputs, outputs), error = @error
       WHERE id = @id AND status = 'RUNNING' AND (@token IS NULL OR lease_token = @token)
       RETURNING *`),
+    /**
+     * RUNNING → SUCCEEDED with its outputs, or → CANCELLED without them when a cancel was
+     * requested first: one guarded UPDATE, so no cancel can slip in between check and change.
+     */
+    completeRunning: db.prepare<[Record<string, unknown>], JobRow>(`
+      UPDATE jobs SET sequence = sequence + 1, updated_at = @now, finished_at = @now,
+        status = CASE cancel_requested WHEN 1 THEN 'CANCELLED' ELSE 'SUCCEEDED' END,
+        outputs = CASE cancel_requested WHEN 1 THEN outputs ELSE @outputs END,
+        lease_token = NULL, lease_until = NULL, error = NULL
+      WHERE id = @id AND status = 'RUNNING' AND lease_token = @token RETURNING *`),
     requeueRunning: db.prepare<[Record<string, unknown>], JobRow>(`
       UPDATE jobs SET status = 'QUEUED', sequence = sequence + 1, updated_at = @now,
         error = @error, queued_at = @now, available_at = @availableAt,
@@ -124,8 +134,10 @@ export function prepareStatements(db: Database.Database) {
       DELETE FROM jobs WHERE id = ? AND status = 'QUEUED' AND held_at IS NOT NULL RETURNING id`),
     staleHeld: db.prepare<[number], { id: string }>(`
       SELECT id FROM jobs WHERE held_at IS NOT NULL AND held_at <= ? LIMIT 500`),
-    requestCancel: db.prepare<[string], JobRow>(`
-      UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND status = 'RUNNING' RETURNING *`),
+    /** The first request only: a second one matches no row and adds no event. */
+    requestCancel: db.prepare<[Record<string, unknown>], JobRow>(`
+      UPDATE jobs SET cancel_requested = 1, sequence = sequence + 1, updated_at = @now
+      WHERE id = @id AND status = 'RUNNING' AND cancel_requested = 0 RETURNING *`),
     retry: db.prepare<[Record<string, unknown>], JobRow>(`
       UPDATE jobs SET status = 'QUEUED', sequence = sequence + 1, attempts = 0, progress = NULL,
         outputs = '[]', error = NULL, updated_at = @now, started_at = NULL, finished_at = NULL,
