@@ -20,7 +20,7 @@ import {
   type OperationArgs,
   type Response as SseResponse,
 } from 'graphql-sse';
-import type { ExecutionResult as GraphQLExecutionResult, GraphQLError } from 'graphql';
+import { GraphQLError, type ExecutionResult as GraphQLExecutionResult } from 'graphql';
 import type { ApiKeys } from '../auth.js';
 import { errors, httpStatusOf, isAppError, type AppError } from '../errors.js';
 import type { CostReport } from '../guard/cost-rate-limiter.js';
@@ -66,6 +66,43 @@ type OperationContext = RequestContext & Record<PropertyKey, unknown>;
 async function* refusedResult(errors: GraphQLError[]): AsyncGenerator<ExecutionResult> {
   await Promise.resolve();
   yield { errors } as unknown as ExecutionResult;
+}
+
+/**
+ * A subscription whose source fails (an unknown job: NOT_FOUND on the first read) as one last
+ * result with the error, then completion. graphql-sse would instead end the whole event stream,
+ * every other operation of a single connection with it, and the client would see no code.
+ * Hand-written rather than an async generator, so that `return()` (a DELETE, a closed
+ * connection) reaches the source at once instead of waiting for its next event.
+ */
+function errorsAsResults(source: AsyncIterable<unknown>): AsyncGenerator<unknown> {
+  const iterator = source[Symbol.asyncIterator]();
+  let hasFailed = false;
+  const wrapped: AsyncGenerator<unknown> = {
+    [Symbol.asyncIterator]: () => wrapped,
+    async next() {
+      if (hasFailed) return { done: true, value: undefined };
+      try {
+        return await iterator.next();
+      } catch (error) {
+        hasFailed = true;
+        const message = error instanceof Error ? error.message : String(error);
+        const cause = error instanceof Error ? error : new Error(message);
+        return {
+          done: false,
+          value: { errors: [new GraphQLError(message, { originalError: cause })] },
+        };
+      }
+    },
+    async return(value?: unknown) {
+      return (await iterator.return?.(value)) ?? { done: true, value: undefined };
+    },
+    async throw(error?: unknown) {
+      if (iterator.throw) return iterator.throw(error);
+      throw error;
+    },
+  };
+  return wrapped;
 }
 
 /**
@@ -136,6 +173,9 @@ export function createGraphqlSse(options: GraphqlSseOptions): GraphqlSse {
     },
     onOperation: async (_ctx, _req, args, result) => {
       await operations.settle(args.contextValue as RequestContext, result);
+      if (Symbol.asyncIterator in Object(result))
+        return errorsAsResults(result as AsyncIterable<unknown>) as AsyncGenerator<ExecutionResult>;
+      return undefined;
     },
     onNext: (_ctx, req, result) => {
       // The first result of an operation carries its cost, as on HTTP.
