@@ -68,37 +68,47 @@ async function* refusedResult(errors: GraphQLError[]): AsyncGenerator<ExecutionR
   yield { errors } as unknown as ExecutionResult;
 }
 
+const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
+
 /**
- * A subscription whose source fails (an unknown job: NOT_FOUND on the first read) as one last
- * result with the error, then completion. graphql-sse would instead end the whole event stream,
- * every other operation of a single connection with it, and the client would see no code.
- * Hand-written rather than an async generator, so that `return()` (a DELETE, a closed
- * connection) reaches the source at once instead of waiting for its next event.
+ * A subscription as graphql-sse should run it. A source that fails (an unknown job: NOT_FOUND on
+ * the first read) gives one last result with the error, then completion: graphql-sse would end
+ * the whole event stream instead, every other operation of a single connection with it, and the
+ * client would see no code. And `return()` (a DELETE, a closed connection, shutdown) ends it at
+ * once: the source is told without waiting, since an async generator busy awaiting its next
+ * event only returns once that event comes (graphql-sse awaits every return before it closes a
+ * stream). SubscriptionQuota frees the tenant's place on that call.
  */
-function errorsAsResults(source: AsyncIterable<unknown>): AsyncGenerator<unknown> {
+function asStreamed(source: AsyncIterable<unknown>): AsyncGenerator<unknown> {
   const iterator = source[Symbol.asyncIterator]();
-  let hasFailed = false;
+  let isClosed = false;
+  let close!: (result: IteratorReturnResult<undefined>) => void;
+  const closed = new Promise<IteratorReturnResult<undefined>>((resolve) => (close = resolve));
   const wrapped: AsyncGenerator<unknown> = {
     [Symbol.asyncIterator]: () => wrapped,
     async next() {
-      if (hasFailed) return { done: true, value: undefined };
+      if (isClosed) return DONE;
       try {
-        return await iterator.next();
+        return await Promise.race([iterator.next(), closed]);
       } catch (error) {
-        hasFailed = true;
-        const message = error instanceof Error ? error.message : String(error);
-        const cause = error instanceof Error ? error : new Error(message);
+        isClosed = true;
+        const cause = error instanceof Error ? error : new Error(String(error));
         return {
           done: false,
-          value: { errors: [new GraphQLError(message, { originalError: cause })] },
+          value: { errors: [new GraphQLError(cause.message, { originalError: cause })] },
         };
       }
     },
-    async return(value?: unknown) {
-      return (await iterator.return?.(value)) ?? { done: true, value: undefined };
+    async return() {
+      if (!isClosed) {
+        isClosed = true;
+        close(DONE);
+        iterator.return?.().catch(() => undefined);
+      }
+      return DONE;
     },
     async throw(error?: unknown) {
-      if (iterator.throw) return iterator.throw(error);
+      await wrapped.return(undefined);
       throw error;
     },
   };
@@ -174,7 +184,7 @@ export function createGraphqlSse(options: GraphqlSseOptions): GraphqlSse {
     onOperation: async (_ctx, _req, args, result) => {
       await operations.settle(args.contextValue as RequestContext, result);
       if (Symbol.asyncIterator in Object(result))
-        return errorsAsResults(result as AsyncIterable<unknown>) as AsyncGenerator<ExecutionResult>;
+        return asStreamed(result as AsyncIterable<unknown>) as AsyncGenerator<ExecutionResult>;
       return undefined;
     },
     onNext: (_ctx, req, result) => {

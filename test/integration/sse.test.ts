@@ -195,3 +195,33 @@ describe.each(profiles)('graphql-sse %s', (_name, env, key) => {
     ).toEqual([404, 'NOT_FOUND']);
   });
 });
+
+describe('graphql-sse at shutdown', () => {
+  it('ends open event streams at once, so the server closes without waiting for them', async () => {
+    const api = await startApi({ HITA_WORKERS: '0' });
+    let stopped = false;
+    try {
+      const { data } = await api.gql<{ generateImages: { id: string } }>(
+        'mutation { generateImages(input: { classId: 1 }) { id } }',
+      );
+      const query = `subscription { jobUpdated(id: "${data!.generateImages.id}") { sequence } }`;
+      const response = await fetch(`${api.url}/graphql/stream?query=${encodeURIComponent(query)}`, {
+        headers: { accept: 'text/event-stream' },
+      });
+      const reader = response.body!.getReader();
+      let seen = '';
+      while (!seen.includes('event: next')) {
+        const chunk = await reader.read();
+        seen += new TextDecoder().decode(chunk.value);
+      }
+      const started = Date.now();
+      const closing = api.stop().then(() => (stopped = true));
+      // The job stays QUEUED (no workers): only the server can end this stream.
+      while (!(await reader.read()).done);
+      await closing;
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      if (!stopped) await api.stop();
+    }
+  });
+});
