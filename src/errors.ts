@@ -179,6 +179,10 @@ export const errors = {
       details: { retryAfterSeconds, ...details },
     });
   },
+  /** A request this server refuses to serve whoever sends it (a browser origin not allowed). */
+  forbidden(message: string): AppError {
+    return new AppError('FORBIDDEN', message);
+  },
   badRequest(message: string): AppError {
     return new AppError('BAD_REQUEST', message);
   },

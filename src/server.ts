@@ -15,7 +15,9 @@ import type { CostRateLimiter } from './guard/cost-rate-limiter.js';
 import { OperationGuard } from './guard/operation-guard.js';
 import { limitRules, parseOptions } from './guard/query-limits.js';
 import { apolloGuardPlugin, toHttpGraphQLError } from './http/apollo-guard-plugin.js';
+import { createGraphqlSse } from './http/graphql-sse-route.js';
 import { startGraphqlWs } from './http/graphql-ws-server.js';
+import { GuardedOperations } from './http/guarded-operations.js';
 import { httpErrorHandler, sendAppError } from './http/http-errors.js';
 import { metricsRoute } from './http/metrics-route.js';
 import { OriginPolicy } from './http/origin-policy.js';
@@ -57,7 +59,10 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-/** Apollo over express and graphql-ws on one HTTP server, all at /graphql; drains on close. */
+/**
+ * Apollo over express and graphql-ws at /graphql, graphql-sse at /graphql/stream, on one HTTP
+ * server; drains on close.
+ */
 export async function startHttpServer(
   options: HttpServerOptions,
   port: number,
@@ -97,17 +102,23 @@ export async function startHttpServer(
       done(allowed, 403, 'origin not allowed');
     },
   });
-  const ws = startGraphqlWs({
-    wsServer,
+  // graphql-ws and graphql-sse execute with graphql-js themselves: one per-operation path for both.
+  const operations = new GuardedOperations({
     schema,
-    apiKeys,
     guard,
     parseOptions: parseOptions(limits),
     validationRules,
     formatError,
+  });
+  const ws = startGraphqlWs({
+    wsServer,
+    schema,
+    apiKeys,
+    operations,
     services,
     originOf: (requestHost) => publicUrl ?? `http://${requestHost ?? `localhost:${port}`}`,
   });
+  const sse = createGraphqlSse({ apiKeys, operations, services, originOf, logger });
 
   const apollo = new ApolloServer<RequestContext>({
     schema,
@@ -125,7 +136,13 @@ export async function startHttpServer(
       // No response is cacheable (jobs change under it): skip the per-field cache-hint wrapping.
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
-      { serverWillStart: async () => ({ drainServer: async () => ws.dispose() }) },
+      {
+        serverWillStart: async () => ({
+          drainServer: async () => {
+            await Promise.all([ws.dispose(), sse.dispose()]);
+          },
+        }),
+      },
       apolloGuardPlugin(guard),
     ],
   });
@@ -140,12 +157,27 @@ export async function startHttpServer(
   });
   app.get('/metrics', metricsRoute(metrics.registry, api));
   if (objectRouter) app.use('/objects', objectRouter);
+  // Unset HITA_CORS_ORIGINS: no CORS headers at all, so browsers allow the same origin only.
+  const graphqlCors = cors({
+    origin: (origin, done) => done(null, origin !== undefined && origins.isListed(origin)),
+  });
+  // Before /graphql, whose Apollo middleware would answer /graphql/stream too.
+  app.use(
+    '/graphql/stream',
+    graphqlCors,
+    // An EventSource GET needs no preflight: as at the WebSocket upgrade, Origin is checked here.
+    (req, res, next) => {
+      if (origins.admits(req.get('origin'), req)) return next();
+      logger.warn({ origin: req.get('origin') }, 'event stream refused: origin not allowed');
+      sendAppError(res, errors.forbidden('this origin may not use the API'));
+    },
+    // graphql-sse reads the body only from here (graphql-sse-route.ts), so this limit holds.
+    express.json({ limit: MAX_BODY_BYTES }),
+    sse.handle,
+  );
   app.use(
     '/graphql',
-    // Unset HITA_CORS_ORIGINS: no CORS headers at all, so browsers allow the same origin only.
-    cors({
-      origin: (origin, done) => done(null, origin !== undefined && origins.isListed(origin)),
-    }),
+    graphqlCors,
     express.json({ limit: MAX_BODY_BYTES }),
     expressMiddleware(apollo, {
       context: async ({ req }) => {
@@ -174,6 +206,7 @@ export async function startHttpServer(
       // its sockets with 1001 Going Away through dispose().
       closing ??= (async () => {
         for (const client of wsServer.clients) client.close(1001, 'server shutting down');
+        await sse.dispose();
         await apollo.stop();
         wsServer.close();
       })();

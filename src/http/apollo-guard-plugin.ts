@@ -30,7 +30,7 @@ export function apolloGuardPlugin(guard: OperationGuard): ApolloServerPlugin<Req
           if (operation?.operation === 'subscription') {
             throw toHttpGraphQLError(
               errors.badRequest(
-                'subscriptions run over WebSocket (graphql-ws) at /graphql, not over HTTP POST',
+                'subscriptions run over WebSocket (graphql-ws) at /graphql or Server-Sent Events at /graphql/stream, not over HTTP POST',
               ),
             );
           }

@@ -11,14 +11,15 @@ interface Logger {
   error(obj: Record<string, unknown>, message: string): void;
 }
 
-/** Sends an AppError as `{ errors: [...] }` with the status its code maps to. */
+/** Sends an AppError as `{ errors: [...] }` with the status its code maps to (or `status`). */
 export function sendAppError(
   res: Response,
   error: AppError,
   headers: Record<string, string> = {},
+  status = httpStatusOf(error.code),
 ): void {
   res
-    .status(httpStatusOf(error.code))
+    .status(status)
     .set(headers)
     .json({ errors: [{ message: error.message, extensions: { code: error.code } }] });
 }

@@ -1,6 +1,7 @@
 import { Field, Float, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import type { JobOutput, JobStatus as QueueJobStatus } from '../queue/job-queue.js';
 import { COSTS } from './costs.js';
+import { Node } from './node.types.js';
 
 export enum JobStatus {
   QUEUED = 'QUEUED',
@@ -127,8 +128,8 @@ export interface StoredInput {
   objectKey: string;
 }
 
-@ObjectType()
-export class Job {
+@ObjectType({ implements: Node })
+export class Job implements Node {
   @Field(() => ID)
   id!: string;
 

@@ -1,11 +1,11 @@
 /**
  * Several job-creating fields in one operation (HITA_MAX_JOBS_PER_REQUEST above 1): all of its
- * jobs, or none, over HTTP and graphql-ws alike, on both queue engines.
+ * jobs, or none, over HTTP, graphql-ws and graphql-sse alike, on both queue engines.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type ApiHarness } from '../support/api-harness.js';
 import { startRedis } from '../support/redis-server.js';
-import { overWs } from '../redteam/transports.js';
+import { overSse, overWs } from '../redteam/transports.js';
 
 const redis = await startRedis().catch((error: unknown) => error as Error);
 afterAll(async () => {
@@ -35,7 +35,7 @@ describe.each(engines)('one operation, several jobs, on %s', (engine, env) => {
     return data!.jobs.edges.map((e) => e.node.id);
   }
 
-  it('creates no job when any field fails, over HTTP and graphql-ws', async () => {
+  it('creates no job when any field fails, over HTTP, graphql-ws and graphql-sse', async () => {
     const failing = `mutation { ${gen('a', 1)} ${gen('b', 999)} }`;
     const http = await api.gql(failing);
     expect(http.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
@@ -43,6 +43,12 @@ describe.each(engines)('one operation, several jobs, on %s', (engine, env) => {
     const ws = await overWs(client, failing);
     await client.dispose();
     expect(ws.errors[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    for (const single of [false, true]) {
+      const stream = api.sse(undefined, single);
+      const sse = await overSse(stream, failing);
+      stream.dispose();
+      expect(sse.errors[0]?.extensions?.code, sse.raw).toBe('BAD_USER_INPUT');
+    }
     expect(await jobIds()).toEqual([]);
     const tooMany = await api.gql(
       `mutation { ${[1, 2, 3, 4, 5].map((i) => gen(`g${i}`, 1)).join(' ')} }`,
@@ -61,10 +67,14 @@ describe.each(engines)('one operation, several jobs, on %s', (engine, env) => {
     expect(ws.errors).toEqual([]);
     const http = await api.gql(`mutation { ${gen('e', 1)} ${gen('f', 2)} }`);
     expect(http.errors).toBeUndefined();
+    const stream = api.sse();
+    const sse = await overSse(stream, `mutation { ${gen('h', 1)} ${gen('i', 2)} }`);
+    stream.dispose();
+    expect(sse.errors).toEqual([]);
     for (let tries = 0; tries < 200; tries++) {
       const { data } = await api.gql<{ jobs: { edges: { node: { status: string } }[] } }>(LIST);
       const statuses = data!.jobs.edges.map((e) => e.node.status);
-      if (statuses.length === 4 && statuses.every((s) => s === 'SUCCEEDED')) return;
+      if (statuses.length === 6 && statuses.every((s) => s === 'SUCCEEDED')) return;
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error('the jobs of a committed operation did not all run');

@@ -92,6 +92,25 @@ describe('tenants, uploads and input validation', () => {
     });
   });
 
+  it("node(id) finds the caller's job, and nothing of another tenant's or unknown", async () => {
+    const created = await api.gql<{ generateImages: { id: string } }>(
+      'mutation { generateImages(input: { classId: 1, seed: 4 }) { id } }',
+      {},
+      ALICE,
+    );
+    const id = created.data!.generateImages.id;
+    const NODE = 'query($id: ID!) { node(id: $id) { __typename id ... on Job { kind } } }';
+    const own = await api.gql<{ node: unknown }>(NODE, { id }, ALICE);
+    expect(own.errors).toBeUndefined();
+    expect(own.data!.node).toEqual({ __typename: 'Job', id, kind: 'GENERATE' });
+    const others = await api.gql<{ node: unknown }>(NODE, { id }, BOB);
+    expect(others).toMatchObject({ status: 200, data: { node: null } });
+    expect(others.errors).toBeUndefined();
+    const unknown = await api.gql<{ node: unknown }>(NODE, { id: 'no-such-job' }, ALICE);
+    expect(unknown).toMatchObject({ status: 200, data: { node: null } });
+    expect(unknown.errors).toBeUndefined();
+  });
+
   it('in-paints an uploaded image end to end', async () => {
     const imageKey = await upload(ALICE, await gradientPng(48, 40));
     const maskKey = await upload(ALICE, await maskPng(48, 40, (_, y) => y > 20));

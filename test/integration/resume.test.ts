@@ -1,12 +1,18 @@
 /**
- * The resume contract of `jobUpdated(id, afterSequence)` over graphql-ws, on both queue engines:
+ * The resume contract of `jobUpdated(id, afterSequence)` over graphql-ws and graphql-sse (one
+ * suite looped over both transports), on both queue engines:
  * a client that saw the terminal event (or anything past it) and subscribes again gets a
  * subscription that completes at once; one lower replays just the terminal event; a job that is
  * not terminal yet is streamed live until it is. Without redis-server the Redis run is skipped
  * with a visible line locally and fails in CI.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, startApi, type ApiHarness } from '../support/api-harness.js';
+import {
+  collect,
+  startApi,
+  type ApiHarness,
+  type SubscribingClient,
+} from '../support/api-harness.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
 
 const UPDATES = `subscription($id: ID!, $after: Int) {
@@ -34,13 +40,24 @@ const engines: [string, () => Record<string, string>][] = [
   ['redis', () => ({ REDIS_URL: redis?.url ?? '' })],
 ];
 
+type Transport = SubscribingClient & { dispose(): unknown };
+const transports: [string, (api: ApiHarness) => Transport][] = [
+  ['graphql-ws', (api) => api.ws()],
+  ['graphql-sse', (api) => api.sse()],
+];
+
 describe.each(engines)('jobUpdated resume on the %s engine', (engine, env) => {
   const skipped = engine === 'redis' && Boolean(why) && !inCi;
   let api: ApiHarness;
 
   /** Subscribes and waits for completion, failing (not hanging) after `withinMs`. */
-  async function resume(id: string, after: number, withinMs = 5000): Promise<EventData[]> {
-    const client = api.ws();
+  async function resume(
+    connect: (api: ApiHarness) => Transport,
+    id: string,
+    after: number,
+    withinMs = 5000,
+  ): Promise<EventData[]> {
+    const client = connect(api);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, fail) => {
       timer = setTimeout(
@@ -79,25 +96,28 @@ describe.each(engines)('jobUpdated resume on the %s engine', (engine, env) => {
     await api?.stop();
   });
 
-  it.skipIf(skipped)(
-    'completes at once after the terminal event, or past it; one lower replays it',
-    async () => {
+  it.skipIf(skipped).each(transports)(
+    'over %s: completes at once after the terminal event, or past it; one lower replays it',
+    async (_transport, connect) => {
       const { id } = await generate(1);
-      const all = await resume(id, 0, 60_000);
+      const all = await resume(connect, id, 0, 60_000);
       const terminal = all.at(-1)!.jobUpdated;
       expect(terminal.status).toBe('SUCCEEDED');
-      expect(await resume(id, terminal.sequence)).toEqual([]);
-      expect(await resume(id, terminal.sequence + 10)).toEqual([]);
-      const tail = await resume(id, terminal.sequence - 1);
+      expect(await resume(connect, id, terminal.sequence)).toEqual([]);
+      expect(await resume(connect, id, terminal.sequence + 10)).toEqual([]);
+      const tail = await resume(connect, id, terminal.sequence - 1);
       expect(tail.map((e) => e.jobUpdated)).toEqual([terminal]);
     },
   );
 
-  it.skipIf(skipped)('streams a job that is not terminal yet until it is', async () => {
-    const { id, sequence } = await generate(8);
-    const events = await resume(id, sequence, 60_000);
-    const sequences = events.map((e) => e.jobUpdated.sequence);
-    expect(sequences).toEqual(sequences.map((_, i) => sequence + 1 + i));
-    expect(events.at(-1)!.jobUpdated.status).toBe('SUCCEEDED');
-  });
+  it.skipIf(skipped).each(transports)(
+    'over %s: streams a job that is not terminal yet until it is',
+    async (_transport, connect) => {
+      const { id, sequence } = await generate(8);
+      const events = await resume(connect, id, sequence, 60_000);
+      const sequences = events.map((e) => e.jobUpdated.sequence);
+      expect(sequences).toEqual(sequences.map((_, i) => sequence + 1 + i));
+      expect(events.at(-1)!.jobUpdated.status).toBe('SUCCEEDED');
+    },
+  );
 });

@@ -16,8 +16,8 @@ export function prng(seed: number): () => number {
 }
 
 export interface FuzzRequest {
-  transport: 'http' | 'ws';
-  /** For HTTP: the raw body text; for graphql-ws: the query. */
+  transport: 'http' | 'ws' | 'sse';
+  /** For HTTP: the raw body text; for graphql-ws and graphql-sse: the query. */
   body: string;
   variables?: Record<string, unknown>;
   contentType?: string;
@@ -153,8 +153,12 @@ export function fuzzRequests(seed: number, count: number): FuzzRequest[] {
     () => JSON.stringify({ query: hostileMutation(), variables: { x: pick(HOSTILE_VALUES) } }),
   ];
   return Array.from({ length: count }, (): FuzzRequest => {
-    if (random() < 0.15) {
+    const transport = random();
+    if (transport < 0.15) {
       return { transport: 'ws', body: pick([hostileMutation, hostileQuery, tokenSoup])() };
+    }
+    if (transport < 0.3) {
+      return { transport: 'sse', body: pick([hostileMutation, hostileQuery, tokenSoup])() };
     }
     return {
       transport: 'http',

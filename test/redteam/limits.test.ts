@@ -1,11 +1,11 @@
 /**
  * Rate limits and quotas on the real server (a child process, production mode): cost-based
- * points per tenant over HTTP (429 with Retry-After) and graphql-ws, and the cap on open
- * subscriptions per tenant.
+ * points per tenant over HTTP (429 with Retry-After), graphql-ws and graphql-sse, and the cap on
+ * open subscriptions per tenant, whichever transport holds them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
-import { codeOf, overHttp, overWs } from './transports.js';
+import { codeOf, overHttp, overSse, overWs } from './transports.js';
 
 const ALICE = 'limits-key-alice-0001';
 const BOB = 'limits-key-bob-000002';
@@ -60,6 +60,14 @@ describe('rate limits and quotas (production mode)', () => {
     const overSocket = await overWs(ws, '{ health { ok } }');
     expect(codeOf(overSocket)).toBe('RATE_LIMITED');
     await ws.dispose();
+    // And over graphql-sse, in both of its modes.
+    for (const single of [false, true]) {
+      const sse = server.sse(auth, single);
+      const overStream = await overSse(sse, '{ health { ok } }');
+      expect(codeOf(overStream), overStream.raw).toBe('RATE_LIMITED');
+      expect(overStream.errors[0]?.extensions?.retryAfterSeconds).toBeGreaterThan(0);
+      sse.dispose();
+    }
     // Another tenant's points are its own.
     const bob = await overHttp(server, query, { authorization: `Bearer ${BOB}` });
     expect(bob.status).toBe(200);
@@ -85,8 +93,10 @@ describe('rate limits and quotas (production mode)', () => {
     expect([wrongHash.status, codeOf(wrongHash)]).toEqual([400, 'BAD_REQUEST']);
   });
 
-  it('caps the open subscriptions of a tenant and frees a place when one ends', async () => {
+  it('caps the open subscriptions of a tenant over every transport, and frees a place when one ends', async () => {
     const ws = server.ws({ apiKey: BOB });
+    const bobAuth = { authorization: `Bearer ${BOB}` };
+    const held = server.sse(bobAuth);
     const { data } = await server.gql<{ generateImages: { id: string } }>(
       'mutation { generateImages(input: { classId: 1 }) { id } }',
       {},
@@ -95,12 +105,13 @@ describe('rate limits and quotas (production mode)', () => {
     const id = data!.generateImages.id;
     const query = `subscription { jobUpdated(id: "${id}") { sequence } }`;
     const stops: (() => void)[] = [];
+    // Two subscriptions over graphql-ws, the third over graphql-sse.
     const firstEvents = await Promise.all(
-      [0, 1, 2].map(
-        () =>
+      [ws, ws, held].map(
+        (client) =>
           new Promise<void>((resolve) => {
             stops.push(
-              ws.subscribe(
+              client.subscribe(
                 { query },
                 { next: () => resolve(), error: () => resolve(), complete: () => resolve() },
               ),
@@ -114,11 +125,19 @@ describe('rate limits and quotas (production mode)', () => {
       code: 'RATE_LIMITED',
       details: { limit: 'subscriptions', max: 3 },
     });
-    stops[0]!();
+    const single = server.sse(bobAuth, true);
+    const fourthSse = await overSse(single, query);
+    expect(fourthSse.errors[0]?.extensions).toMatchObject({
+      code: 'RATE_LIMITED',
+      details: { limit: 'subscriptions', max: 3 },
+    });
+    // The SSE client goes away: its connection closes, and so does its subscription.
+    held.dispose();
     await new Promise((r) => setTimeout(r, 200));
-    const afterOneEnded = await overWs(ws, query);
+    const afterOneEnded = await overSse(single, query);
     expect(afterOneEnded.errors).toEqual([]);
     for (const stop of stops) stop();
+    single.dispose();
     await ws.dispose();
   });
 });

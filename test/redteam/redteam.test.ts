@@ -1,7 +1,8 @@
 /**
  * The red team: the real server as a child process, once with production settings
  * (NODE_ENV=production, API keys) and once with `npm start`'s defaults (no NODE_ENV, no keys),
- * under bounded attacks over HTTP and graphql-ws and a seeded fuzzer. Throughout, /healthz must
+ * under bounded attacks over HTTP, graphql-ws and graphql-sse (both of its modes) and a seeded
+ * fuzzer. Throughout, /healthz must
  * answer within 1 s and the server's RSS stay under 1 GiB; every refusal carries a code from the
  * catalogue and nothing leaks. `npm run build` must have run.
  */
@@ -12,7 +13,7 @@ import { startServerProcess, type ServerProcess } from '../support/server-proces
 import { watch, type WatchdogReport } from '../support/watchdog.js';
 import { ATTACKS, SUBSCRIBE_UNKNOWN } from './attacks.js';
 import { fuzzRequests } from './fuzz.js';
-import { codeOf, leaks, overHttp, overWs, type Answer } from './transports.js';
+import { codeOf, leaks, overHttp, overSse, overWs, type Answer } from './transports.js';
 
 const KEY = 'redteam-key-alice-0001';
 const METRICS_TOKEN = 'redteam-metrics-token-01';
@@ -107,8 +108,10 @@ describe.each(PROFILES)('red team against $name', (profile) => {
     }
   });
 
-  it('refuses every expensive or malformed operation with its code, over HTTP and graphql-ws', async () => {
+  it('refuses every expensive or malformed operation with its code, over HTTP, graphql-ws and graphql-sse', async () => {
     const ws = server.ws(profile.connectionParams);
+    const sse = server.sse(profile.headers);
+    const sseSingle = server.sse(profile.headers, true);
     try {
       for (const attack of ATTACKS) {
         if (
@@ -123,6 +126,8 @@ describe.each(PROFILES)('red team against $name', (profile) => {
             profile.headers,
           ),
           await overWs(ws, attack.query, attack.variables),
+          await overSse(sse, attack.query, attack.variables),
+          await overSse(sseSingle, attack.query, attack.variables),
         ];
         for (const answer of answers) {
           expectClean(answer, attack.name);
@@ -134,10 +139,16 @@ describe.each(PROFILES)('red team against $name', (profile) => {
             ).toContain(codeOf(answer));
         }
       }
-      const unknownJob = await overWs(ws, SUBSCRIBE_UNKNOWN);
-      expect(codeOf(unknownJob), unknownJob.raw).toBe('NOT_FOUND');
+      for (const client of [ws, sse, sseSingle]) {
+        const unknownJob = await (client === ws
+          ? overWs(ws, SUBSCRIBE_UNKNOWN)
+          : overSse(client as typeof sse, SUBSCRIBE_UNKNOWN));
+        expect(codeOf(unknownJob), unknownJob.raw).toBe('NOT_FOUND');
+      }
     } finally {
       await ws.dispose();
+      sse.dispose();
+      sseSingle.dispose();
     }
     // Nothing above created a job: the six seeded ones are all there are.
     const { data } = await server.gql<{ jobs: { edges: unknown[] } }>(
@@ -288,15 +299,19 @@ describe.each(PROFILES)('red team against $name', (profile) => {
 
   it(`survives 1,200 seeded fuzz requests (seed ${FUZZ_SEED}): no crash, no 5xx, every error coded`, async () => {
     const ws = server.ws(profile.connectionParams);
+    // SSE requests alternate between graphql-sse's two modes.
+    const sse = [server.sse(profile.headers), server.sse(profile.headers, true)] as const;
     try {
       for (const [i, request] of fuzzRequests(FUZZ_SEED, 1200).entries()) {
         const answer =
           request.transport === 'ws'
             ? await overWs(ws, request.body, request.variables)
-            : await overHttp(server, request.body, {
-                ...profile.headers,
-                'content-type': request.contentType ?? 'application/json',
-              });
+            : request.transport === 'sse'
+              ? await overSse(sse[i % 2]!, request.body, request.variables)
+              : await overHttp(server, request.body, {
+                  ...profile.headers,
+                  'content-type': request.contentType ?? 'application/json',
+                });
         const what = `fuzz #${i} (${request.transport}) ${request.body.slice(0, 120)}`;
         expectClean(answer, what);
         if (request.transport === 'http' && answer.status >= 400) {
@@ -305,6 +320,7 @@ describe.each(PROFILES)('red team against $name', (profile) => {
       }
     } finally {
       await ws.dispose();
+      for (const client of sse) client.dispose();
     }
     expect(server.child.exitCode).toBeNull();
   }, 180_000);

@@ -1,4 +1,5 @@
 /** One GraphQL operation over each transport, answered in one shape, for the red-team suite. */
+import type { Client as SseClient } from 'graphql-sse';
 import type { Client } from 'graphql-ws';
 import type { ServerProcess } from '../support/server-process.js';
 
@@ -8,8 +9,11 @@ export interface GraphQLErrorShape {
 }
 
 export interface Answer {
-  transport: 'http' | 'ws';
-  /** HTTP status, or for graphql-ws 200 for a result and the close code when the socket closed. */
+  transport: 'http' | 'ws' | 'sse';
+  /**
+   * HTTP status, or for graphql-ws 200 for a result and the close code when the socket closed;
+   * for graphql-sse 200 for a result in the stream and the status of a refused request.
+   */
   status: number;
   data?: unknown;
   errors: GraphQLErrorShape[];
@@ -61,6 +65,59 @@ export function overWs(
             finish({ status: code, errors: [], raw: reason });
           }
         },
+        complete: () => finish({ status: 200, errors: [], raw: 'complete' }),
+      },
+    );
+  });
+}
+
+/**
+ * Runs one operation over graphql-sse (either mode, as the client was made) and resolves with
+ * its first result, or with the refused request's status and JSON body (graphql-sse's client
+ * reports a non-2xx answer as a NetworkError holding the response).
+ */
+export function overSse(
+  client: SseClient<boolean>,
+  query: string,
+  variables: Record<string, unknown> = {},
+  timeoutMs = 10_000,
+): Promise<Answer> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const finish = (answer: Omit<Answer, 'transport'>) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      stop();
+      resolve({ transport: 'sse', ...answer });
+    };
+    const timer = setTimeout(() => finish({ status: 0, errors: [], raw: 'timeout' }), timeoutMs);
+    const refused = async (error: unknown) => {
+      const response = (error as { response?: Response }).response;
+      if (!response) return finish({ status: -1, errors: [], raw: String(error) });
+      const raw = await response.text().catch(() => '');
+      let errors: GraphQLErrorShape[] = [];
+      try {
+        errors = (JSON.parse(raw) as { errors?: GraphQLErrorShape[] }).errors ?? [];
+      } catch {
+        // not JSON: the code checks report it
+      }
+      finish({ status: response.status, errors, raw });
+    };
+    const stop = client.subscribe(
+      { query, variables },
+      {
+        next: (result) =>
+          finish({
+            status: 200,
+            data: result.data,
+            errors: (result.errors ?? []) as unknown as GraphQLErrorShape[],
+            ...(result.extensions
+              ? { extensions: result.extensions as Record<string, unknown> }
+              : {}),
+            raw: JSON.stringify(result),
+          }),
+        error: (error: unknown) => void refused(error),
         complete: () => finish({ status: 200, errors: [], raw: 'complete' }),
       },
     );

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { createClient as createSseClient, type Client as SseClient } from 'graphql-sse';
 import { createClient, type Client } from 'graphql-ws';
 import { pino } from 'pino';
 import WebSocket from 'ws';
@@ -22,6 +23,8 @@ export interface ApiHarness {
     errors?: { message: string; extensions?: Record<string, unknown> }[];
   }>;
   ws(apiKey?: string): Client;
+  /** A graphql-sse client at /graphql/stream, in distinct-connections mode unless `singleConnection`. */
+  sse(apiKey?: string, singleConnection?: boolean): SseClient<boolean>;
   stop(): Promise<void>;
 }
 
@@ -68,6 +71,14 @@ export async function startApi(
         ...(apiKey ? { connectionParams: { apiKey } } : {}),
       });
     },
+    sse(apiKey, singleConnection = false) {
+      return createSseClient({
+        url: `${url}/graphql/stream`,
+        singleConnection,
+        retryAttempts: 0,
+        ...(apiKey ? { headers: { authorization: `Bearer ${apiKey}` } } : {}),
+      });
+    },
     async stop() {
       await running.close();
       if (!dataDir) await rm(dir, { recursive: true, force: true });
@@ -75,9 +86,21 @@ export async function startApi(
   };
 }
 
+/** What `collect` needs of a client: graphql-ws's and graphql-sse's both have it. */
+export interface SubscribingClient {
+  subscribe<T>(
+    payload: { query: string; variables: Record<string, unknown> },
+    sink: {
+      next(value: { data?: T | null; errors?: readonly unknown[] }): void;
+      error(error: unknown): void;
+      complete(): void;
+    },
+  ): () => void;
+}
+
 /** Collects the events of one subscription until it completes (or `until` says stop). */
 export function collect<T>(
-  client: Client,
+  client: SubscribingClient,
   query: string,
   variables: Record<string, unknown>,
   until: (events: T[]) => boolean = () => false,

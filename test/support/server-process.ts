@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { createClient as createSseClient, type Client as SseClient } from 'graphql-sse';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { freePort } from './free-port.js';
@@ -39,6 +40,8 @@ export interface ServerProcess {
     headers?: Record<string, string>,
   ): Promise<GqlAnswer<T>>;
   ws(connectionParams?: Record<string, unknown>, headers?: Record<string, string>): Client;
+  /** A graphql-sse client at /graphql/stream (Node's fetch), distinct connections by default. */
+  sse(headers?: Record<string, string>, singleConnection?: boolean): SseClient<boolean>;
   /** Resident set size of the child in bytes, from /proc. */
   rss(): number;
   /** Resolves with the exit code (or 128 + signal number) once the child has exited. */
@@ -175,6 +178,15 @@ export async function startServerProcess(options: StartServerOptions = {}): Prom
         // retries an operation that starts while the old socket closes fails on its close event.
         lazyCloseTimeout: 5_000,
         ...(connectionParams ? { connectionParams } : {}),
+      });
+    },
+    sse(headers = {}, singleConnection = false) {
+      return createSseClient({
+        url: `${url}/graphql/stream`,
+        // A copy: in single-connection mode the client writes its stream token into this object.
+        headers: { ...headers },
+        singleConnection,
+        retryAttempts: 0,
       });
     },
     rss() {
