@@ -305,6 +305,8 @@ export class JobService {
 
   private common(model: Awaited<ReturnType<ModelRegistry['resolve']>>, input: SubmitCommon) {
     const count = checkCount(input.count, this.limits);
+    // Checked here too, before any input image is read; `request` stores it.
+    checkRetentionHours(input.retentionHours, this.limits);
     return {
       count,
       seed: checkSeed(input.seed, count, (max) => randomInt(0, max + 1)),
