@@ -81,7 +81,13 @@ export interface ServerConfig {
   queue: QueueConfig;
   storage: StorageConfig;
   urlTtlSeconds: number;
-  limits: { maxCount: number; maxImageBytes: number; maxImagePixels: number };
+  limits: {
+    maxCount: number;
+    maxImageBytes: number;
+    maxImagePixels: number;
+    /** The longest `retentionHours` a job may ask for (HITA_RETENTION_HOURS). */
+    maxRetentionHours: number;
+  };
   redisUrl: string | undefined;
 }
 
@@ -274,6 +280,7 @@ export function readServerConfig(
       maxCount: e.HITA_MAX_COUNT,
       maxImageBytes: e.HITA_MAX_UPLOAD_BYTES,
       maxImagePixels: e.HITA_MAX_IMAGE_PIXELS,
+      maxRetentionHours: e.HITA_RETENTION_HOURS,
     },
     redisUrl: e.REDIS_URL,
   } satisfies ServerConfig);

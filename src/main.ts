@@ -19,6 +19,7 @@ import { createJobQueue } from './queue/create-job-queue.js';
 import type { JobQueue } from './queue/job-queue.js';
 import { JobEventHub } from './services/job-event-hub.js';
 import { JobService } from './services/job-service.js';
+import { RetentionService } from './services/retention-service.js';
 import { SubscriptionQuota } from './services/subscription-quota.js';
 import { UploadService } from './services/upload-service.js';
 import { createObjectStore } from './storage/create-object-store.js';
@@ -142,7 +143,15 @@ export async function serve(
   });
   await registry.default(); // a broken default model stops the start, with the file named
   const { store, queue } = await openSeams(config, logger);
-  const jobs = new JobService({ queue, registry, store, limits: config.limits });
+  // Objects of deleted jobs (deleteJob, retention) and uploads past HITA_RETENTION_HOURS.
+  const retention = new RetentionService({
+    queue,
+    store,
+    uploadRetentionMs: config.queue.retentionMs,
+    onWarning: (message, cause) => logger.warn({ err: cause }, message),
+  });
+  retention.start();
+  const jobs = new JobService({ queue, registry, store, limits: config.limits, retention });
   let isShuttingDown = false;
   // The queue reports every process's events (the Redis engine publishes each one from the same
   // Lua script that changes the job), so an in-process PubSub is enough for every API replica.
@@ -238,6 +247,7 @@ export async function serve(
         await http.close();
         unsubscribe();
         await Promise.all(workers.map((w) => w.engine.close()));
+        await retention.close();
         await queue.close();
         await store.close();
         await rateLimitRedis?.quit().catch(() => undefined);

@@ -19,9 +19,12 @@ import type {
   JobRecord,
   JobStatus,
   QueueStats,
+  RemovedJob,
 } from './job-queue.js';
 import {
   cannotCancel,
+  cannotDelete,
+  ownRetention,
   cannotRetry,
   countsToStats,
   idempotencyConflict,
@@ -47,6 +50,7 @@ import {
   hashToRecord,
   pairsToHash,
   parseEvent,
+  parseRemovedJob,
   redisKeys,
   type RedisKeys,
 } from './redis/redis-records.js';
@@ -168,6 +172,7 @@ export class BullJobQueue implements JobQueue {
         this.tunables.maxQueued ?? '',
         input.idempotencyFingerprint ?? '',
         input.hold ? '1' : '',
+        ownRetention(input.retentionMs, this.tunables.retentionMs) ?? '',
       ]);
       if (outcome === 'full') throw queueFull(this.tunables.maxQueued ?? 0);
       if (outcome === 'conflict') throw idempotencyConflict(idempotencyKey ?? '');
@@ -274,6 +279,37 @@ export class BullJobQueue implements JobQueue {
   discardHeld(ids: string[]): Promise<void> {
     return this.track(async ({ lua }) => {
       if (ids.length > 0) await lua.run('hitaDiscard', ids);
+    });
+  }
+
+  delete(id: string): Promise<RemovedJob> {
+    return this.track(async ({ lua }) => {
+      const [outcome, note] = await lua.reply('hitaDelete', [id]);
+      if (outcome === 'missing') throw errors.notFound('job', id);
+      if (outcome !== 'deleted') throw cannotDelete(id, outcome as JobStatus);
+      return parseRemovedJob(String(note));
+    });
+  }
+
+  removedJobs(limit: number): Promise<RemovedJob[]> {
+    return this.track(async ({ connections }) => {
+      const { commands } = connections;
+      const ids = await commands.zrange(this.keys.removedAt, 0, Math.max(0, limit) - 1);
+      if (ids.length === 0) return [];
+      const notes = await commands.hmget(this.keys.removed, ...ids);
+      // A note forgotten between the two reads is simply done.
+      return notes.flatMap((note) => (note === null ? [] : [parseRemovedJob(note)]));
+    });
+  }
+
+  forgetRemoved(ids: string[]): Promise<void> {
+    return this.track(async ({ connections }) => {
+      if (ids.length === 0) return;
+      await connections.commands
+        .multi()
+        .zrem(this.keys.removedAt, ...ids)
+        .hdel(this.keys.removed, ...ids)
+        .exec();
     });
   }
 

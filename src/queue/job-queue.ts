@@ -110,6 +110,11 @@ export interface JobRecord {
    * CANCELLED.
    */
   cancelRequested: boolean;
+  /**
+   * How long the job is kept after it finishes, when it asked for less than the queue's
+   * retention (`EnqueueInput.retentionMs`); null: the queue's retention.
+   */
+  retentionMs: number | null;
   /** ISO-8601 timestamps. */
   createdAt: string;
   updatedAt: string;
@@ -120,6 +125,10 @@ export interface JobRecord {
 /**
  * `cancel-requested`: a cancel was accepted for a RUNNING job (status stays RUNNING); its worker
  * listens for it and stops the job, which then ends with `cancelled`.
+ *
+ * `deleted`: `JobProducer.delete` removed the finished job. Live only (`onEvent`): never in
+ * `events()`, and it bumps no sequence (it carries the job's last sequence and status), so
+ * streams of the job can end.
  */
 export type JobEventType =
   | 'added'
@@ -130,7 +139,8 @@ export type JobEventType =
   | 'completed'
   | 'failed'
   | 'cancelled'
-  | 'expired';
+  | 'expired'
+  | 'deleted';
 
 /** A change of a job's visible state; `sequence` equals the job's sequence after the change. */
 export interface JobEvent {
@@ -161,6 +171,11 @@ export interface EnqueueInput {
   idempotencyFingerprint?: string;
   /** @default the queue's default (3) */
   maxAttempts?: number;
+  /**
+   * Keep the job this long (ms) after it finishes; the queue's retention wins when it is
+   * shorter. @default the queue's retention
+   */
+  retentionMs?: number;
   /**
    * Stores the job QUEUED (with its `added` event) but out of every worker's reach until
    * `releaseHeld` names it; `discardHeld` removes it instead. For operations that create several
@@ -236,8 +251,36 @@ export interface JobProducer {
    * so a released job is never discarded.
    */
   discardHeld(ids: string[]): Promise<void>;
+  /**
+   * Deletes a finished job (SUCCEEDED, FAILED, CANCELLED, EXPIRED) in one atomic step: its
+   * record, its events and its idempotency key, leaving a `RemovedJob` entry for its objects
+   * (`JobRemovals`). Listeners then get a live `deleted` event.
+   * @returns what the caller needs to delete the job's objects
+   * @throws AppError NOT_FOUND, or CONFLICT for a QUEUED or RUNNING job (cancel it first).
+   */
+  delete(id: string): Promise<RemovedJob>;
   /** Every event of every job as it happens (any process, for the Redis engine). */
   onEvent(listener: (event: JobEvent) => void): () => void;
+}
+
+/**
+ * A job the queue deleted (`delete`, or retention) whose objects may still exist: the record's
+ * fields that name them. Its entry stays until `forgetRemoved`, so a crash between deleting the
+ * record and deleting the objects leaves a durable note of what is left to do.
+ */
+export interface RemovedJob {
+  id: string;
+  tenant: string;
+  params: JobParams;
+  outputs: JobOutput[];
+}
+
+/** What the retention service does with deleted jobs (services/retention-service.ts). */
+export interface JobRemovals {
+  /** Entries of deleted jobs whose objects are not known to be gone, oldest first. */
+  removedJobs(limit: number): Promise<RemovedJob[]>;
+  /** Drops the entries of `ids` (their objects are gone). Unknown ids are ignored. */
+  forgetRemoved(ids: string[]): Promise<void>;
 }
 
 /** A job a worker holds under a lease. */
@@ -307,7 +350,7 @@ export interface JobConsumer {
   onEvent(listener: (event: JobEvent) => void): () => void;
 }
 
-export interface JobQueue extends JobProducer, JobConsumer {
+export interface JobQueue extends JobProducer, JobConsumer, JobRemovals {
   start(): Promise<void>;
   /** Idempotent; waits for in-flight calls. */
   close(): Promise<void>;

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { AppError, errors, requireIntegerInRange } from '../errors.js';
-import type { EnqueueInput, JobFailure, JobStatus, QueueStats } from './job-queue.js';
+import type { EnqueueInput, JobEvent, JobFailure, JobStatus, QueueStats } from './job-queue.js';
 
 /** Tunables that both engines accept with the same meaning. */
 export interface JobQueueTunables {
@@ -118,6 +118,9 @@ export function validateEnqueue(
   );
   if (input.tenant.length === 0) {
     throw errors.badInput('tenant', 'expected a non-empty tenant');
+  }
+  if (input.retentionMs !== undefined) {
+    requireIntegerInRange('retentionMs', input.retentionMs, 1, Number.MAX_SAFE_INTEGER);
   }
   return { priority, maxAttempts };
 }
@@ -256,6 +259,37 @@ export function cannotRetry(id: string, status: JobStatus): AppError {
       status,
     },
   );
+}
+
+/**
+ * What an engine stores as a job's own retention: null when it asks for none or for at least
+ * the queue's (the queue's then applies, and stays the one setting that can shorten it).
+ */
+export function ownRetention(asked: number | undefined, queueRetentionMs: number): number | null {
+  return asked === undefined || asked >= queueRetentionMs ? null : asked;
+}
+
+/** CONFLICT: only finished jobs can be deleted; a QUEUED or RUNNING one is cancelled first. */
+export function cannotDelete(id: string, status: JobStatus): AppError {
+  return errors.conflict(
+    `job ${id} cannot be deleted: expected SUCCEEDED, FAILED, CANCELLED or EXPIRED, got ${status}; cancel it first`,
+    { id, status },
+  );
+}
+
+/** The live `deleted` notification of a job just deleted: its last sequence and status. */
+export function deletedEvent(
+  job: { id: string; tenant: string; sequence: number; status: JobStatus },
+  nowMs: number,
+): JobEvent {
+  return {
+    jobId: job.id,
+    tenant: job.tenant,
+    type: 'deleted',
+    sequence: job.sequence,
+    status: job.status,
+    at: new Date(nowMs).toISOString(),
+  };
 }
 
 /** A call before `start()` or after `close()`: a bug of the caller, not of the request. */

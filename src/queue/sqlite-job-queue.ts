@@ -16,13 +16,19 @@ import type {
   JobFilter,
   JobOutput,
   JobPage,
+  JobParams,
   JobProgress,
   JobQueue,
   JobRecord,
   QueueStats,
+  RemovedJob,
 } from './job-queue.js';
+import { isTerminal } from './job-queue.js';
 import {
   cannotCancel,
+  cannotDelete,
+  deletedEvent,
+  ownRetention,
   cannotRetry,
   countsToStats,
   decodeCursor,
@@ -42,7 +48,14 @@ import { migrate } from './sqlite/migrations.js';
 import { rowToEvent, rowToRecord, type JobRow } from './sqlite/rows.js';
 import { prepareStatements, type Statements } from './sqlite/statements.js';
 import { SqliteWorkerCalls } from './sqlite/sqlite-worker-calls.js';
-import { discardHeldJobs, sweepOnce, writeTransaction, type Emit } from './sqlite/transactions.js';
+import {
+  discardHeldJobs,
+  removeJob,
+  sweepOnce,
+  tell,
+  writeTransaction,
+  type Emit,
+} from './sqlite/transactions.js';
 
 /** Options of `SqliteJobQueue`. */
 export interface SqliteJobQueueOptions extends JobQueueTunables {
@@ -183,6 +196,7 @@ export class SqliteJobQueue implements JobQueue {
             // A held job has no time it becomes available: no claim can pick it.
             availableAt: input.hold ? null : now,
             heldAt: input.hold ? now : null,
+            retentionMs: ownRetention(input.retentionMs, this.tunables.retentionMs),
           }) as JobRow;
           queued++;
           return {
@@ -295,6 +309,34 @@ export class SqliteJobQueue implements JobQueue {
 
   async discardHeld(ids: string[]): Promise<void> {
     this.write((sql) => discardHeldJobs(sql, ids));
+  }
+
+  async delete(id: string): Promise<RemovedJob> {
+    const now = this.tunables.clock();
+    const row = this.write((sql) => {
+      const found = this.mustGet(id);
+      if (!isTerminal(found.status)) throw cannotDelete(id, found.status);
+      removeJob(sql, id, now);
+      return found;
+    });
+    tell(this.listeners, deletedEvent(row, now));
+    const { tenant, params, outputs } = rowToRecord(row);
+    return { id, tenant, params, outputs };
+  }
+
+  async removedJobs(limit: number): Promise<RemovedJob[]> {
+    return this.statements()
+      .removedJobs.all(limit)
+      .map((row) => ({
+        id: row.id,
+        tenant: row.tenant,
+        params: JSON.parse(row.params) as JobParams,
+        outputs: JSON.parse(row.outputs) as JobOutput[],
+      }));
+  }
+
+  async forgetRemoved(ids: string[]): Promise<void> {
+    this.write((sql) => ids.forEach((id) => sql.forgetRemoved.run(id)));
   }
 
   onEvent(listener: (event: JobEvent) => void): () => void {

@@ -23,6 +23,7 @@ function record(id: string, overrides: Partial<JobRecord> = {}): JobRecord {
     outputs: [{ key: 'k', thumbnailKey: 'k.webp', width: 32, height: 32, seed: 7, format: 'png' }],
     error: null,
     cancelRequested: false,
+    retentionMs: null,
     createdAt: '2026-01-01T00:00:00.000Z',
     updatedAt: '2026-01-01T00:00:00.000Z',
     startedAt: null,

@@ -44,6 +44,13 @@ class SamplingInput {
       'The same key (per tenant) with the same input returns the same job; with another input, CONFLICT',
   })
   idempotencyKey?: string;
+
+  @Field(() => Int, {
+    nullable: true,
+    description:
+      "Hours the job is kept after it finishes, 1 … the server's retention (HITA_RETENTION_HOURS); then it is deleted with its images. Default: the server's retention",
+  })
+  retentionHours?: number;
 }
 
 @InputType()

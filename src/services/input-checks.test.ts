@@ -9,12 +9,18 @@ import type { ObjectStore } from '../storage/object-store.js';
 import {
   checkFilename,
   checkImageObjects,
+  checkRetentionHours,
   checkSeed,
   MAX_SEED,
   type InputLimits,
 } from './input-checks.js';
 
-const limits: InputLimits = { maxCount: 16, maxImageBytes: 1 << 20, maxImagePixels: 1 << 20 };
+const limits: InputLimits = {
+  maxCount: 16,
+  maxImageBytes: 1 << 20,
+  maxImagePixels: 1 << 20,
+  maxRetentionHours: 168,
+};
 
 describe('checkImageObjects', () => {
   let dir: string;
@@ -107,5 +113,29 @@ describe('checkFilename', () => {
       }
     })();
     expect(isAppError(error) && error.details).toMatchObject({ field: 'filename', received: 258 });
+  });
+});
+
+describe('checkRetentionHours', () => {
+  const fails = (hours: number, max = 168) => {
+    try {
+      checkRetentionHours(hours, { ...limits, maxRetentionHours: max });
+    } catch (error) {
+      return isAppError(error) ? [error.code, error.details?.field] : error;
+    }
+    return 'accepted';
+  };
+
+  it('takes whole hours in (0, maxRetentionHours] as milliseconds; absent stays absent', () => {
+    expect(checkRetentionHours(undefined, limits)).toBeUndefined();
+    expect(checkRetentionHours(1, limits)).toBe(3_600_000);
+    expect(checkRetentionHours(168, limits)).toBe(168 * 3_600_000);
+  });
+
+  it('refuses 0, negatives, fractions and more than the server keeps, on retentionHours', () => {
+    for (const hours of [0, -1, 1.5, 169])
+      expect(fails(hours), String(hours)).toEqual(['BAD_USER_INPUT', 'retentionHours']);
+    expect(fails(1, 0.5)).toEqual(['BAD_USER_INPUT', 'retentionHours']);
+    expect(fails(2, 2.5)).toBe('accepted');
   });
 });

@@ -14,6 +14,8 @@ export interface InputLimits {
   maxImageBytes: number;
   /** Pixels (width × height) of a referenced input image. */
   maxImagePixels: number;
+  /** The longest `retentionHours` a job may ask for: the server's retention (HITA_RETENTION_HOURS). */
+  maxRetentionHours: number;
 }
 
 /** Seeds travel as GraphQL Int (32-bit signed). */
@@ -92,6 +94,27 @@ export function checkFilename(filename: string | undefined): void {
 
 export function checkPriority(priority: number | undefined): number {
   return requireIntegerInRange('priority', priority ?? 0, -MAX_PRIORITY, MAX_PRIORITY);
+}
+
+/**
+ * A job's own retention: whole hours in (0, maxRetentionHours], as milliseconds; undefined when
+ * not asked for (the server's retention applies).
+ * @throws AppError BAD_USER_INPUT on `retentionHours`, with `min`, `max` and `received`
+ */
+export function checkRetentionHours(
+  hours: number | undefined,
+  limits: InputLimits,
+): number | undefined {
+  if (hours === undefined) return undefined;
+  const max = Math.floor(limits.maxRetentionHours);
+  if (max < 1) {
+    throw errors.badInput(
+      'retentionHours',
+      `this server keeps jobs ${limits.maxRetentionHours} h, less than the 1 h a job can ask for; leave it out`,
+      { max: limits.maxRetentionHours, received: hours },
+    );
+  }
+  return requireIntegerInRange('retentionHours', hours, 1, max) * 3_600_000;
 }
 
 export function samplingFor(model: ModelInfo, input: Partial<SamplingParams>): SamplingParams {

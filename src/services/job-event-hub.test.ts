@@ -4,6 +4,7 @@
  * past 10, and one published event must still reach every subscriber.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { errors } from '../errors.js';
 import type { JobEvent, JobProducer, JobRecord } from '../queue/job-queue.js';
 import { JobEventHub } from './job-event-hub.js';
 import type { JobService } from './job-service.js';
@@ -64,6 +65,48 @@ describe('JobEventHub resume', () => {
     const first = stream.next();
     await new Promise((resolve) => setTimeout(resolve, 20));
     events.publish({ ...event(3), type: 'completed', status: 'SUCCEEDED' });
+    expect(await first).toEqual({ done: true, value: undefined });
+  });
+});
+
+describe('JobEventHub and deleted jobs', () => {
+  /** A QUEUED job the test deletes behind the hub's back; resyncs after 30 ms of silence. */
+  function deletable() {
+    const job = { id: 'job-1', tenant: 'dev', status: 'QUEUED', sequence: 1 } as JobRecord;
+    let isGone = false;
+    const queue = {
+      get: async () => (isGone ? null : job),
+      events: async () => {
+        if (isGone) throw errors.notFound('job', 'job-1');
+        return [];
+      },
+    } as unknown as JobProducer;
+    const jobs = { get: async () => job } as unknown as JobService;
+    const events = new JobEventHub({ queue, jobs, resyncMs: 30 });
+    return { events, gone: () => (isGone = true) };
+  }
+
+  it('completes an open jobUpdates at the live deleted notification, and yields nothing of it', async () => {
+    const { events } = deletable();
+    const stream = events.jobUpdates('dev', 'job-1', 1);
+    const tenant = events.tenantUpdates('dev')[Symbol.asyncIterator]();
+    const tenantNext = tenant.next();
+    const first = stream.next();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    // Sequence 2 would be the next one: the notification must still not pass as an event.
+    events.publish({ ...event(2), type: 'deleted', status: 'CANCELLED' });
+    expect(await first).toEqual({ done: true, value: undefined });
+    events.publish(event(3));
+    expect((await tenantNext).value).toMatchObject({ sequence: 3 }); // deleted was not fanned out
+    await tenant.return?.(undefined);
+  });
+
+  it('completes when a resync finds the job gone (the notification was lost)', async () => {
+    const { events, gone } = deletable();
+    const stream = events.jobUpdates('dev', 'job-1', 1);
+    const first = stream.next();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    gone();
     expect(await first).toEqual({ done: true, value: undefined });
   });
 });

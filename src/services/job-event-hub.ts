@@ -1,4 +1,5 @@
 import { isTerminal, type JobEvent, type JobProducer, type JobRecord } from '../queue/job-queue.js';
+import { isAppError } from '../errors.js';
 import type { JobService } from './job-service.js';
 import { TopicFanout } from './topic-fanout.js';
 
@@ -30,17 +31,22 @@ export class JobEventHub {
     this.resyncMs = resyncMs;
   }
 
-  /** Fans one event out to its job's and its tenant's subscribers. */
+  /**
+   * Fans one event out to its job's and its tenant's subscribers. A `deleted` notification only
+   * ends the job's streams: it is no state a JobEvent could show (its job is gone).
+   */
   publish(event: JobEvent): void {
     this.byJob.publish(event.jobId, event);
-    this.byTenant.publish(event.tenant, event);
+    if (event.type !== 'deleted') this.byTenant.publish(event.tenant, event);
   }
 
   /**
    * Every event of a job after `afterSequence`, in order and without duplicates, ending with the
    * terminal event. When the job is already terminal and nothing follows `afterSequence` (a
    * client resuming after the terminal event, or past it), the stream completes at once; while
-   * the job is not terminal it waits for live events.
+   * the job is not terminal it waits for live events. A job deleted meanwhile completes the
+   * stream: at its live `deleted` notification, or at the next durable read that finds it gone
+   * (a notification lost in a Redis reconnect, or sent by another process on one SQLite file).
    * @throws NOT_FOUND for unknown or foreign jobs (before anything is streamed).
    */
   async *jobUpdates(
@@ -57,7 +63,9 @@ export class JobEventHub {
     try {
       for (;;) {
         let replayed = 0;
-        for (const event of await this.queue.events(jobId, last)) {
+        const durable = await this.eventsUnlessGone(jobId, last);
+        if (durable === null) return; // deleted: nothing will ever follow
+        for (const event of durable) {
           if (event.sequence <= last) continue;
           last = event.sequence;
           replayed += 1;
@@ -78,6 +86,7 @@ export class JobEventHub {
         pending = live.next();
         if (next.done) return;
         const event = next.value as JobEvent;
+        if (event.type === 'deleted') return;
         if (event.sequence <= last) {
           if (isTerminal(event.status)) return; // it ended at or before afterSequence
           continue;
@@ -89,6 +98,16 @@ export class JobEventHub {
       }
     } finally {
       await live.return(undefined);
+    }
+  }
+
+  /** The durable events after `afterSequence`; null once the job is gone (deleted). */
+  private async eventsUnlessGone(jobId: string, afterSequence: number): Promise<JobEvent[] | null> {
+    try {
+      return await this.queue.events(jobId, afterSequence);
+    } catch (error) {
+      if (isAppError(error) && error.code === 'NOT_FOUND') return null;
+      throw error;
     }
   }
 

@@ -15,6 +15,7 @@ import {
   checkCount,
   checkImageObjects,
   checkPriority,
+  checkRetentionHours,
   checkSeed,
   resolveClassInput,
   samplingFor,
@@ -25,6 +26,7 @@ import { copyInputs, dropInputCopies } from './input-copies.js';
 import { JobBatch } from './job-batch.js';
 import { inputFingerprint } from './input-fingerprint.js';
 import { requireOwnKey } from './object-keys.js';
+import type { RetentionService } from './retention-service.js';
 
 /** Fields shared by the three submit inputs (the GraphQL inputs satisfy it structurally). */
 export interface SubmitCommon {
@@ -37,6 +39,7 @@ export interface SubmitCommon {
   topP?: number | undefined;
   priority?: number | undefined;
   idempotencyKey?: string | undefined;
+  retentionHours?: number | undefined;
   classId?: number | undefined;
   className?: string | undefined;
 }
@@ -60,6 +63,8 @@ export interface JobServiceOptions {
   registry: ModelRegistry;
   store: ObjectStore;
   limits: InputLimits;
+  /** Deletes a deleted job's objects at once (deleteJob); its note covers a failure. */
+  retention: Pick<RetentionService, 'releaseNow'>;
 }
 
 /** The mutation that submits each kind: an idempotency key is bound to it and its input. */
@@ -75,6 +80,7 @@ export class JobService {
   private readonly registry: ModelRegistry;
   private readonly store: ObjectStore;
   private readonly limits: InputLimits;
+  private readonly retention: Pick<RetentionService, 'releaseNow'>;
   private isAccepting = true;
 
   constructor(options: JobServiceOptions) {
@@ -83,6 +89,7 @@ export class JobService {
       registry: this.registry,
       store: this.store,
       limits: this.limits,
+      retention: this.retention,
     } = options);
   }
 
@@ -246,6 +253,20 @@ export class JobService {
     return this.queue.cancel(id);
   }
 
+  /**
+   * Deletes a finished job with its events, idempotency key, outputs, thumbnails and input
+   * copies; open `jobUpdated` streams of it complete. Images other jobs made from its outputs
+   * are theirs (their own input copies) and stay. Objects the store could not delete now are
+   * deleted by the next retention pass.
+   * @throws NOT_FOUND for unknown and foreign jobs; CONFLICT for a QUEUED or RUNNING job
+   */
+  async delete(tenant: string, id: string): Promise<string> {
+    await this.get(tenant, id);
+    const removed = await this.queue.delete(id);
+    await this.retention.releaseNow(removed);
+    return removed.id;
+  }
+
   async retry(tenant: string, id: string): Promise<JobRecord> {
     if (!this.isAccepting) throw errors.shuttingDown();
     await this.get(tenant, id);
@@ -284,6 +305,8 @@ export class JobService {
 
   private common(model: Awaited<ReturnType<ModelRegistry['resolve']>>, input: SubmitCommon) {
     const count = checkCount(input.count, this.limits);
+    // Checked here too, before any input image is read; `request` stores it.
+    checkRetentionHours(input.retentionHours, this.limits);
     return {
       count,
       seed: checkSeed(input.seed, count, (max) => randomInt(0, max + 1)),
@@ -313,7 +336,7 @@ export class JobService {
     }
   }
 
-  /** @throws AppError BAD_USER_INPUT on `idempotencyKey` or `priority` */
+  /** @throws AppError BAD_USER_INPUT on `idempotencyKey`, `priority` or `retentionHours` */
   private request(
     tenant: string,
     kind: JobKind,
@@ -327,12 +350,14 @@ export class JobService {
     ) {
       throw errors.badInput('idempotencyKey', 'must be 1 … 200 characters');
     }
+    const retentionMs = checkRetentionHours(input.retentionHours, this.limits);
     return {
       tenant,
       kind,
       model: input.model ?? null,
       params,
       priority: checkPriority(input.priority),
+      ...(retentionMs === undefined ? {} : { retentionMs }),
       ...(idempotencyKey
         ? { idempotencyKey, idempotencyFingerprint: inputFingerprint(MUTATION_OF[kind], input) }
         : {}),

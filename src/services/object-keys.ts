@@ -21,13 +21,18 @@ export function inputCopyKey(tenant: string, role: string, extension: string): s
   return `${tenantPrefix(tenant)}inputs/${randomUUID()}/${role}.${extension}`;
 }
 
+/** Where every image of a job is stored (`outputKeys`), whichever attempt made it. */
+export function jobOutputPrefix(tenant: string, jobId: string): string {
+  return `${tenantPrefix(tenant)}jobs/${jobId}/`;
+}
+
 export function outputKeys(
   tenant: string,
   jobId: string,
   index: number,
   seed: number,
 ): { png: string; webp: string } {
-  const base = `${tenantPrefix(tenant)}jobs/${jobId}/${index}-${seed}`;
+  const base = `${jobOutputPrefix(tenant, jobId)}${index}-${seed}`;
   return { png: `${base}.png`, webp: `${base}.webp` };
 }
 

@@ -1,15 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { access, mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { access, mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { AppError, errors } from '../errors.js';
 import {
   assertValidExpiry,
+  assertValidLevelPrefix,
   assertValidMetadata,
   assertValidObjectKey,
   assertValidObjectPrefix,
 } from './object-key.js';
-import type { ObjectInfo, ObjectStore, PresignPutOptions, PutOptions } from './object-store.js';
+import type {
+  ObjectInfo,
+  ObjectLevel,
+  ObjectStore,
+  PresignPutOptions,
+  PutOptions,
+} from './object-store.js';
 import {
   signUrl,
   verifySignedUrl,
@@ -196,6 +203,43 @@ export class FsObjectStore implements ObjectStore {
     };
     await walk(dirPart);
     return keys.sort();
+  }
+
+  async browse(prefix: string): Promise<ObjectLevel> {
+    assertValidLevelPrefix(prefix);
+    const entries = await readdir(path.join(this.#objectsDir, prefix), {
+      withFileTypes: true,
+    }).catch((err: unknown) => {
+      if (['ENOENT', 'ENOTDIR'].includes(codeOf(err) ?? '')) return [];
+      throw unavailable('browse', prefix, err);
+    });
+    const level: ObjectLevel = { objects: [], prefixes: [] };
+    for (const entry of entries) {
+      const key = prefix + entry.name;
+      // Like S3, an empty directory (left by deletes) is no prefix: nothing is stored below it.
+      if (entry.isDirectory() && (await this.#holdsObject(key + '/'))) {
+        level.prefixes.push(key + '/');
+      } else if (entry.isFile() && (await this.#hasSidecar(key))) {
+        const info = await stat(this.#dataPath(key)).catch(() => null);
+        if (info) level.objects.push({ key, size: info.size, lastModified: info.mtime });
+      }
+    }
+    level.objects.sort((a, b) => (a.key < b.key ? -1 : 1));
+    level.prefixes.sort();
+    return level;
+  }
+
+  /** Whether any object lies below `relDir` (ends in '/'); stops at the first one. */
+  async #holdsObject(relDir: string): Promise<boolean> {
+    const entries = await readdir(path.join(this.#objectsDir, relDir), {
+      withFileTypes: true,
+    }).catch(() => []);
+    for (const entry of entries) {
+      const key = relDir + entry.name;
+      if (entry.isFile() && (await this.#hasSidecar(key))) return true;
+      if (entry.isDirectory() && (await this.#holdsObject(key + '/'))) return true;
+    }
+    return false;
   }
 
   async presignGet(key: string, expiresSeconds: number, baseUrl?: string): Promise<string> {

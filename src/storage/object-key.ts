@@ -63,6 +63,17 @@ export function assertValidObjectPrefix(prefix: string): void {
   }
 }
 
+/** A prefix `ObjectStore.browse` accepts: '' or one that ends in `/`. */
+export function assertValidLevelPrefix(prefix: string): void {
+  assertValidObjectPrefix(prefix);
+  if (prefix !== '' && !prefix.endsWith('/')) {
+    throw errors.badInput(
+      'prefix',
+      `expected '' or a prefix ending in '/', got ${JSON.stringify(prefix.slice(0, 100))}`,
+    );
+  }
+}
+
 /**
  * Encodes a metadata value for an HTTP header: plain printable ASCII as is, anything else (unicode,
  * edge spaces, empty, or a value that itself looks encoded) as RFC 2047 base64, as S3 tools do.

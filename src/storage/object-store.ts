@@ -19,6 +19,14 @@ export interface ObjectInfo {
   lastModified: Date;
 }
 
+/** One level of the key space under a prefix, as S3 lists it with the delimiter `/`. */
+export interface ObjectLevel {
+  /** Objects whose key continues the prefix without another `/`, sorted by key. */
+  objects: { key: string; size: number; lastModified: Date }[];
+  /** Longer prefixes, each ending in `/`, under which objects exist, sorted. */
+  prefixes: string[];
+}
+
 export interface PresignPutOptions {
   contentType?: string;
 }
@@ -37,6 +45,12 @@ export interface ObjectStore {
   delete(key: string): Promise<void>;
   /** Keys under a prefix, sorted. */
   list(prefix: string): Promise<string[]>;
+  /**
+   * One level under `prefix` ('' or ending in `/`): its objects with their size and last
+   * modification, and its sub-prefixes, without walking below them.
+   * @throws AppError BAD_USER_INPUT when `prefix` is neither '' nor ends in `/`
+   */
+  browse(prefix: string): Promise<ObjectLevel>;
   /** A URL anyone can GET until it expires; `baseUrl` is the API's public origin (fs store). */
   presignGet(key: string, expiresSeconds: number, baseUrl?: string): Promise<string>;
   /** A URL anyone can PUT the object's bytes to until it expires. */

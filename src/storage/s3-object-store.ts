@@ -2,13 +2,20 @@ import { Client, type ClientOptions } from 'minio';
 import { AppError, errors, isAppError } from '../errors.js';
 import {
   assertValidExpiry,
+  assertValidLevelPrefix,
   assertValidMetadata,
   assertValidObjectKey,
   assertValidObjectPrefix,
   decodeMetadataValue,
   encodeMetadataValue,
 } from './object-key.js';
-import type { ObjectInfo, ObjectStore, PresignPutOptions, PutOptions } from './object-store.js';
+import type {
+  ObjectInfo,
+  ObjectLevel,
+  ObjectStore,
+  PresignPutOptions,
+  PutOptions,
+} from './object-store.js';
 
 export interface S3ObjectStoreOptions {
   /** Where this process reaches S3, a URL such as `http://127.0.0.1:9000` (https when TLS). */
@@ -198,6 +205,28 @@ export class S3ObjectStore implements ObjectStore {
     }
     // S3 sorts by UTF-8 bytes; sort as the fs store does (UTF-16 code units) so both agree.
     return keys.sort();
+  }
+
+  async browse(prefix: string): Promise<ObjectLevel> {
+    assertValidLevelPrefix(prefix);
+    const level: ObjectLevel = { objects: [], prefixes: [] };
+    try {
+      // Not recursive: S3 answers this level's objects and folds deeper keys into prefixes.
+      for await (const item of this.#client.listObjectsV2(this.#bucket, prefix, false)) {
+        if (typeof item.prefix === 'string') level.prefixes.push(item.prefix);
+        else if (typeof item.name === 'string')
+          level.objects.push({
+            key: item.name,
+            size: item.size,
+            lastModified: new Date(item.lastModified),
+          });
+      }
+    } catch (err) {
+      throw translate(err, 'browse', prefix);
+    }
+    level.objects.sort((a, b) => (a.key < b.key ? -1 : 1));
+    level.prefixes.sort();
+    return level;
   }
 
   async presignGet(key: string, expiresSeconds: number): Promise<string> {

@@ -13,7 +13,7 @@ import type {
 } from '../inference/inference-engine.js';
 import type { JobConsumer, JobParams } from '../queue/job-queue.js';
 import { SqliteJobQueue } from '../queue/sqlite-job-queue.js';
-import type { ObjectStore } from '../storage/object-store.js';
+import type { ObjectLevel, ObjectStore } from '../storage/object-store.js';
 import { JobRunner } from './job-runner.js';
 
 const PARAMS: JobParams = { count: 1, seed: 1, cfgScale: 1, temperature: 1, topK: 0, topP: 1 };
@@ -100,6 +100,9 @@ class MapStore implements ObjectStore {
   }
   async list(prefix: string): Promise<string[]> {
     return [...this.objects.keys()].filter((key) => key.startsWith(prefix)).sort();
+  }
+  async browse(): Promise<ObjectLevel> {
+    return { objects: [], prefixes: [] };
   }
   async presignGet(key: string): Promise<string> {
     return key;

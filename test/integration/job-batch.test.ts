@@ -11,6 +11,7 @@ import { ModelRegistry } from '../../src/inference/model-registry.js';
 import { BullJobQueue } from '../../src/queue/bull-job-queue.js';
 import type { ClaimedJob, JobQueue } from '../../src/queue/job-queue.js';
 import { SqliteJobQueue } from '../../src/queue/sqlite-job-queue.js';
+import { RetentionService } from '../../src/services/retention-service.js';
 import { JobService } from '../../src/services/job-service.js';
 import { FsObjectStore } from '../../src/storage/fs-object-store.js';
 import { gradientPng, maskPng } from '../support/images.js';
@@ -53,8 +54,14 @@ describe.each(engines)('JobBatch on %s', (_, openQueue) => {
       rootDir: join(dir, 'objects'),
       signingSecret: 'x'.repeat(32),
     });
-    const limits = { maxCount: 16, maxImageBytes: 1 << 20, maxImagePixels: 1 << 20 };
-    jobs = new JobService({ queue, registry, store, limits });
+    const limits = {
+      maxCount: 16,
+      maxImageBytes: 1 << 20,
+      maxImagePixels: 1 << 20,
+      maxRetentionHours: 168,
+    };
+    const retention = new RetentionService({ queue, store, uploadRetentionMs: 3_600_000 });
+    jobs = new JobService({ queue, registry, store, limits, retention });
   }
 
   afterEach(async () => {

@@ -17,6 +17,7 @@ import type {
 } from '../../src/queue/job-queue.js';
 import type { JobQueueTunables } from '../../src/queue/queue-shared.js';
 import { cancelScenarios } from './queue-cancel.suite.js';
+import { deleteScenarios } from './queue-delete.suite.js';
 import { requestScenarios } from './queue-request.suite.js';
 import { workerScenarios } from './queue-worker.suite.js';
 
@@ -135,6 +136,7 @@ export function describeJobQueue(name: string, factory: QueueFactory): void {
     requestScenarios(open, input);
     workerScenarios({ open, reopen: () => (fixture as QueueFixture).reopen(), input, record });
     cancelScenarios({ open, input, claimNext: (queue) => claimNext(queue), outputsOf, record });
+    deleteScenarios({ open, input, claimNext: (queue) => claimNext(queue), outputsOf });
 
     it('runs a job through enqueue → claim → progress → complete with rising sequences', async () => {
       const queue = await open();

@@ -204,6 +204,35 @@ export function describeObjectStore(name: string, factory: StoreFactory): void {
       expect(await store.list(`${root}/nothing/`)).toEqual([]);
     });
 
+    test('browse answers one level: objects with size and lastModified, and sub-prefixes', async () => {
+      const base = `${root}/level/`;
+      const put = (key: string) =>
+        store.put(key, Buffer.from('abc'), { contentType: 'text/plain' });
+      await put(`${base}b.txt`);
+      await put(`${base}a.txt`);
+      await put(`${base}t/one/uploads/x.png`);
+      await put(`${base}t/two/jobs/j/0.png`);
+      await put(`${base}gone/only.txt`);
+      await store.delete(`${base}gone/only.txt`); // nothing below it now: no prefix
+      const level = await store.browse(base);
+      expect(level.objects.map((o) => [o.key, o.size])).toEqual([
+        [`${base}a.txt`, 3],
+        [`${base}b.txt`, 3],
+      ]);
+      for (const { lastModified } of level.objects)
+        expect(Math.abs(Date.now() - lastModified.getTime())).toBeLessThan(120_000);
+      expect(level.prefixes).toEqual([`${base}t/`]);
+      expect((await store.browse(`${base}t/`)).prefixes).toEqual([
+        `${base}t/one/`,
+        `${base}t/two/`,
+      ]);
+      expect((await store.browse(`${base}t/one/uploads/`)).objects.map((o) => o.key)).toEqual([
+        `${base}t/one/uploads/x.png`,
+      ]);
+      expect(await store.browse(`${base}none/`)).toEqual({ objects: [], prefixes: [] });
+      await expectAppError(store.browse(`${base}partial`), 'BAD_USER_INPUT');
+    });
+
     test('a presigned GET serves the bytes', async () => {
       const key = `${root}/presigned/get.bin`;
       const body = randomBytes(50_000);

@@ -26,11 +26,13 @@ local function unindex(id, status)
     redis.call('ZREM', P .. ':leases', id)
   else
     redis.call('ZREM', P .. ':finished', id)
+    redis.call('ZREM', P .. ':expiring', id)
   end
   redis.call('HINCRBY', P .. ':counts', status, -1)
 end
 -- score: queuedAt when QUEUED, leaseUntil when RUNNING, finishedAt otherwise. A QUEUED job's
--- availableAt must already be set: waitForWork reads the next one from ':available'.
+-- availableAt must already be set: waitForWork reads the next one from ':available'. A finished
+-- job with its own retention is also in ':expiring', scored by when that retention ends.
 local function index(id, status, score)
   if status == 'QUEUED' then
     local h = redis.call('HMGET', jobKey(id), 'priority', 'createdAt', 'availableAt')
@@ -41,6 +43,8 @@ local function index(id, status, score)
     redis.call('ZADD', P .. ':leases', score, id)
   else
     redis.call('ZADD', P .. ':finished', score, id)
+    local own = redis.call('HGET', jobKey(id), 'retentionMs')
+    if own and own ~= '' then redis.call('ZADD', P .. ':expiring', score + tonumber(own), id) end
   end
   redis.call('HINCRBY', P .. ':counts', status, 1)
   redis.call('HSET', jobKey(id), 'status', status)
@@ -61,6 +65,24 @@ local function emit(id, eventType, extra, status)
     '","at":"' .. ISO .. '"' .. extra .. '}'
   redis.call('RPUSH', P .. ':events:' .. id, event)
   redis.call('PUBLISH', P .. ':events', event)
+end
+-- The one way a finished job goes (deleteJob and retention): record, indexes, tenant entry,
+-- idempotency key and events, leaving its note in ':removed' (JobRemovals) for the retention
+-- service. params and outputs pass through as the JSON text they were stored as. Webhooks: a
+-- job's pending deliveries are to be deleted here, in this same script.
+local function removeJob(id)
+  local key = jobKey(id)
+  local h = redis.call('HMGET', key, 'status', 'tenantKey', 'idemKey', 'createdAt', 'tenant',
+    'params', 'outputs')
+  if not h[1] then return false end
+  unindex(id, h[1])
+  redis.call('ZREM', h[2], string.format('%015d:%s', tonumber(h[4]), id))
+  if h[3] ~= '' and redis.call('GET', h[3]) == id then redis.call('DEL', h[3]) end
+  redis.call('HSET', P .. ':removed', id, '{"id":' .. cjson.encode(id) .. ',"tenant":' ..
+    cjson.encode(h[5]) .. ',"params":' .. h[6] .. ',"outputs":' .. h[7] .. '}')
+  redis.call('ZADD', P .. ':removed-at', NOW, id)
+  redis.call('DEL', key, P .. ':events:' .. id)
+  return true
 end
 local function finishRunning(id, to, errorJson)
   move(id, 'RUNNING', to, NOW)

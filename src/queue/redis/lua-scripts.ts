@@ -24,7 +24,7 @@ import {
 
 /** ARGV 4… id, tenant, kind, model, params, priority, maxAttempts, idempotencyKey (JSON),
  * idempotency Redis key or '', tenant index key, maxQueued or '', idempotency fingerprint or '',
- * '1' to hold the job (lua-held-scripts.ts) or ''. */
+ * '1' to hold the job (lua-held-scripts.ts) or '', the job's own retention (ms) or ''. */
 const ENQUEUE = `
 local id, idemKey, fingerprint = ARGV[4], ARGV[12], ARGV[15] or ''
 if idemKey ~= '' then
@@ -48,7 +48,7 @@ redis.call('HSET', jobKey(id), 'id', id, 'tenant', ARGV[5], 'kind', ARGV[6], 'mo
   'outputs', '[]', 'error', 'null', 'createdAt', NOW_S, 'updatedAt', NOW_S, 'startedAt', '',
   'finishedAt', '', 'queuedAt', NOW_S, 'availableAt', NOW_S, 'leaseToken', '', 'leaseUntil', '',
   'workerId', '', 'cancelRequested', '0', 'run', 1, 'bullId', id .. '-1',
-  'idemFingerprint', fingerprint)
+  'idemFingerprint', fingerprint, 'retentionMs', ARGV[17] or '')
 index(id, 'QUEUED', NOW)
 if ARGV[16] == '1' then
   redis.call('HSET', jobKey(id), 'held', NOW_S)
@@ -129,17 +129,32 @@ if ARGV[4] ~= '' then
     changed = changed + 1
   end
 end
-local cutoff = NOW - tonumber(ARGV[5])
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. ':finished', '-inf', cutoff,
-    'LIMIT', 0, tonumber(ARGV[6]))) do
-  local h = redis.call('HMGET', jobKey(id), 'status', 'tenantKey', 'idemKey', 'createdAt')
-  unindex(id, h[1])
-  redis.call('ZREM', h[2], string.format('%015d:%s', tonumber(h[4]), id))
-  if h[3] ~= '' and redis.call('GET', h[3]) == id then redis.call('DEL', h[3]) end
-  redis.call('DEL', jobKey(id), P .. ':events:' .. id)
-  changed = changed + 1
+-- The queue's retention, then jobs that asked for less (':expiring' is scored by their end).
+for _, due in ipairs({ { ':finished', NOW - tonumber(ARGV[5]) }, { ':expiring', NOW } }) do
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. due[1], '-inf', due[2],
+      'LIMIT', 0, tonumber(ARGV[6]))) do
+    removeJob(id)
+    changed = changed + 1
+  end
 end
 return { changed, unpack(drop) }
+`;
+
+/**
+ * ARGV 4… id. Deletes a finished job (removeJob) and publishes a live-only `deleted` event (no
+ * sequence bump, not in the event list). Returns { 'deleted', sequence, status, the removal
+ * note }, { 'missing' }, or { status } for a job that is not finished.
+ */
+const DELETE = `
+local id = ARGV[4]
+local h = redis.call('HMGET', jobKey(id), 'status', 'sequence', 'tenant')
+if not h[1] then return { 'missing' } end
+if h[1] == 'QUEUED' or h[1] == 'RUNNING' then return { h[1] } end
+removeJob(id)
+redis.call('PUBLISH', P .. ':events', '{"jobId":' .. cjson.encode(id) .. ',"tenant":' ..
+  cjson.encode(h[3]) .. ',"type":"deleted","sequence":' .. h[2] .. ',"status":"' .. h[1] ..
+  '","at":"' .. ISO .. '"}')
+return { 'deleted', redis.call('HGET', P .. ':removed', id) }
 `;
 
 /**
@@ -189,6 +204,7 @@ export const LUA_SCRIPTS = {
   hitaRetry: PRELUDE + RETRY,
   hitaPosition: PRELUDE + POSITION,
   hitaSweep: PRELUDE + SWEEP,
+  hitaDelete: PRELUDE + DELETE,
   hitaOrphans: PRELUDE + ORPHANS,
   hitaReleaseHeld: PRELUDE + RELEASE_HELD,
   hitaDiscard: PRELUDE + DISCARD,

@@ -7,6 +7,7 @@ import type {
   JobProgress,
   JobRecord,
   JobStatus,
+  RemovedJob,
 } from '../job-queue.js';
 import { isoOrNull, PRIORITY_LIMIT } from '../queue-shared.js';
 
@@ -30,6 +31,9 @@ export function redisKeys(prefix: string) {
     /** QUEUED jobs by the time they become claimable (backoff); held jobs are not in it. */
     available: `${prefix}:available`,
     channel: `${prefix}:events`,
+    /** Notes of deleted jobs (JobRemovals): a hash id → JSON, and a ZSET by removal time. */
+    removed: `${prefix}:removed`,
+    removedAt: `${prefix}:removed-at`,
     /** Where BullMQ keeps a job's hash: `<bullPrefix><bullId>`. */
     bullJobPrefix: `${prefix}:${BULL_QUEUE_NAME}:`,
   };
@@ -86,11 +90,18 @@ export function hashToRecord(hash: Record<string, string>): JobRecord {
     error: json<JobFailure | null>('error'),
     // Pending only while RUNNING: an ended job keeps the flag, but its status already tells.
     cancelRequested: hash.status === 'RUNNING' && hash.cancelRequested === '1',
+    retentionMs: msOrNull(hash.retentionMs),
     createdAt: new Date(Number(hash.createdAt)).toISOString(),
     updatedAt: new Date(Number(hash.updatedAt)).toISOString(),
     startedAt: isoOrNull(msOrNull(hash.startedAt)),
     finishedAt: isoOrNull(msOrNull(hash.finishedAt)),
   };
+}
+
+/** A removal note as removeJob (lua-prelude.ts) wrote it. */
+export function parseRemovedJob(text: string): RemovedJob {
+  const note = JSON.parse(text) as RemovedJob;
+  return { ...note, outputs: Array.isArray(note.outputs) ? note.outputs : [] };
 }
 
 /** An event as the scripts wrote it (already the contract's JSON shape). */

@@ -81,6 +81,23 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT, WITHOUT ROWID;
   CREATE INDEX workers_last_seen ON workers (last_seen);
   `,
+  `
+  -- a job's own retention (EnqueueInput.retentionMs), shorter than the queue's; NULL: the queue's
+  ALTER TABLE jobs ADD COLUMN retention_ms INTEGER;
+  -- the retention sweep for jobs with their own retention: due once finished_at + retention_ms
+  CREATE INDEX jobs_own_retention ON jobs (finished_at + retention_ms)
+    WHERE retention_ms IS NOT NULL AND finished_at IS NOT NULL;
+  -- deleted jobs whose objects may still exist (JobRemovals): written in the transaction that
+  -- deletes the job, dropped once the retention service deleted the objects
+  CREATE TABLE removed_jobs (
+    id          TEXT PRIMARY KEY,
+    tenant      TEXT NOT NULL,
+    params      TEXT NOT NULL,
+    outputs     TEXT NOT NULL,
+    removed_at  INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX removed_jobs_at ON removed_jobs (removed_at, id);
+  `,
 ];
 
 /** Runs the migrations this file has not seen yet, each in its own transaction. */

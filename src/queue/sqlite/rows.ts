@@ -39,6 +39,7 @@ export interface JobRow {
   cancel_requested: number;
   idempotency_fingerprint: string | null;
   held_at: number | null;
+  retention_ms: number | null;
 }
 
 /** A `job_events` row. */
@@ -76,6 +77,7 @@ export function rowToRecord(row: JobRow): JobRecord {
     error: parseOrNull<JobFailure>(row.error),
     // Pending only while RUNNING: an ended job keeps the flag, but its status already tells.
     cancelRequested: row.status === 'RUNNING' && row.cancel_requested === 1,
+    retentionMs: row.retention_ms,
     createdAt: new Date(row.created_at).toISOString(),
     updatedAt: new Date(row.updated_at).toISOString(),
     startedAt: isoOrNull(row.started_at),

@@ -54,9 +54,10 @@ export function prepareStatements(db: Database.Database) {
     insert: db.prepare<[Record<string, unknown>], JobRow>(`
       INSERT INTO jobs (id, tenant, kind, status, sequence, model, params, priority,
         idempotency_key, attempts, max_attempts, progress, outputs, error, created_at, updated_at,
-        queued_at, available_at, idempotency_fingerprint, held_at)
+        queued_at, available_at, idempotency_fingerprint, held_at, retention_ms)
       VALUES (@id, @tenant, @kind, 'QUEUED', 1, @model, @params, @priority, @idempotencyKey, 0,
-        @maxAttempts, NULL, '[]', NULL, @now, @now, @now, @availableAt, @fingerprint, @heldAt)
+        @maxAttempts, NULL, '[]', NULL, @now, @now, @now, @availableAt, @fingerprint, @heldAt,
+        @retentionMs)
       RETURNING *`),
     insertEvent: db.prepare<[Record<string, unknown>]>(`
       INSERT INTO job_events (job_id, sequence, type, status, at, progress, error)
@@ -147,6 +148,19 @@ export function prepareStatements(db: Database.Database) {
       SELECT id FROM jobs WHERE status = 'QUEUED' AND queued_at <= ? LIMIT 500`),
     oldFinished: db.prepare<[number], { id: string }>(`
       SELECT id FROM jobs WHERE finished_at IS NOT NULL AND finished_at <= ? LIMIT 500`),
+    /** Jobs whose own retention ended; the expression matches the jobs_own_retention index. */
+    ownRetentionDue: db.prepare<[number], { id: string }>(`
+      SELECT id FROM jobs WHERE retention_ms IS NOT NULL AND finished_at IS NOT NULL
+        AND finished_at + retention_ms <= ? LIMIT 500`),
+    /** The note of a job about to be deleted, from its row (same transaction). */
+    recordRemoved: db.prepare<[number, string]>(`
+      INSERT OR REPLACE INTO removed_jobs (id, tenant, params, outputs, removed_at)
+      SELECT id, tenant, params, outputs, ? FROM jobs WHERE id = ?`),
+    removedJobs: db.prepare<
+      [number],
+      { id: string; tenant: string; params: string; outputs: string }
+    >('SELECT id, tenant, params, outputs FROM removed_jobs ORDER BY removed_at, id LIMIT ?'),
+    forgetRemoved: db.prepare<[string]>('DELETE FROM removed_jobs WHERE id = ?'),
     deleteEvents: db.prepare<[string]>('DELETE FROM job_events WHERE job_id = ?'),
     deleteJob: db.prepare<[string]>('DELETE FROM jobs WHERE id = ?'),
     events: db.prepare<[string, number], EventRow>(

@@ -55,16 +55,31 @@ export function writeTransaction<T>(
   } catch (error) {
     throw translateSqliteError(error);
   }
-  for (const event of pending) {
-    for (const listener of listeners) {
-      try {
-        listener(event);
-      } catch {
-        // A listener's bug must not undo or hide a committed state change.
-      }
+  for (const event of pending) tell(listeners, event);
+  return result;
+}
+
+/** Hands one committed event (or a live-only one, such as `deleted`) to every listener. */
+export function tell(listeners: Iterable<(event: JobEvent) => void>, event: JobEvent): void {
+  for (const listener of listeners) {
+    try {
+      listener(event);
+    } catch {
+      // A listener's bug must not undo or hide a committed state change.
     }
   }
-  return result;
+}
+
+/**
+ * Deletes a job with its events, inside the caller's transaction, leaving its `removed_jobs`
+ * note for the retention service: the one way a finished job goes (deleteJob and retention).
+ * The idempotency key is a column of the row, so it goes with it. Webhooks: a job's pending
+ * deliveries (its outbox rows) are to be deleted here, in this same transaction.
+ */
+export function removeJob(sql: Statements, id: string, now: number): void {
+  sql.recordRemoved.run(now, id);
+  sql.deleteEvents.run(id);
+  sql.deleteJob.run(id);
 }
 
 /** Expired leases whose job must not run again end now: CANCELLED if asked, else WORKER_LOST. */
@@ -100,7 +115,7 @@ export function discardHeldJobs(sql: Statements, ids: readonly string[]): number
 
 /**
  * One housekeeping pass: lost workers, held jobs left behind by a dead operation, then the
- * queued TTL, then retention. Each batch of at most 500 jobs is its own short transaction so API
+ * queued TTL, then retention (each deleted job leaves its `removed_jobs` note). Each batch of at most 500 jobs is its own short transaction so API
  * writes interleave with a large sweep.
  */
 export function sweepOnce(
@@ -132,16 +147,19 @@ export function sweepOnce(
       });
     }
   }
-  let deleted = 1;
-  while (deleted > 0) {
-    deleted = write((sql) => {
-      const ids = sql.oldFinished.all(now - retentionMs);
-      for (const { id } of ids) {
-        sql.deleteEvents.run(id);
-        sql.deleteJob.run(id);
-      }
-      return ids.length;
-    });
+  // The queue's retention, then jobs that asked for less (their own is never longer).
+  for (const due of [
+    (sql: Statements) => sql.oldFinished.all(now - retentionMs),
+    (sql: Statements) => sql.ownRetentionDue.all(now),
+  ]) {
+    let deleted = 1;
+    while (deleted > 0) {
+      deleted = write((sql) => {
+        const ids = due(sql);
+        for (const { id } of ids) removeJob(sql, id, now);
+        return ids.length;
+      });
+    }
   }
 }
 
