@@ -4,7 +4,7 @@
  * errors for illegal state changes. Nothing here touches SQLite or Redis.
  */
 import { randomBytes } from 'node:crypto';
-import { AppError, errors, requireIntegerInRange } from '../errors.js';
+import { AppError, MAX_ECHO_CHARS, errors, requireIntegerInRange } from '../errors.js';
 import type { EnqueueInput, JobEvent, JobFailure, JobStatus, QueueStats } from './job-queue.js';
 
 /** Tunables that both engines accept with the same meaning. */
@@ -180,7 +180,7 @@ export function decodeCursor(cursor: string): { createdAtMs: number; id: string 
     // Falls through to the uniform error below: a cursor is opaque, its parse error is noise.
   }
   throw errors.badInput('after', 'expected a cursor returned by a previous page', {
-    received: cursor,
+    received: cursor.slice(0, MAX_ECHO_CHARS),
   });
 }
 

@@ -24,6 +24,7 @@ import {
 } from '../schema/job.inputs.js';
 import { Image, InputImage, Job, JobConnection, JobEvent } from '../schema/job.types.js';
 import { Upload } from '../schema/queue.types.js';
+import { encodeCursor } from '../queue/queue-shared.js';
 import type { RequestContext } from './context.js';
 import { toJob, toJobEvent, toShowableJobs } from './job-mapping.js';
 import { COSTS } from '../schema/costs.js';
@@ -101,8 +102,9 @@ export class JobResolver {
       ),
     );
     return {
-      edges: nodes.map((node, i) => ({
-        cursor: i === nodes.length - 1 && page.endCursor ? page.endCursor : node.id,
+      // Every edge's cursor continues after its own job: a client may page from any edge.
+      edges: nodes.map((node) => ({
+        cursor: encodeCursor(node.createdAt.getTime(), node.id),
         node,
       })),
       pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },

@@ -79,6 +79,20 @@ describe.each(engines)('API data integrity on %s', (engine, env) => {
   const generate = (input: Record<string, unknown>) =>
     api.gql<{ generateImages: { id: string } }>(GENERATE, { i: input });
 
+  it('pages on from any edge of a page, not only the last', async () => {
+    for (const seed of [11, 12, 13]) await generate({ classId: 2, seed });
+    const LIST =
+      'query($after: String) { jobs(first: 3, after: $after) { edges { cursor node { id } } } }';
+    type Page = { jobs: { edges: { cursor: string; node: { id: string } }[] } };
+    const first = await api.gql<Page>(LIST, {});
+    const edges = first.data!.jobs.edges;
+    const after = await api.gql<Page>(LIST, { after: edges[0]!.cursor });
+    expect(after.errors).toBeUndefined();
+    expect(after.data!.jobs.edges.map((e) => e.node.id).slice(0, 2)).toEqual(
+      edges.slice(1).map((e) => e.node.id),
+    );
+  });
+
   it('refuses a seed whose last image would pass 2^31 − 1, on seed', async () => {
     const { errors } = await generate({ classId: 1, seed: 2_147_483_647, count: 2 });
     expect(errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'seed' });
