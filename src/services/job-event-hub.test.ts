@@ -130,3 +130,31 @@ describe('TopicFanout', () => {
     expect(fanout.subscriberCount()).toBe(0);
   });
 });
+
+describe('JobEventHub and clients that leave', () => {
+  it('ends a waiting jobUpdates at once when the client returns, and reads durable state no more', async () => {
+    const job = { id: 'job-1', tenant: 'dev', status: 'QUEUED', sequence: 1 } as JobRecord;
+    let reads = 0;
+    const queue = {
+      get: async () => job,
+      events: async () => {
+        reads += 1;
+        return [];
+      },
+    } as unknown as JobProducer;
+    const jobs = { get: async () => job } as unknown as JobService;
+    const events = new JobEventHub({ queue, jobs, resyncMs: 30 });
+    const stream = events.jobUpdates('dev', 'job-1', 1);
+    const waiting = stream.next(); // waits for a live event or the next resync
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const ended = await Promise.race([
+      stream.return!(undefined).then(() => 'ended'),
+      new Promise((resolve) => setTimeout(() => resolve('still waiting'), 500)),
+    ]);
+    expect(ended).toBe('ended');
+    expect(await waiting).toEqual({ done: true, value: undefined });
+    const readsAtReturn = reads;
+    await new Promise((resolve) => setTimeout(resolve, 150)); // five resync periods
+    expect(reads).toBe(readsAtReturn);
+  });
+});

@@ -49,10 +49,37 @@ export class JobEventHub {
    * (a notification lost in a Redis reconnect, or sent by another process on one SQLite file).
    * @throws NOT_FOUND for unknown or foreign jobs (before anything is streamed).
    */
-  async *jobUpdates(
+  jobUpdates(
     tenant: string,
     jobId: string,
     afterSequence: number,
+  ): AsyncIterableIterator<JobEvent> {
+    let stop = (): void => undefined;
+    const stopped = new Promise<typeof STOPPED>((resolve) => (stop = () => resolve(STOPPED)));
+    const stream = this.follow(tenant, jobId, afterSequence, stopped);
+    // A client that leaves while its stream waits (for a live event or the next resync) must end
+    // it now: a generator's return() would otherwise queue behind that wait, and the stream would
+    // go on reading durable state every resyncMs until its job's next event.
+    const iterator: AsyncIterableIterator<JobEvent> = {
+      [Symbol.asyncIterator]: () => iterator,
+      next: () => stream.next(),
+      return: (value?: unknown) => {
+        stop();
+        return stream.return(value);
+      },
+      throw: (error?: unknown) => {
+        stop();
+        return stream.throw(error);
+      },
+    };
+    return iterator;
+  }
+
+  private async *follow(
+    tenant: string,
+    jobId: string,
+    afterSequence: number,
+    stopped: Promise<typeof STOPPED>,
   ): AsyncGenerator<JobEvent> {
     let snapshot: JobRecord | null = await this.jobs.get(tenant, jobId);
     const live = this.byJob.subscribe(jobId);
@@ -77,7 +104,8 @@ export class JobEventHub {
         // as replayed events, so a job that runs again is still followed.)
         if (snapshot && isTerminal(snapshot.status) && replayed === 0) return;
         snapshot = null;
-        const next = await Promise.race([pending, sleep(this.resyncMs)]);
+        const next = await Promise.race([pending, sleep(this.resyncMs), stopped]);
+        if (next === STOPPED) return;
         if (next === undefined) {
           // Silence: re-read durable state, and whether the job ended unseen (at or before `last`).
           snapshot = await this.queue.get(jobId);
@@ -116,6 +144,9 @@ export class JobEventHub {
     return this.byTenant.subscribe(tenant);
   }
 }
+
+/** What a stopped wait resolves with (the client left). */
+const STOPPED = Symbol('stopped');
 
 function sleep(ms: number): Promise<undefined> {
   return new Promise((resolve) => setTimeout(() => resolve(undefined), ms).unref());
