@@ -113,15 +113,9 @@ export class SqliteWorkerCalls {
     const { tunables } = this.deps;
     const result = this.deps.write((sql, emit) => {
       const { id } = claim.job;
-      const row = this.deps.mustGet(id);
-      if (row.status !== 'RUNNING' || row.lease_token !== claim.token) {
-        throw leaseLost(id, row.status);
-      }
-      // A cancellation that was asked for wins over another try and over the failure.
-      if (row.cancel_requested === 1) {
-        const job = this.finishIn(sql, emit, claim, 'CANCELLED', 'cancelled', null);
-        return { job, requeued: false };
-      }
+      const owned = this.ownedOrCancelled(sql, emit, claim);
+      if ('cancelled' in owned) return { job: owned.cancelled, requeued: false };
+      const { row } = owned;
       const now = tunables.clock();
       const error = JSON.stringify(failure);
       if (failure.retryable && row.attempts < row.max_attempts) {
@@ -146,14 +140,8 @@ export class SqliteWorkerCalls {
   release(claim: ClaimedJob): JobRecord {
     const result = this.deps.write((sql, emit) => {
       const { id } = claim.job;
-      const row = this.deps.mustGet(id);
-      if (row.status !== 'RUNNING' || row.lease_token !== claim.token) {
-        throw leaseLost(id, row.status);
-      }
-      if (row.cancel_requested === 1) {
-        const job = this.finishIn(sql, emit, claim, 'CANCELLED', 'cancelled', null);
-        return { job, isQueued: false };
-      }
+      const owned = this.ownedOrCancelled(sql, emit, claim);
+      if ('cancelled' in owned) return { job: owned.cancelled, isQueued: false };
       // The guard above holds within this transaction, so the UPDATE matches the row.
       const args = { id, token: claim.token, now: this.deps.tunables.clock() };
       const queued = sql.releaseRunning.get(args) as JobRow;
@@ -161,6 +149,26 @@ export class SqliteWorkerCalls {
     });
     if (result.isQueued) this.deps.notify();
     return result.job;
+  }
+
+  /**
+   * The claimed job's row inside the current transaction, or its CANCELLED ending when a cancel
+   * was asked first: an accepted cancel wins over another try, a failure and a hand-back.
+   * @throws AppError CONFLICT when the lease was lost (the job is someone else's now)
+   */
+  private ownedOrCancelled(
+    sql: Statements,
+    emit: Emit,
+    claim: ClaimedJob,
+  ): { row: JobRow } | { cancelled: JobRecord } {
+    const row = this.deps.mustGet(claim.job.id);
+    if (row.status !== 'RUNNING' || row.lease_token !== claim.token) {
+      throw leaseLost(claim.job.id, row.status);
+    }
+    if (row.cancel_requested === 1) {
+      return { cancelled: this.finishIn(sql, emit, claim, 'CANCELLED', 'cancelled', null) };
+    }
+    return { row };
   }
 
   private finish(
