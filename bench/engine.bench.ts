@@ -8,9 +8,10 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { it } from 'vitest';
-import { HitaPipeline, type GenerateRequest } from '../src/inference/hita-pipeline.js';
-import { loadModel } from '../src/inference/model-loader.js';
-import { WorkerEngine } from '../src/inference/worker-engine.js';
+import type { GenerateRequest } from '../src/inference/inference-engine.js';
+import { HitaPipeline } from '../src/inference/pipeline/hita-pipeline.js';
+import { loadModel } from '../src/inference/model/model-loader.js';
+import { WorkerEngine } from '../src/inference/thread/worker-engine.js';
 import { record, runTorchBaseline, timed } from './support.js';
 
 const MODEL_DIR = process.env.HITA_BENCH_MODEL ?? 'models/hita-tiny-random';

@@ -9,8 +9,9 @@ import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { it } from 'vitest';
-import { HitaPipeline, type GenerateRequest } from '../src/inference/hita-pipeline.js';
-import { loadModel } from '../src/inference/model-loader.js';
+import type { GenerateRequest } from '../src/inference/inference-engine.js';
+import { HitaPipeline } from '../src/inference/pipeline/hita-pipeline.js';
+import { loadModel } from '../src/inference/model/model-loader.js';
 import { collect, startApi } from '../test/support/api-harness.js';
 import { record, timed } from './support.js';
 

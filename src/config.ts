@@ -6,7 +6,7 @@ import { errors } from './errors.js';
 import {
   parseExecutionProviders,
   type ExecutionProvider,
-} from './inference/execution-providers.js';
+} from './inference/ort/execution-providers.js';
 import type { QueryLimits } from './guard/query-limits.js';
 import { PACKAGE_ROOT } from './paths.js';
 

@@ -4,12 +4,12 @@ import { dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
 import { readInferenceConfig } from '../config.js';
 import { errors } from '../errors.js';
-import { parseExecutionProviders } from '../inference/execution-providers.js';
-import type { InferenceRequest } from '../inference/hita-pipeline.js';
-import type { ModelInfo } from '../inference/model-manifest.js';
-import { ModelRegistry } from '../inference/model-registry.js';
+import { parseExecutionProviders } from '../inference/ort/execution-providers.js';
+import type { InferenceRequest } from '../inference/inference-engine.js';
+import type { ModelInfo } from '../inference/model/model-manifest.js';
+import { ModelRegistry } from '../inference/model/model-registry.js';
 import type { SamplingParams } from '../inference/sampling/sampling-params.js';
-import { WorkerEngine } from '../inference/worker-engine.js';
+import { WorkerEngine } from '../inference/thread/worker-engine.js';
 import { parseInteger, parseNumber, resolveClass } from './arguments.js';
 import { createProgressBar } from './progress-bar.js';
 

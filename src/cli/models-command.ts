@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { readInferenceConfig } from '../config.js';
-import { ModelRegistry } from '../inference/model-registry.js';
+import { ModelRegistry } from '../inference/model/model-registry.js';
 
 export function modelsCommand(): Command {
   return new Command('models')

@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import type { InferenceProgress } from '../inference/hita-pipeline.js';
+import type { InferenceProgress } from '../inference/inference-engine.js';
 
 /** A one-line progress bar on stderr that follows a job through its phases. */
 export function createProgressBar(label: string): {

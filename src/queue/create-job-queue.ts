@@ -2,10 +2,10 @@
  * The queue seam's factory: the composition root hands it `cfg.queue` and gets a `JobQueue`
  * without naming an engine. Call `start()` before use and `close()` on shutdown.
  */
-import { BullJobQueue, type BullJobQueueOptions } from './bull-job-queue.js';
+import { BullJobQueue, type BullJobQueueOptions } from './redis/bull-job-queue.js';
 import type { JobQueue } from './job-queue.js';
 import type { JobQueueTunables } from './queue-shared.js';
-import { SqliteJobQueue, type SqliteJobQueueOptions } from './sqlite-job-queue.js';
+import { SqliteJobQueue, type SqliteJobQueueOptions } from './sqlite/sqlite-job-queue.js';
 
 /** `sqlite`: embedded and durable, the default; `redis`: BullMQ, shared by many processes. */
 export type JobQueueConfig =

@@ -1,4 +1,4 @@
-import type { ModelRegistry } from '../inference/model-registry.js';
+import type { ModelRegistry } from '../inference/model/model-registry.js';
 import type { JobBatch } from '../services/job-batch.js';
 import type { JobEventHub } from '../services/job-event-hub.js';
 import type { JobService } from '../services/job-service.js';

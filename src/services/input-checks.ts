@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { errors, quote, requireIntegerInRange } from '../errors.js';
-import type { ModelInfo } from '../inference/model-manifest.js';
+import type { ModelInfo } from '../inference/model/model-manifest.js';
 import {
   validateSamplingParams,
   type SamplingParams,

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { errors, quote, requireIntegerInRange } from '../errors.js';
-import type { ModelRegistry } from '../inference/model-registry.js';
+import type { ModelRegistry } from '../inference/model/model-registry.js';
 import type {
   EnqueueInput,
   JobFilter,

@@ -3,8 +3,8 @@
  * parameters (and its input images), and the generated images written to the object store.
  */
 import { errors } from '../errors.js';
-import type { InferenceRequest } from '../inference/hita-pipeline.js';
-import { webpThumbnail } from '../inference/image-codec.js';
+import type { InferenceRequest } from '../inference/inference-engine.js';
+import { webpThumbnail } from '../inference/pipeline/image-codec.js';
 import type { InputRole, JobOutput, JobRecord } from '../queue/job-queue.js';
 import { outputKeys } from '../services/object-keys.js';
 import type { ObjectStore } from '../storage/object-store.js';

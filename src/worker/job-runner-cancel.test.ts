@@ -12,7 +12,7 @@ import type {
   InferenceResult,
 } from '../inference/inference-engine.js';
 import type { JobConsumer, JobParams } from '../queue/job-queue.js';
-import { SqliteJobQueue } from '../queue/sqlite-job-queue.js';
+import { SqliteJobQueue } from '../queue/sqlite/sqlite-job-queue.js';
 import type { ObjectLevel, ObjectStore } from '../storage/object-store.js';
 import { JobRunner } from './job-runner.js';
 

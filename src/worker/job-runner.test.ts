@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { errors } from '../errors.js';
 import type { InferenceEngine, InferenceJob } from '../inference/inference-engine.js';
 import type { EnqueueInput } from '../queue/job-queue.js';
-import { SqliteJobQueue } from '../queue/sqlite-job-queue.js';
+import { SqliteJobQueue } from '../queue/sqlite/sqlite-job-queue.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { JobRunner } from './job-runner.js';
 

@@ -1,7 +1,7 @@
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { SamplingParams } from '../../src/inference/sampling/sampling-params.js';
-import type { GenerateRequest } from '../../src/inference/hita-pipeline.js';
+import type { GenerateRequest } from '../../src/inference/inference-engine.js';
 import { openTinyModel, tinyPipeline, type TinyModel } from '../support/tiny-pipeline.js';
 
 const SAMPLE: SamplingParams = { cfgScale: 2, temperature: 1, topK: 0, topP: 1 };

@@ -5,12 +5,9 @@
  */
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type {
-  HitaPipeline,
-  InferenceProgress,
-  InferenceRequest,
-} from '../../src/inference/hita-pipeline.js';
-import { WorkerEngine } from '../../src/inference/worker-engine.js';
+import type { InferenceProgress, InferenceRequest } from '../../src/inference/inference-engine.js';
+import type { HitaPipeline } from '../../src/inference/pipeline/hita-pipeline.js';
+import { WorkerEngine } from '../../src/inference/thread/worker-engine.js';
 import { gradientPng, maskPng } from '../support/images.js';
 import { openTinyModel, tinyPipeline } from '../support/tiny-pipeline.js';
 

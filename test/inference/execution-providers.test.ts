@@ -9,7 +9,7 @@ import {
   createSession,
   diagnoseCudaLoadFailure,
   parseExecutionProviders,
-} from '../../src/inference/execution-providers.js';
+} from '../../src/inference/ort/execution-providers.js';
 
 const GRAPH = resolve('models/hita-tiny-random/decode.onnx');
 

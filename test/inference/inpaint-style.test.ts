@@ -1,12 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { HitaPipeline, InferenceRequest } from '../../src/inference/hita-pipeline.js';
-import { readImage } from '../../src/inference/image-codec.js';
+import type { InferenceRequest } from '../../src/inference/inference-engine.js';
+import type { HitaPipeline } from '../../src/inference/pipeline/hita-pipeline.js';
+import { readImage } from '../../src/inference/pipeline/image-codec.js';
 import {
   FREE,
   inpaintForcedTokens,
   maskedCells,
   tokenLayout,
-} from '../../src/inference/token-layout.js';
+} from '../../src/inference/pipeline/token-layout.js';
 import { gradientPng, maskPng, rawRgb } from '../support/images.js';
 import { openTinyModel, tinyPipeline, type TinyModel } from '../support/tiny-pipeline.js';
 

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
-import { loadModel } from '../../src/inference/model-loader.js';
-import { ModelRegistry } from '../../src/inference/model-registry.js';
+import { loadModel } from '../../src/inference/model/model-loader.js';
+import { ModelRegistry } from '../../src/inference/model/model-registry.js';
 
 const MODELS_DIR = resolve('models');
 const TINY = join(MODELS_DIR, 'hita-tiny-random');

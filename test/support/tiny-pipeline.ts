@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { HitaPipeline } from '../../src/inference/hita-pipeline.js';
-import { parseManifest, type ModelManifest } from '../../src/inference/model-manifest.js';
+import { HitaPipeline } from '../../src/inference/pipeline/hita-pipeline.js';
+import { parseManifest, type ModelManifest } from '../../src/inference/model/model-manifest.js';
 
 export const TINY_MODEL_DIR = resolve('models/hita-tiny-random');
 

@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { errors } from '../errors.js';
+import { errors } from '../../errors.js';
 import {
   parseManifest,
   toModelInfo,

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { AppError, errors } from '../errors.js';
-import type { InferenceProgress } from './hita-pipeline.js';
-import type { InferenceEngine, InferenceJob, InferenceResult } from './inference-engine.js';
+import { AppError, errors } from '../../errors.js';
+import type { InferenceProgress } from '../inference-engine.js';
+import type { InferenceEngine, InferenceJob, InferenceResult } from '../inference-engine.js';
 import type { EngineStats, EngineThreadConfig, FromEngine, ToEngine } from './worker-protocol.js';
 
 export interface WorkerEngineOptions extends EngineThreadConfig {

@@ -5,7 +5,7 @@
  */
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
-import { errors } from '../errors.js';
+import { errors } from '../../errors.js';
 
 /** The only manifest format this runtime reads. */
 export const MANIFEST_FORMAT = 'hita-serve/model@1';

@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { errors } from '../errors.js';
+import { errors } from '../../errors.js';
 import type {
   ClaimedJob,
   EnqueueInput,
@@ -22,8 +22,8 @@ import type {
   JobRecord,
   QueueStats,
   RemovedJob,
-} from './job-queue.js';
-import { isTerminal } from './job-queue.js';
+} from '../job-queue.js';
+import { isTerminal } from '../job-queue.js';
 import {
   cannotCancel,
   cannotDelete,
@@ -43,11 +43,11 @@ import {
   WorkSignal,
   type JobQueueTunables,
   type ResolvedTunables,
-} from './queue-shared.js';
-import { migrate } from './sqlite/migrations.js';
-import { rowToEvent, rowToRecord, type JobRow } from './sqlite/rows.js';
-import { prepareStatements, type Statements } from './sqlite/statements.js';
-import { SqliteWorkerCalls } from './sqlite/sqlite-worker-calls.js';
+} from '../queue-shared.js';
+import { migrate } from './migrations.js';
+import { rowToEvent, rowToRecord, type JobRow } from './rows.js';
+import { prepareStatements, type Statements } from './statements.js';
+import { SqliteWorkerCalls } from './sqlite-worker-calls.js';
 import {
   discardHeldJobs,
   removeJob,
@@ -55,7 +55,7 @@ import {
   tell,
   writeTransaction,
   type Emit,
-} from './sqlite/transactions.js';
+} from './transactions.js';
 
 /** Options of `SqliteJobQueue`. */
 export interface SqliteJobQueueOptions extends JobQueueTunables {

@@ -1,4 +1,4 @@
-import type { ModelManifest } from './model-manifest.js';
+import type { ModelManifest } from '../model/model-manifest.js';
 
 /**
  * The generated sequence of one image: M holistic tokens then N patch tokens in raster order.

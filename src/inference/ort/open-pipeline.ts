@@ -3,8 +3,8 @@ import {
   type ExecutionProvider,
   type SessionLogger,
 } from './execution-providers.js';
-import { HitaPipeline } from './hita-pipeline.js';
-import type { GraphName, ModelInfo } from './model-manifest.js';
+import { HitaPipeline } from '../pipeline/hita-pipeline.js';
+import type { GraphName, ModelInfo } from '../model/model-manifest.js';
 
 export interface OpenPipelineOptions {
   providers: ExecutionProvider[];

@@ -4,7 +4,7 @@
  * atomic Lua scripts (redis/). Any number of API and worker processes share one queue, and every
  * event is published on a Redis channel so `onEvent` sees the events of all of them.
  */
-import { errors } from '../errors.js';
+import { errors } from '../../errors.js';
 import type {
   ClaimedJob,
   EnqueueInput,
@@ -20,7 +20,7 @@ import type {
   JobStatus,
   QueueStats,
   RemovedJob,
-} from './job-queue.js';
+} from '../job-queue.js';
 import {
   cannotCancel,
   cannotDelete,
@@ -36,16 +36,16 @@ import {
   WorkSignal,
   type JobQueueTunables,
   type ResolvedTunables,
-} from './queue-shared.js';
-import { BullDispatcher } from './redis/bull-dispatcher.js';
-import { WORK_SIGNAL } from './redis/lua-held-scripts.js';
-import { LuaRunner } from './redis/lua-scripts.js';
+} from '../queue-shared.js';
+import { BullDispatcher } from './bull-dispatcher.js';
+import { WORK_SIGNAL } from './lua-held-scripts.js';
+import { LuaRunner } from './lua-scripts.js';
 import {
   closeRedisConnections,
   openRedisConnections,
   type RedisConnections,
-} from './redis/redis-connections.js';
-import { listTenantJobs } from './redis/redis-list.js';
+} from './redis-connections.js';
+import { listTenantJobs } from './redis-list.js';
 import {
   hashToRecord,
   pairsToHash,
@@ -53,9 +53,9 @@ import {
   parseRemovedJob,
   redisKeys,
   type RedisKeys,
-} from './redis/redis-records.js';
-import { sweepRedis } from './redis/redis-sweep.js';
-import { RedisWorkerCalls } from './redis/redis-worker-calls.js';
+} from './redis-records.js';
+import { sweepRedis } from './redis-sweep.js';
+import { RedisWorkerCalls } from './redis-worker-calls.js';
 
 /** Options of `BullJobQueue`. */
 export interface BullJobQueueOptions extends JobQueueTunables {

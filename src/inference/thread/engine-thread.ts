@@ -3,10 +3,10 @@
  * `session.run` blocks the thread that calls it and must never run on the API's event loop.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { AppError, errors, isAppError } from '../errors.js';
-import { openPipeline } from './open-pipeline.js';
-import type { HitaPipeline } from './hita-pipeline.js';
-import { ModelRegistry } from './model-registry.js';
+import { AppError, errors, isAppError } from '../../errors.js';
+import { openPipeline } from '../ort/open-pipeline.js';
+import type { HitaPipeline } from '../pipeline/hita-pipeline.js';
+import { ModelRegistry } from '../model/model-registry.js';
 import type {
   EngineThreadConfig,
   FromEngine,

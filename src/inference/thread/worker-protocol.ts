@@ -1,6 +1,6 @@
-import type { ErrorCode } from '../errors.js';
-import type { ExecutionProvider } from './execution-providers.js';
-import type { GeneratedImage, InferenceProgress, InferenceRequest } from './hita-pipeline.js';
+import type { ErrorCode } from '../../errors.js';
+import type { ExecutionProvider } from '../ort/execution-providers.js';
+import type { GeneratedImage, InferenceProgress, InferenceRequest } from '../inference-engine.js';
 
 /** What the engine thread needs to open models on its device. */
 export interface EngineThreadConfig {

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { basename, isAbsolute, join, resolve, sep } from 'node:path';
-import { errors, isAppError, type AppError } from '../errors.js';
+import { errors, isAppError, type AppError } from '../../errors.js';
 import { loadModel } from './model-loader.js';
 import type { ModelInfo } from './model-manifest.js';
 

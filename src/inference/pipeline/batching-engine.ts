@@ -1,9 +1,9 @@
 import * as ort from 'onnxruntime-node';
-import { errors } from '../errors.js';
+import { errors } from '../../errors.js';
 import { KvCache, type KvShape } from './kv-cache.js';
-import { chooseToken } from './sampling/sampler.js';
-import { RowRng } from './sampling/rng.js';
-import type { SamplingParams } from './sampling/sampling-params.js';
+import { chooseToken } from '../sampling/sampler.js';
+import { RowRng } from '../sampling/rng.js';
+import type { SamplingParams } from '../sampling/sampling-params.js';
 import { FREE, forcedPrefixLength } from './token-layout.js';
 
 /** One image to generate: its tokens depend only on these fields and the model. */

@@ -13,7 +13,7 @@ import * as ort from 'onnxruntime-node';
 // failures are translated and thrown below with the fix, so its copy is only noise. Taking effect
 // when ORT's environment starts (the first session), this must run before any session is made.
 ort.env.logLevel = 'fatal';
-import { errors, type AppError } from '../errors.js';
+import { errors, type AppError } from '../../errors.js';
 
 /** An execution provider hita-serve knows how to use. */
 export type ExecutionProvider = 'cuda' | 'webgpu' | 'cpu';

@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { errors } from '../errors.js';
+import { errors } from '../../errors.js';
 
 /** An RGB image at the model's size: size² × 3 bytes, row-major, interleaved. */
 export interface RgbImage {
