@@ -2,7 +2,7 @@ import { errors } from '../errors.js';
 import type { Upload } from '../schema/queue.types.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { checkFilename } from './input-checks.js';
-import { uploadKey } from './object-keys.js';
+import { uploadKey } from '../storage/object-key.js';
 
 const EXTENSIONS: Record<string, string> = {
   'image/png': 'png',
