@@ -17,9 +17,12 @@ import { Metrics } from './metrics.js';
 import { PACKAGE_ROOT } from './paths.js';
 import { createJobQueue } from './queue/create-job-queue.js';
 import type { JobQueue } from './queue/job-queue.js';
+import { ImageUrlService } from './services/image-url-service.js';
 import { JobEventHub } from './services/job-event-hub.js';
 import { JobService } from './services/job-service.js';
+import { ModelService } from './services/model-service.js';
 import { RetentionService } from './services/retention-service.js';
+import { StatusService } from './services/status-service.js';
 import { SubscriptionQuota } from './services/subscription-quota.js';
 import { UploadService } from './services/upload-service.js';
 import { createObjectStore } from './storage/create-object-store.js';
@@ -171,35 +174,14 @@ export async function serve(
         events,
         uploads: new UploadService(store, config.urlTtlSeconds, config.limits.maxImageBytes),
         subscriptions: new SubscriptionQuota(config.api.maxSubscriptionsPerTenant),
-        registry,
-        store,
-        defaultModel: config.inference.defaultModel,
-        urlTtlSeconds: config.urlTtlSeconds,
-        queueInfo: async () => {
-          const stats = await queue.stats();
-          return {
-            depth: stats.depth,
-            running: stats.running,
-            workers: stats.workers,
-            batchRows: await batchRows(),
-          };
-        },
-        health: async () => {
-          const queueOk = await queue.stats().then(
-            () => 'ok',
-            (e: Error) => e.message,
-          );
-          const storeOk = await store.stat('healthcheck').then(
-            () => 'ok',
-            (e: Error) => e.message,
-          );
-          return {
-            ok: queueOk === 'ok' && storeOk === 'ok',
-            queue: queueOk,
-            storage: storeOk,
-            workers: workers.length,
-          };
-        },
+        imageUrls: new ImageUrlService({ store, ttlSeconds: config.urlTtlSeconds }),
+        models: new ModelService({ registry, defaultModel: config.inference.defaultModel }),
+        status: new StatusService({
+          queue,
+          store,
+          batchRows,
+          workerCount: () => workers.length,
+        }),
       },
       apiKeys,
       api: config.api,
