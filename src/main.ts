@@ -37,7 +37,7 @@ export interface Running {
   url: string | null;
   /**
    * Graceful and idempotent (the first SIGTERM/SIGINT): new jobs are refused with SHUTTING_DOWN
-   * and /readyz answers 503, claiming stops, running jobs get `drainMs` (HITA_DRAIN_SECONDS) to
+   * and /readyz answers 503, claiming stops, running jobs get `workers.drainMs` (HITA_DRAIN_SECONDS) to
    * finish and the rest are handed back to the queue, then WebSockets close with 1001 and the
    * seams close in reverse order (the engine threads only once no inference call is running).
    */
@@ -58,7 +58,7 @@ function startWorkers(
   logger: Logger,
   metrics: Metrics,
 ) {
-  return config.workerDevices.map((deviceId) => {
+  return config.workers.devices.map((deviceId) => {
     const workerLog = logger.child({ worker: deviceId });
     const engine: InferenceEngine = new WorkerEngine({
       modelsDir: config.inference.modelsDir,
@@ -76,8 +76,8 @@ function startWorkers(
       engine,
       store,
       logger: workerLog,
-      maxConcurrentJobs: config.jobsPerWorker,
-      leaseMs: config.queue.leaseMs,
+      maxConcurrentJobs: config.workers.jobsPerWorker,
+      leaseMs: config.workers.leaseMs,
       defaultModel: config.inference.defaultModel,
       onImages: (n: number) => metrics.images.inc(n),
       onStepSeconds: (s: number) => metrics.stepSeconds.observe(s),
@@ -163,7 +163,7 @@ export async function serve(
   const unsubscribe = queue.onEvent((event) => events.publish(event));
   let workers: ReturnType<typeof startWorkers> = [];
   const batchRows = () => batchRowsOf(workers);
-  const hasWorkers = config.workerDevices.length > 0;
+  const hasWorkers = config.workers.devices.length > 0;
   const metrics = new Metrics({ queue, ...(hasWorkers ? { batchRows } : {}) });
   workers = startWorkers(config, queue, store, logger, metrics);
   const http: HttpServer = await startHttpServer(
@@ -225,7 +225,7 @@ export async function serve(
     close: () =>
       (closing ??= (async () => {
         stopAccepting();
-        await drainWorkers(workers, config.drainMs, logger);
+        await drainWorkers(workers, config.workers.drainMs, logger);
         // Only now: subscribers saw every job of the drain end (or go back to the queue).
         await http.close();
         unsubscribe();
@@ -284,7 +284,7 @@ export async function work(
     close: () =>
       (closing ??= (async () => {
         isDraining = true;
-        await drainWorkers(workers, config.drainMs, logger);
+        await drainWorkers(workers, config.workers.drainMs, logger);
         await http.close();
         await Promise.all(workers.map((w) => w.engine.close()));
         await queue.close();
