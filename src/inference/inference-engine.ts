@@ -3,7 +3,6 @@
  * not in the concrete pipeline, so callers depend on the seam alone.
  */
 import type { SamplingParams } from './sampling/sampling-params.js';
-import type { EngineStats } from './thread/worker-protocol.js';
 
 export interface CommonRequest {
   /** Images to make; image i uses seed + i. @default 1 */
@@ -76,6 +75,15 @@ export interface InferenceJob {
 export interface InferenceResult {
   model: string;
   images: GeneratedImage[];
+}
+
+/** What `InferenceEngine.stats()` reports about one device's engine. */
+export interface EngineStats {
+  provider: string | null;
+  activeRows: number;
+  queuedSequences: number;
+  steps: number;
+  rssBytes: number;
 }
 
 /**

@@ -25,7 +25,7 @@ import {
 import { copyInputs, dropInputCopies } from './input-copies.js';
 import { JobBatch } from './job-batch.js';
 import { inputFingerprint } from './input-fingerprint.js';
-import { requireOwnKey } from './object-keys.js';
+import { requireOwnKey } from '../storage/object-key.js';
 import type { RetentionService } from './retention-service.js';
 
 /** Fields shared by the three submit inputs (the GraphQL inputs satisfy it structurally). */

@@ -6,7 +6,7 @@ import { errors } from '../errors.js';
 import type { InferenceRequest } from '../inference/inference-engine.js';
 import { webpThumbnail } from '../inference/pipeline/image-codec.js';
 import type { InputRole, JobOutput, JobRecord } from '../queue/job-queue.js';
-import { outputKeys } from '../services/object-keys.js';
+import { outputKeys } from '../storage/object-key.js';
 import type { ObjectStore } from '../storage/object-store.js';
 
 /**
