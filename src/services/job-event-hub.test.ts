@@ -1,11 +1,17 @@
 /**
  * JobEventHub's fan-out in-process: many subscriptions of one tenant (or one job) must not pile
  * listeners onto a shared EventTarget topic, which Node reports as MaxListenersExceededWarning
- * past 10, and one published event must still reach every subscriber.
+ * past 10, and one published event must still reach every subscriber. Then, over the real
+ * SqliteJobQueue in a temp dir: fan-out, resume, completion when a job ends, and a client's
+ * return ending its stream at once.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { errors } from '../errors.js';
 import type { JobEvent, JobProducer, JobRecord } from '../queue/job-queue.js';
+import { SqliteJobQueue } from '../queue/sqlite/sqlite-job-queue.js';
 import { JobEventHub } from './job-event-hub.js';
 import type { JobService } from './job-service.js';
 import { TopicFanout } from './topic-fanout.js';
@@ -156,5 +162,152 @@ describe('JobEventHub and clients that leave', () => {
     const readsAtReturn = reads;
     await new Promise((resolve) => setTimeout(resolve, 150)); // five resync periods
     expect(reads).toBe(readsAtReturn);
+  });
+});
+
+/**
+ * The hub over the real SQLite engine in a temp dir, wired as main.ts wires it (every queue
+ * event published to the hub): what a subscriber sees of real jobs moving through their states.
+ */
+describe('JobEventHub over a SqliteJobQueue', () => {
+  /** Longer than any test: a stream that ends must have ended without waiting for a resync. */
+  const HOUR_MS = 3_600_000;
+  let dir: string;
+  let queue: SqliteJobQueue;
+  let events: JobEventHub;
+  let unsubscribe: () => void;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'hita-hub-'));
+    queue = new SqliteJobQueue({ path: join(dir, 'queue.db') });
+    await queue.start();
+    // What JobService.get promises: the tenant's own job, NOT_FOUND for anyone else's.
+    const jobs = {
+      get: async (tenant: string, id: string) => {
+        const job = await queue.get(id);
+        if (!job || job.tenant !== tenant) throw errors.notFound('job', id);
+        return job;
+      },
+    } as unknown as JobService;
+    events = new JobEventHub({ queue, jobs, resyncMs: HOUR_MS });
+    unsubscribe = queue.onEvent((event) => events.publish(event));
+  });
+
+  afterEach(async () => {
+    unsubscribe();
+    await queue.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  function enqueue(tenant = 'dev'): Promise<JobRecord> {
+    return queue
+      .enqueue({
+        tenant,
+        kind: 'GENERATE',
+        model: null,
+        params: { classId: 1, count: 1, seed: 1, cfgScale: 1, temperature: 1, topK: 0, topP: 1 },
+      })
+      .then(({ job }) => job);
+  }
+
+  /** Runs the oldest queued job to SUCCEEDED: active, one progress, completed. */
+  async function runToEnd(): Promise<void> {
+    const claim = await queue.claim('worker-1', 60_000);
+    if (!claim) throw new Error('nothing to claim');
+    await queue.progress(claim, { phase: 'holistic', step: 1, total: 1 });
+    await queue.complete(claim, []);
+  }
+
+  async function drain(stream: AsyncIterable<JobEvent>): Promise<[number, string][]> {
+    const seen: [number, string][] = [];
+    for await (const event of stream) seen.push([event.sequence, event.type]);
+    return seen;
+  }
+
+  /** Lets the streams' first reads (subscribe, durable state) happen before the test goes on. */
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+  const LIFECYCLE: [number, string][] = [
+    [2, 'active'],
+    [3, 'progress'],
+    [4, 'completed'],
+  ];
+
+  it('fans every event out to each subscriber of the job and of its tenant, and only those', async () => {
+    const job = await enqueue();
+    const other = await enqueue('someone-else');
+    const streams = [events.jobUpdates('dev', job.id, 1), events.jobUpdates('dev', job.id, 1)];
+    const tenant = events.tenantUpdates('dev')[Symbol.asyncIterator]();
+    const tenantSeen: JobEvent[] = [];
+    const tenantDone = (async () => {
+      while (tenantSeen.length < 3) tenantSeen.push((await tenant.next()).value as JobEvent);
+    })();
+    const drained = streams.map(drain);
+    await settle();
+    await runToEnd(); // `job`: the oldest
+    await runToEnd(); // `other`, another tenant's
+    expect(await Promise.all(drained)).toEqual([LIFECYCLE, LIFECYCLE]);
+    await tenantDone;
+    await tenant.return?.(undefined);
+    expect(tenantSeen.map((e) => [e.jobId, e.sequence])).toEqual([
+      [job.id, 2],
+      [job.id, 3],
+      [job.id, 4],
+    ]);
+    expect(other.tenant).toBe('someone-else');
+    await expect(events.jobUpdates('dev', other.id, 0).next()).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+  });
+
+  it('resumes after a sequence: the rest durable then live, nothing twice, nothing lost', async () => {
+    const job = await enqueue();
+    const claim = await queue.claim('worker-1', 60_000);
+    await queue.progress(claim!, { phase: 'holistic', step: 1, total: 2 });
+    const resumed = drain(events.jobUpdates('dev', job.id, 2)); // saw added and active
+    await settle();
+    await queue.progress(claim!, { phase: 'holistic', step: 2, total: 2 });
+    await queue.complete(claim!, []);
+    expect(await resumed).toEqual([
+      [3, 'progress'],
+      [4, 'progress'],
+      [5, 'completed'],
+    ]);
+    // After the end: at or past the terminal event it completes at once; one lower replays it.
+    expect(await drain(events.jobUpdates('dev', job.id, 5))).toEqual([]);
+    expect(await drain(events.jobUpdates('dev', job.id, 9))).toEqual([]);
+    expect(await drain(events.jobUpdates('dev', job.id, 4))).toEqual([[5, 'completed']]);
+  });
+
+  it('completes a stream when its job ends, whichever way it ends', async () => {
+    const cancelled = await enqueue();
+    const failed = await enqueue();
+    const streams = [
+      drain(events.jobUpdates('dev', cancelled.id, 1)),
+      drain(events.jobUpdates('dev', failed.id, 1)),
+    ];
+    await settle();
+    await queue.cancel(cancelled.id);
+    const claim = await queue.claim('worker-1', 60_000);
+    await queue.fail(claim!, { code: 'GENERATION_FAILED', message: 'NaN', retryable: false });
+    expect(await Promise.all(streams)).toEqual([
+      [[2, 'cancelled']],
+      [
+        [2, 'active'],
+        [3, 'failed'],
+      ],
+    ]);
+  });
+
+  it('ends a waiting stream at once when its client returns, with no resync in between', async () => {
+    const job = await enqueue();
+    const stream = events.jobUpdates('dev', job.id, 1);
+    const waiting = stream.next(); // QUEUED, nothing after 1: waits for live events (or an hour)
+    await settle();
+    // Only the return can end this wait: the next resync is an hour away.
+    expect(await stream.return!(undefined)).toEqual({ done: true, value: undefined });
+    expect(await waiting).toEqual({ done: true, value: undefined });
+    await runToEnd(); // events after the return reach nobody
+    expect(await stream.next()).toEqual({ done: true, value: undefined });
   });
 });

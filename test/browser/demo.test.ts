@@ -5,21 +5,20 @@ import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type ApiHarness } from '../support/api-harness.js';
+import { requireService } from '../support/require-service.js';
 
 /**
  * The demo app (web/, built into web/dist by `npm run build`) in Debian's chromium, against a real
  * `hita serve` with the shipped emoji model (the screenshots in docs/ come from here).
  */
 const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
+const hasChromium = requireService(
+  'chromium (browser tests)',
+  existsSync(CHROMIUM),
+  `${CHROMIUM} is not installed (apt-get install chromium)`,
+);
 const hasBuild = existsSync(resolve('web/dist/index.html'));
 
-if (!hasChromium) {
-  if (process.env.CI === 'true') {
-    throw new Error(`browser tests need ${CHROMIUM} in CI (apt-get install chromium)`);
-  }
-  console.log('SKIP browser: chromium not installed');
-}
 if (hasChromium && !hasBuild) {
   throw new Error('web/dist/index.html is missing: run `npm run build` (or `npm run build:web`)');
 }
@@ -45,7 +44,7 @@ async function launchChromium(): Promise<{ profile: string; browser: BrowserCont
   return { profile, browser, page };
 }
 
-describe.skipIf(!hasChromium)('demo web app', () => {
+describe.runIf(hasChromium)('demo web app', () => {
   let api: ApiHarness;
   let browser: BrowserContext;
   let page: Page;
@@ -294,7 +293,7 @@ describe.skipIf(!hasChromium)('demo web app', () => {
   });
 });
 
-describe.skipIf(!hasChromium)('demo web app with HITA_API_KEYS', () => {
+describe.runIf(hasChromium)('demo web app with HITA_API_KEYS', () => {
   const KEY = 'demo-key-0123456789';
   let api: ApiHarness;
   let browser: BrowserContext;

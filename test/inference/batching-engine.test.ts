@@ -115,17 +115,34 @@ describe('batching engine on the tiny model', () => {
   });
 
   it('lets jobs join a running batch and leave it when done', async () => {
-    const pipeline = tinyPipeline(model);
+    const rows: number[] = [];
+    const pipeline = tinyPipeline({ ...model, gpt: recordingRows(model.gpt, rows) });
     const alone = await tinyPipeline(model).run('x', generate(6, 77));
     const first = pipeline.run('long', generate(1, 3, 4));
     await new Promise<void>((resolve) => {
       const poll = () => (pipeline.engine.stats.steps >= 10 ? resolve() : setTimeout(poll, 1));
       poll();
     });
-    const joined = await pipeline.run('late', generate(6, 77));
-    await first;
+    const late = pipeline.run('late', generate(6, 77));
+    const [joined] = await Promise.all([late, first]);
     expect(joined[0]!.patchIds).toEqual(alone[0]!.patchIds);
     expect(pipeline.engine.stats.activeRows).toBe(0);
+    // Every GPT call is one step; its batch size says who was in it. CFG gives each image two
+    // rows: the long job's 4 images are 8, the late one's is 2.
+    const [longRows, lateRows] = [8, 2];
+    const joinedAt = rows.indexOf(longRows + lateRows);
+    // The long job ran alone for its first ten steps at least, …
+    expect(rows.slice(0, 10)).toEqual(new Array<number>(10).fill(longRows));
+    // … the late job's rows entered a step while it was mid-run (a join, not a second batch), …
+    expect(joinedAt).toBeGreaterThanOrEqual(10);
+    expect(rows.slice(0, joinedAt).every((n) => n === longRows)).toBe(true);
+    // … both shared every step until the long job left, and the late job finished alone.
+    const leftAt = rows.indexOf(lateRows, joinedAt);
+    expect(leftAt).toBeGreaterThan(joinedAt);
+    expect(rows.slice(joinedAt, leftAt).every((n) => n === longRows + lateRows)).toBe(true);
+    expect(rows.slice(leftAt).every((n) => n === lateRows)).toBe(true);
+    // The late image took as many steps as it would alone: it joined, it was not restarted.
+    expect(rows.length - joinedAt).toBe(alone[0]!.holisticIds.length + alone[0]!.patchIds.length);
   });
 
   it('cancels between steps, frees the rows and rejects with CANCELLED', async () => {

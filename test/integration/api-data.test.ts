@@ -2,7 +2,8 @@
  * Stored data and inputs the API must keep consistent, through real HTTP on both queue engines:
  * seeds at the top of their range, records that cannot be shown, idempotency keys reused with
  * other parameters, inputs overwritten after enqueue and over-long upload file names. Without
- * redis-server the Redis run is skipped with a `SKIP` line (as in queue.test.ts).
+ * redis-server the Redis run is skipped with a `SKIP` line, and fails under CI=true
+ * (test/support/require-service.ts).
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,14 +14,12 @@ import { FsObjectStore } from '../../src/storage/fs-object-store.js';
 import { gradientPng, maskPng } from '../support/images.js';
 import { startApi, type ApiHarness } from '../support/api-harness.js';
 import { startRedis } from '../support/redis-server.js';
+import { hasService, tryStart } from '../support/require-service.js';
 
-const redis = await startRedis().catch((error: unknown) =>
-  error instanceof Error ? error : new Error(String(error)),
-);
+const redis = await tryStart(startRedis);
 afterAll(async () => {
   if (!(redis instanceof Error)) await redis.stop();
 });
-if (redis instanceof Error) console.log(`SKIP redis API data tests: ${redis.message}`);
 
 const GENERATE = 'mutation($i: GenerateInput!) { generateImages(input: $i) { id } }';
 const UPLOAD = 'mutation($i: CreateUploadInput!) { createUpload(input: $i) { key url } }';
@@ -59,7 +58,7 @@ function redisAccess(url: string): StoreAccess {
 }
 
 const engines: [string, Record<string, string>][] = [['sqlite', {}]];
-if (!(redis instanceof Error)) {
+if (hasService('redis-server (API data on redis)', redis)) {
   engines.push(['redis', { REDIS_URL: redis.url }]);
 }
 

@@ -13,6 +13,7 @@ import type { ObjectStore } from '../../src/storage/object-store.js';
 import { gradientPng, maskPng } from '../support/images.js';
 import { startApi, type ApiHarness } from '../support/api-harness.js';
 import { startS3Server, type S3Server } from '../support/s3-server.js';
+import { SWIFT_MISSING, hasService, tryStart } from '../support/require-service.js';
 
 const ALICE = 'alice-key-123456';
 const BOB = 'bob-key-1234567';
@@ -32,11 +33,9 @@ interface JobView {
   inputs: { role: string; key: string; url: string }[];
 }
 
-const s3 = await startS3Server().catch((error: unknown) =>
-  error instanceof Error ? error : new Error(String(error)),
-);
+const s3 = await tryStart(startS3Server, SWIFT_MISSING);
 afterAll(async () => {
-  if (s3 && !(s3 instanceof Error)) await s3.stop();
+  if (!(s3 instanceof Error)) await s3.stop();
 });
 
 /** A store of the test's own on the API's objects: what is really left. */
@@ -51,9 +50,7 @@ const backends: [string, Backend][] = [
     },
   ],
 ];
-if (s3 === null) console.log('SKIP s3 deletion tests: Swift is not installed');
-else if (s3 instanceof Error) console.log(`SKIP s3 deletion tests: ${s3.message}`);
-else {
+if (hasService('S3 server (deletion on s3)', s3)) {
   const server: S3Server = s3;
   const bucket = `hita-delete-${process.pid}`;
   backends.push([

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Client } from 'graphql-ws';
 import { collect, startApi, type ApiHarness } from '../support/api-harness.js';
 import { startRedis } from '../support/redis-server.js';
+import { hasService, tryStart } from '../support/require-service.js';
 
 const RACES = 30;
 /** Random delays up to the length of a short job on 2 cores, so either side may win. */
@@ -40,16 +41,15 @@ interface Race {
   final: JobState;
 }
 
-const redis = await startRedis().catch((error: unknown) =>
-  error instanceof Error ? error : new Error(String(error)),
-);
+const redis = await tryStart(startRedis);
 afterAll(async () => {
   if (!(redis instanceof Error)) await redis.stop();
 });
-if (redis instanceof Error) console.log(`SKIP redis cancel races: ${redis.message}`);
 
 const engines: [string, Record<string, string>][] = [['sqlite', {}]];
-if (!(redis instanceof Error)) engines.push(['redis', { REDIS_URL: redis.url }]);
+if (hasService('redis-server (cancel races on redis)', redis)) {
+  engines.push(['redis', { REDIS_URL: redis.url }]);
+}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

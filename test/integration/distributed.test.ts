@@ -4,38 +4,27 @@
  * remote worker is visible to an operator (its own /metrics and /healthz, one log line per job,
  * `Job.workerId`, the API's `queue { workers }`); a worker killed mid-job is replaced, the
  * client is told why the job runs again, and sees it complete exactly once. Without Redis or
- * Swift this skips with a visible line locally and fails in CI.
+ * Swift this skips with a visible line locally and fails in CI (test/support/require-service.ts).
  */
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { collect, startApi, type ApiHarness } from '../support/api-harness.js';
-import { startRedis, type RedisServer } from '../support/redis-server.js';
-import { startS3Server, type S3Server } from '../support/s3-server.js';
+import {
+  requireRedisS3Stack,
+  startRedisS3Stack,
+  type RedisS3Stack,
+} from '../support/redis-s3-stack.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 
-const inCi = process.env.CI === 'true';
-let redis: RedisServer | null = null;
-let s3: S3Server | null = null;
-let why = '';
-try {
-  redis = await startRedis();
-  s3 = await startS3Server();
-  if (!s3)
-    why =
-      'Swift is not installed (apt-get install swift swift-proxy swift-account swift-container swift-object)';
-} catch (error) {
-  why = String(error);
-}
-if (why && !inCi) console.info(`SKIP distributed deployment: ${why}`);
-
+const stack = await startRedisS3Stack();
 afterAll(async () => {
-  await redis?.stop();
-  await s3?.stop();
+  if (!Array.isArray(stack)) await stack.stop();
 });
+const hasStack = requireRedisS3Stack('distributed deployment', stack);
 
-describe.skipIf(Boolean(why) && !inCi)('distributed: API + hita worker over Redis and S3', () => {
+describe.runIf(hasStack)('distributed: API + hita worker over Redis and S3', () => {
   let api: ApiHarness;
   let env: Record<string, string>;
   const workers: ServerProcess[] = [];
@@ -56,13 +45,9 @@ describe.skipIf(Boolean(why) && !inCi)('distributed: API + hita worker over Redi
   }
 
   beforeAll(async () => {
-    if (why) throw new Error(`the distributed deployment needs Redis and Swift in CI: ${why}`);
+    const { env: stackEnv } = stack as RedisS3Stack;
     env = {
-      REDIS_URL: redis!.url,
-      S3_ENDPOINT: s3!.endPoint,
-      S3_ACCESS_KEY: s3!.accessKey,
-      S3_SECRET_KEY: s3!.secretKey,
-      S3_BUCKET: `hita-${Date.now()}`,
+      ...stackEnv(),
       HITA_MODELS_DIR: resolve('models'),
       HITA_MODEL: 'hita-tiny-random',
       HITA_LEASE_MS: '2000',
@@ -152,7 +137,7 @@ describe.skipIf(Boolean(why) && !inCi)('distributed: API + hita worker over Redi
     await client.dispose();
     expect(events.at(-1)!.jobUpdated.status).toBe('SUCCEEDED');
     const url = events.at(-1)!.jobUpdated.job.outputs[0]!.url;
-    expect(url.startsWith(s3!.endPoint)).toBe(true);
+    expect(url.startsWith((stack as RedisS3Stack).s3.endPoint)).toBe(true);
     const png = Buffer.from(await (await fetch(url)).arrayBuffer());
     expect((await sharp(png).metadata()).width).toBe(32);
   });

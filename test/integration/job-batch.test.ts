@@ -16,20 +16,18 @@ import { JobService } from '../../src/services/job-service.js';
 import { FsObjectStore } from '../../src/storage/fs-object-store.js';
 import { gradientPng, maskPng } from '../support/images.js';
 import { startRedis } from '../support/redis-server.js';
+import { hasService, tryStart } from '../support/require-service.js';
 
-const redis = await startRedis().catch((error: unknown) =>
-  error instanceof Error ? error : new Error(String(error)),
-);
+const redis = await tryStart(startRedis);
 afterAll(async () => {
   if (!(redis instanceof Error)) await redis.stop();
 });
-if (redis instanceof Error) console.log(`SKIP redis job batch: ${redis.message}`);
 
 let prefixes = 0;
 const engines: [string, (dir: string) => JobQueue][] = [
   ['sqlite', (dir) => new SqliteJobQueue({ path: join(dir, 'queue.sqlite') })],
 ];
-if (!(redis instanceof Error)) {
+if (hasService('redis-server (job batch on redis)', redis)) {
   engines.push([
     'redis',
     () => new BullJobQueue({ redisUrl: redis.url, prefix: `batch${process.pid}x${++prefixes}` }),

@@ -13,6 +13,7 @@ import type {
   JobQueue,
 } from '../../src/queue/job-queue.js';
 import type { OpenQueue } from './queue-request.suite.js';
+import { TestClock } from '../support/test-clock.js';
 
 /** What the scenarios borrow from the suite that registers them. */
 export interface DeleteScenarioKit {
@@ -92,8 +93,10 @@ export function deleteScenarios(kit: DeleteScenarioKit): void {
   });
 
   it('deletes an EXPIRED job', async () => {
-    const queue = await open({ queuedTtlMs: 200 });
+    const clock = new TestClock();
+    const queue = await open({ clock: clock.now, queuedTtlMs: 60_000 });
     const { job } = await queue.enqueue(input());
+    clock.advance(60_000);
     await vi.waitFor(async () => expect((await queue.get(job.id))?.status).toBe('EXPIRED'), {
       timeout: 5000,
       interval: 50,
@@ -102,7 +105,8 @@ export function deleteScenarios(kit: DeleteScenarioKit): void {
   });
 
   it("keeps a job for its own retentionMs when shorter than the queue's, and notes what retention removed", async () => {
-    const queue = await open({ retentionMs: 3_600_000 });
+    const clock = new TestClock();
+    const queue = await open({ clock: clock.now, retentionMs: 3_600_000 });
     const short = (await queue.enqueue(input({ retentionMs: 300 }))).job;
     const long = (await queue.enqueue(input({ retentionMs: 7_200_000 }))).job;
     expect(short.retentionMs).toBe(300);
@@ -112,6 +116,7 @@ export function deleteScenarios(kit: DeleteScenarioKit): void {
     });
     await queue.complete(await claimNext(queue), outputsOf(short.id));
     await queue.complete(await claimNext(queue), outputsOf(long.id));
+    clock.advance(300); // the short job's own retention is over, the queue's is not
     await vi.waitFor(async () => expect(await queue.get(short.id)).toBeNull(), {
       timeout: 5000,
       interval: 50,
@@ -124,7 +129,8 @@ export function deleteScenarios(kit: DeleteScenarioKit): void {
     const failing = (await queue.enqueue(input({ retentionMs: 300, maxAttempts: 1 }))).job;
     await queue.fail(await claimNext(queue), { code: 'X', message: 'x', retryable: false });
     await queue.retry(failing.id);
-    await new Promise((resolve) => setTimeout(resolve, 600));
+    clock.advance(600);
+    await new Promise((resolve) => setTimeout(resolve, 200)); // sweeps (every 50 ms) run on it
     expect((await queue.get(failing.id))?.status).toBe('QUEUED');
   });
 }

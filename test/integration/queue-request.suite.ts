@@ -7,6 +7,7 @@
 import { expect, it, vi } from 'vitest';
 import type { ClaimedJob, EnqueueInput, JobQueue } from '../../src/queue/job-queue.js';
 import type { JobQueueTunables } from '../../src/queue/queue-shared.js';
+import { TestClock } from '../support/test-clock.js';
 
 /** Opens a fresh queue for one test; the caller's afterEach closes it. */
 export type OpenQueue = (tunables?: JobQueueTunables) => Promise<JobQueue>;
@@ -38,15 +39,15 @@ export function requestScenarios(
   });
 
   it('keeps a held job from every worker and the Redis sweep until released, then in claim order', async () => {
-    let skewMs = 0;
-    // A clock ahead by a minute makes every held job look like an old orphan to the Redis sweep.
-    const queue = await open({ clock: () => Date.now() + skewMs });
+    const clock = new TestClock();
+    const queue = await open({ clock: clock.now });
     const low = (await queue.enqueue(input({ hold: true }))).job;
     const high = (await queue.enqueue(input({ hold: true, priority: 5 }))).job;
     const low2 = (await queue.enqueue(input({ hold: true }))).job;
     expect(low).toMatchObject({ status: 'QUEUED', sequence: 1 });
     expect((await queue.events(low.id, 0)).map((e) => e.type)).toEqual(['added']);
-    skewMs = 60_000;
+    // A minute on makes every held job look like an old orphan to the Redis sweep.
+    clock.advance(60_000);
     await new Promise((resolve) => setTimeout(resolve, 400)); // several sweeps (every 50 ms)
     expect(await queue.claim('worker-1', 10_000)).toBeNull();
     await queue.releaseHeld([low2.id, high.id, low.id, 'no-such-job']);
@@ -79,10 +80,13 @@ export function requestScenarios(
   });
 
   it('lets the sweep discard held jobs whose operation never ended (heldTtlMs)', async () => {
-    const queue = await open({ heldTtlMs: 200 });
+    const clock = new TestClock();
+    const heldTtlMs = 600_000; // no test could wait it out: only the clock ends it
+    const queue = await open({ clock: clock.now, heldTtlMs });
     const abandoned = (await queue.enqueue(input({ hold: true }))).job;
     const kept = (await queue.enqueue(input({ hold: true }))).job;
     await queue.releaseHeld([kept.id]);
+    clock.advance(heldTtlMs);
     await vi.waitFor(async () => expect(await queue.get(abandoned.id)).toBeNull(), {
       timeout: 5000,
       interval: 50,

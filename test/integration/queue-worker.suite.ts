@@ -7,6 +7,7 @@
 import { expect, it, vi } from 'vitest';
 import type { ClaimedJob, EnqueueInput, JobEvent, JobQueue } from '../../src/queue/job-queue.js';
 import type { JobQueueTunables } from '../../src/queue/queue-shared.js';
+import { TestClock } from '../support/test-clock.js';
 
 /** What the scenarios need from the suite that registers them. */
 export interface WorkerScenarioHooks {
@@ -39,12 +40,14 @@ export function workerScenarios(hooks: WorkerScenarioHooks): void {
   const { open, reopen, input, record } = hooks;
 
   it('says why a job runs again after its lease expired: retrying (WORKER_LOST) right before the new active', async () => {
-    const queue = await open();
+    const clock = new TestClock();
+    const queue = await open({ clock: clock.now });
     const seen: JobEvent[] = [];
     const unsubscribe = queue.onEvent((event) => seen.push(event));
     const { job } = await queue.enqueue(input());
     const lost = await claimAs(queue, 'lost-worker', 300);
     await queue.progress(lost, { phase: 'holistic', step: 1, total: 4 });
+    clock.advance(300); // the lease ends (BullMQ notices on its own clock, after its 300 ms lock)
     const again = await claimAs(queue, 'next-worker');
     expect(again.job).toMatchObject({ id: job.id, status: 'RUNNING', attempts: 2, error: null });
     expect(again.job.progress).toBeNull();
@@ -100,8 +103,8 @@ export function workerScenarios(hooks: WorkerScenarioHooks): void {
   });
 
   it('counts the live workers of every process: announced within the TTL, less the retired', async () => {
-    let skewMs = 0;
-    const queue = await open({ workerTtlMs: 1000, clock: () => Date.now() + skewMs });
+    const clock = new TestClock();
+    const queue = await open({ workerTtlMs: 1000, clock: clock.now });
     const other = await reopen(); // another process on the same queue
     expect((await queue.stats()).workers).toBe(0);
     await queue.announce('host-a:1:0');
@@ -112,7 +115,7 @@ export function workerScenarios(hooks: WorkerScenarioHooks): void {
     await other.retire('host-b:1:0');
     await other.retire('never-announced');
     expect((await queue.stats()).workers).toBe(1);
-    skewMs = 1500; // host-a went silent for longer than the TTL (killed: it never retired)
+    clock.advance(1500); // host-a went silent for longer than the TTL (killed: it never retired)
     expect((await queue.stats()).workers).toBe(0);
     await other.announce('host-b:1:0');
     expect((await queue.stats()).workers).toBe(1);

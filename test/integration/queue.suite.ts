@@ -20,6 +20,7 @@ import { cancelScenarios } from './queue-cancel.suite.js';
 import { deleteScenarios } from './queue-delete.suite.js';
 import { requestScenarios } from './queue-request.suite.js';
 import { workerScenarios } from './queue-worker.suite.js';
+import { TestClock } from '../support/test-clock.js';
 
 /** One engine under test, opened on fresh storage. */
 export interface QueueFixture {
@@ -38,6 +39,9 @@ export type QueueFactory = (tunables?: JobQueueTunables) => Promise<QueueFixture
 
 /** engine → scenario → event types, for the cross-engine comparison in queue.test.ts. */
 export const eventTranscripts = new Map<string, Map<string, string[]>>();
+
+/** A waitForWork timeout far past any test's: only a wake-up can end such a wait in time. */
+export const HOUR_MS = 3_600_000;
 
 const CHILD = resolve('test/integration/fixtures/queue-worker-child.mjs');
 const COMPILED_ENGINE = resolve('dist/queue/create-job-queue.js');
@@ -277,7 +281,9 @@ export function describeJobQueue(name: string, factory: QueueFactory): void {
 
     it('requeues a retryable failure after its backoff; a non-retryable one fails at once', async () => {
       const backoffFor: number[] = [];
+      const clock = new TestClock();
       const queue = await open({
+        clock: clock.now,
         retryBackoffMs: (attempt) => {
           backoffFor.push(attempt);
           return 1000;
@@ -290,16 +296,19 @@ export function describeJobQueue(name: string, factory: QueueFactory): void {
         retryable: true,
       };
       const first = await claimNext(queue);
-      const started = Date.now();
       const requeued = await queue.fail(first, failure);
       expect(backoffFor).toEqual([1]); // the attempt that failed
       expect(requeued).toMatchObject({ status: 'QUEUED', attempts: 1, error: failure });
       const events = await queue.events(job.id, 0);
-      expect(events.at(-1)).toMatchObject({ type: 'retrying', status: 'QUEUED', error: failure });
+      const retrying = events.at(-1);
+      expect(retrying).toMatchObject({ type: 'retrying', status: 'QUEUED', error: failure });
+      clock.advance(999);
       expect(await queue.claim('worker-1', 1000)).toBeNull(); // still backing off
+      clock.advance(1);
       const second = await claimNext(queue);
-      expect(Date.now() - started).toBeGreaterThanOrEqual(900);
       expect(second.job).toMatchObject({ id: job.id, attempts: 2, error: null });
+      // On the engine's clock the second attempt began exactly when the backoff ended.
+      expect(Date.parse(second.job.startedAt ?? '') - Date.parse(retrying?.at ?? '')).toBe(1000);
       await expect(queue.complete(first, outputsOf(job.id))).rejects.toMatchObject({
         code: 'CONFLICT',
       });
@@ -379,9 +388,11 @@ export function describeJobQueue(name: string, factory: QueueFactory): void {
     });
 
     it('re-runs a job whose lease expired, and never lets the old token finish it', async () => {
-      const queue = await open();
+      const clock = new TestClock();
+      const queue = await open({ clock: clock.now });
       const { job } = await queue.enqueue(input());
       const lost = await claimNext(queue, { workerId: 'slow', leaseMs: 300 });
+      clock.advance(300); // (BullMQ notices on its own clock: its lock of 300 ms, then a stalled check)
       const again = await claimNext(queue, { workerId: 'fresh' });
       expect(again.job).toMatchObject({ id: job.id, attempts: 2, status: 'RUNNING' });
       expect(again.token).not.toBe(lost.token);
@@ -399,12 +410,14 @@ export function describeJobQueue(name: string, factory: QueueFactory): void {
     });
 
     it('ends a lost job FAILED with WORKER_LOST when no attempt is left, CANCELLED when asked', async () => {
-      const queue = await open();
+      const clock = new TestClock();
+      const queue = await open({ clock: clock.now });
       const doomed = (await queue.enqueue(input({ maxAttempts: 1 }))).job;
       await claimNext(queue, { leaseMs: 200 });
       const cancelMe = (await queue.enqueue(input())).job;
       await claimNext(queue, { leaseMs: 200 });
       expect((await queue.cancel(cancelMe.id)).status).toBe('RUNNING');
+      clock.advance(200);
       // Whichever notices first (a claim, the sweep) must end both jobs instead of re-running them.
       await vi.waitFor(
         async () => {
@@ -504,15 +517,24 @@ export function describeJobQueue(name: string, factory: QueueFactory): void {
     });
 
     it('expires jobs queued too long and deletes finished jobs after retention', async () => {
-      const queue = await open({ queuedTtlMs: 500, retentionMs: 1500, sweepIntervalMs: 50 });
+      // TTLs no test could wait out: only the clock's advances can end them.
+      const clock = new TestClock();
+      const [queuedTtlMs, retentionMs] = [60_000, 3_600_000];
+      const queue = await open({ clock: clock.now, queuedTtlMs, retentionMs, sweepIntervalMs: 50 });
       const finished = (await queue.enqueue(input())).job;
       await queue.complete(await claimNext(queue), outputsOf(finished.id));
       const stale = (await queue.enqueue(input())).job;
+      clock.advance(queuedTtlMs - 1);
+      await new Promise((resolve) => setTimeout(resolve, 200)); // sweeps (every 50 ms) run on it
+      expect((await queue.get(stale.id))?.status).toBe('QUEUED');
+      expect((await queue.get(finished.id))?.status).toBe('SUCCEEDED');
+      clock.advance(1);
       await vi.waitFor(async () => expect((await queue.get(stale.id))?.status).toBe('EXPIRED'), {
         timeout: 5000,
         interval: 50,
       });
       expect(await record('expired', queue, stale.id)).toEqual(['added', 'expired']);
+      clock.advance(retentionMs); // past the retention of both: the stale job ended at its TTL
       await vi.waitFor(async () => expect(await queue.get(finished.id)).toBeNull(), {
         timeout: 8000,
         interval: 100,
@@ -527,23 +549,23 @@ export function describeJobQueue(name: string, factory: QueueFactory): void {
     });
 
     it('wakes waitForWork when a job is enqueued and when a backoff ends', async () => {
-      const queue = await open({ retryBackoffMs: () => 300 });
-      let started = Date.now();
-      const waiting = queue.waitForWork(5000);
+      const clock = new TestClock();
+      const queue = await open({ clock: clock.now, retryBackoffMs: () => 300 });
+      // Hour-long waits: a missing wake-up fails the test by its timeout, nothing is timed.
+      const waiting = queue.waitForWork(HOUR_MS);
       await queue.enqueue(input());
       await waiting;
-      expect(Date.now() - started).toBeLessThan(2000);
       const failure = { code: 'EXECUTION_PROVIDER_UNAVAILABLE', message: 'busy', retryable: true };
       await queue.fail(await claimNext(queue), failure);
-      started = Date.now();
+      clock.advance(300); // the backoff ends on the engine's clock
       let claim: ClaimedJob | null = null;
-      // A worker loop with a long poll: only an early wake-up makes this fast.
-      while (!claim && Date.now() - started < 6000) {
-        await queue.waitForWork(5000);
+      // A worker loop with a long poll. BullMQ promotes the delayed run on its own clock, so the
+      // Redis engine polls briefly once a job is due; SQLite claims at the first wake-up.
+      for (let polls = 0; !claim && polls < 200; polls += 1) {
+        await queue.waitForWork(HOUR_MS);
         claim = await queue.claim('worker-1', 1000);
       }
       expect(claim?.job.attempts).toBe(2);
-      expect(Date.now() - started).toBeLessThan(2000);
     });
 
     it('keeps every job across a restart and finishes them all', async () => {

@@ -13,7 +13,8 @@ import {
   type ApiHarness,
   type SubscribingClient,
 } from '../support/api-harness.js';
-import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { startRedis } from '../support/redis-server.js';
+import { hasService, tryStart } from '../support/require-service.js';
 
 const UPDATES = `subscription($id: ID!, $after: Int) {
   jobUpdated(id: $id, afterSequence: $after) { sequence status type } }`;
@@ -22,23 +23,15 @@ interface EventData {
   jobUpdated: { sequence: number; status: string; type: string };
 }
 
-const inCi = process.env.CI === 'true';
-let redis: RedisServer | null = null;
-let why = '';
-try {
-  redis = await startRedis();
-} catch (error) {
-  why = String(error);
-}
-if (why && !inCi) console.info(`SKIP resume on the Redis engine: ${why}`);
+const redis = await tryStart(startRedis);
 afterAll(async () => {
-  await redis?.stop();
+  if (!(redis instanceof Error)) await redis.stop();
 });
 
-const engines: [string, () => Record<string, string>][] = [
-  ['sqlite', () => ({})],
-  ['redis', () => ({ REDIS_URL: redis?.url ?? '' })],
-];
+const engines: [string, Record<string, string>][] = [['sqlite', {}]];
+if (hasService('redis-server (resume on redis)', redis)) {
+  engines.push(['redis', { REDIS_URL: redis.url }]);
+}
 
 type Transport = SubscribingClient & { dispose(): unknown };
 const transports: [string, (api: ApiHarness) => Transport][] = [
@@ -46,8 +39,7 @@ const transports: [string, (api: ApiHarness) => Transport][] = [
   ['graphql-sse', (api) => api.sse()],
 ];
 
-describe.each(engines)('jobUpdated resume on the %s engine', (engine, env) => {
-  const skipped = engine === 'redis' && Boolean(why) && !inCi;
+describe.each(engines)('jobUpdated resume on the %s engine', (_engine, env) => {
   let api: ApiHarness;
 
   /** Subscribes and waits for completion, failing (not hanging) after `withinMs`. */
@@ -88,15 +80,13 @@ describe.each(engines)('jobUpdated resume on the %s engine', (engine, env) => {
   }
 
   beforeAll(async () => {
-    if (skipped) return;
-    if (engine === 'redis' && !redis) throw new Error(`the Redis run needs redis-server: ${why}`);
-    api = await startApi(env());
+    api = await startApi(env);
   });
   afterAll(async () => {
     await api?.stop();
   });
 
-  it.skipIf(skipped).each(transports)(
+  it.each(transports)(
     'over %s: completes at once after the terminal event, or past it; one lower replays it',
     async (_transport, connect) => {
       const { id } = await generate(1);
@@ -110,7 +100,7 @@ describe.each(engines)('jobUpdated resume on the %s engine', (engine, env) => {
     },
   );
 
-  it.skipIf(skipped).each(transports)(
+  it.each(transports)(
     'over %s: streams a job that is not terminal yet until it is',
     async (_transport, connect) => {
       const { id, sequence } = await generate(8);

@@ -18,21 +18,18 @@ import { createObjectStore } from '../../src/storage/create-object-store.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import { startRedis } from '../support/redis-server.js';
 import { startS3Server } from '../support/s3-server.js';
+import { SWIFT_MISSING, hasService, tryStart } from '../support/require-service.js';
 
 const HOUR_MS = 3_600_000;
 const TENANT = `ten${process.pid}`;
 
 const [redis, s3] = await Promise.all([
-  startRedis().catch((error: unknown) =>
-    error instanceof Error ? error : new Error(String(error)),
-  ),
-  startS3Server().catch((error: unknown) =>
-    error instanceof Error ? error : new Error(String(error)),
-  ),
+  tryStart(startRedis),
+  tryStart(startS3Server, SWIFT_MISSING),
 ]);
 afterAll(async () => {
   if (!(redis instanceof Error)) await redis.stop();
-  if (s3 && !(s3 instanceof Error)) await s3.stop();
+  if (!(s3 instanceof Error)) await s3.stop();
 });
 
 type Open<T> = (dir: string, retentionMs: number) => T;
@@ -43,8 +40,7 @@ const queues: [string, Open<JobQueue>][] = [
       new SqliteJobQueue({ path: join(dir, 'q.db'), retentionMs, sweepIntervalMs: 50 }),
   ],
 ];
-if (redis instanceof Error) console.log(`SKIP retention on redis: ${redis.message}`);
-else {
+if (hasService('redis-server (retention on redis)', redis)) {
   let prefixes = 0;
   queues.push([
     'redis',
@@ -63,9 +59,7 @@ const stores: [string, Open<ObjectStore>][] = [
     (dir) => createObjectStore({ kind: 'fs', rootDir: join(dir, 'objects'), signingSecret: 'x' }),
   ],
 ];
-if (s3 === null) console.log('SKIP retention on s3: Swift is not installed');
-else if (s3 instanceof Error) console.log(`SKIP retention on s3: ${s3.message}`);
-else {
+if (hasService('S3 server (retention on s3)', s3)) {
   const { endPoint, accessKey, secretKey } = s3;
   const bucket = `hita-retention-${process.pid}`;
   stores.push([

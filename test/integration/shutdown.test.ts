@@ -14,6 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createJobQueue } from '../../src/queue/create-job-queue.js';
 import type { JobRecord } from '../../src/queue/job-queue.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { hasService, tryStart } from '../support/require-service.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 
 const JOBS = 4;
@@ -22,15 +23,10 @@ const IMAGES = 16;
 const LEASE_MS = '120000';
 const PRODUCTION = { NODE_ENV: 'production', HITA_LEASE_MS: LEASE_MS };
 
-const inCi = process.env.CI === 'true';
-const noRedis = await startRedis().then(
-  async (probe) => {
-    await probe.stop();
-    return '';
-  },
-  (error: unknown) => String(error),
-);
-if (noRedis && !inCi) console.info(`SKIP shutdown on the Redis engine: ${noRedis}`);
+// Each Redis test starts its own redis-server; this one only asks whether one can start here.
+const probe = await tryStart(startRedis);
+const hasRedis = hasService('redis-server (shutdown on redis)', probe);
+if (!(probe instanceof Error)) await probe.stop();
 
 /** Everything a test started, stopped after it whatever happened. */
 const cleanups: (() => Promise<void>)[] = [];
@@ -172,12 +168,10 @@ async function until(check: () => Promise<boolean>, what: string, timeoutMs = 60
   throw new Error(`timed out waiting for ${what}`);
 }
 
-const engines = ['sqlite', 'redis'] as const;
+const engines = hasRedis ? (['sqlite', 'redis'] as const) : (['sqlite'] as const);
 
 describe.each(engines)('shutdown of hita serve on the %s engine', (engine) => {
-  const skip = engine === 'redis' && Boolean(noRedis) && !inCi;
-
-  it.skipIf(skip)(
+  it(
     'HITA_DRAIN_SECONDS=30: every running job finishes, nothing new is taken, exit 0',
     { timeout: 180_000 },
     async () => {
@@ -227,7 +221,7 @@ describe.each(engines)('shutdown of hita serve on the %s engine', (engine) => {
     },
   );
 
-  it.skipIf(skip)(
+  it(
     'HITA_DRAIN_SECONDS=1: the unfinished jobs are QUEUED at once; a restart completes each once',
     { timeout: 180_000 },
     async () => {
@@ -249,7 +243,7 @@ describe.each(engines)('shutdown of hita serve on the %s engine', (engine) => {
     },
   );
 
-  it.skipIf(skip)(
+  it(
     'a second signal hands back at once and exits within 2 s with 143 (SIGTERM) or 130 (SIGINT)',
     { timeout: 180_000 },
     async () => {
@@ -276,7 +270,7 @@ describe.each(engines)('shutdown of hita serve on the %s engine', (engine) => {
   );
 });
 
-describe.skipIf(Boolean(noRedis) && !inCi)('shutdown of hita worker on the Redis engine', () => {
+describe.runIf(hasRedis)('shutdown of hita worker on the Redis engine', () => {
   it(
     'SIGTERM to the worker hands its jobs back while the API keeps serving; a new worker finishes them once',
     { timeout: 180_000 },

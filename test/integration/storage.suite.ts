@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAppError } from '../../src/errors.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 
@@ -16,8 +16,11 @@ export interface StoreHarness {
   close(): Promise<void>;
 }
 
-/** A harness, or why this store cannot run here (skipped locally, fatal when CI=true). */
-export type StoreFactory = () => Promise<StoreHarness | { skip: string }>;
+/**
+ * Starts a harness. A store whose service is missing is not registered at all: the caller gates
+ * it with requireService (test/support/require-service.ts: SKIP locally, failing under CI=true).
+ */
+export type StoreFactory = () => Promise<StoreHarness>;
 
 async function expectAppError(promise: Promise<unknown>, code: string): Promise<void> {
   const err: unknown = await promise.then(
@@ -28,7 +31,7 @@ async function expectAppError(promise: Promise<unknown>, code: string): Promise<
   expect(err).toMatchObject({ code });
 }
 
-/** Runs the conformance suite over one store; `name` appears in the SKIP line ("s3 store"). */
+/** Runs the conformance suite over one store ("s3 store"). */
 export function describeObjectStore(name: string, factory: StoreFactory): void {
   describe(name, () => {
     let harness: StoreHarness | undefined;
@@ -39,11 +42,6 @@ export function describeObjectStore(name: string, factory: StoreFactory): void {
 
     beforeAll(async () => {
       const made = await factory();
-      if ('skip' in made) {
-        if (process.env.CI === 'true') throw new Error(`${name} cannot run in CI: ${made.skip}`);
-        console.log(`SKIP ${name}: ${made.skip}`);
-        return;
-      }
       harness = made;
       ({ store, baseUrl } = made);
     }, 180_000);
@@ -54,16 +52,8 @@ export function describeObjectStore(name: string, factory: StoreFactory): void {
       await harness?.close();
     });
 
-    /** `it` that skips, visibly, when the store could not start. */
     const test = (title: string, body: () => Promise<void>, timeoutMs?: number): void => {
-      it(
-        title,
-        async (ctx: TestContext) => {
-          if (harness === undefined) return ctx.skip();
-          await body();
-        },
-        timeoutMs,
-      );
+      it(title, body, timeoutMs);
     };
 
     test('put, get, stat, list and delete round-trip', async () => {

@@ -11,6 +11,7 @@ import { createObjectStore } from '../../src/storage/create-object-store.js';
 import { fsObjectRouter } from '../../src/storage/fs-object-router.js';
 import { FsObjectStore } from '../../src/storage/fs-object-store.js';
 import { startS3Server } from '../support/s3-server.js';
+import { SWIFT_MISSING, hasService, tryStart } from '../support/require-service.js';
 import { describeObjectStore, type StoreHarness } from './storage.suite.js';
 
 /** An fs store in a temp dir, served by a bare express app on an ephemeral port. */
@@ -42,39 +43,29 @@ async function startFsHarness(
 
 describeObjectStore('fs store', () => startFsHarness());
 
-describeObjectStore('s3 store', async () => {
-  const startedAt = Date.now();
-  let server: Awaited<ReturnType<typeof startS3Server>>;
-  try {
-    server = await startS3Server();
-  } catch (err) {
-    return { skip: (err as Error).message };
-  }
-  if (server === null) {
-    return {
-      skip: 'Swift is not installed (apt-get install -y --no-install-recommends swift swift-proxy swift-account swift-container swift-object)',
-    };
-  }
+const startedAt = Date.now();
+const s3 = await tryStart(startS3Server, SWIFT_MISSING);
+afterAll(async () => {
+  if (!(s3 instanceof Error)) await s3.stop();
+});
+if (hasService('S3 server (s3 store)', s3)) {
   console.log(
-    `s3 store: Swift s3api started in ${((Date.now() - startedAt) / 1000).toFixed(1)} s at ${server.endPoint}`,
+    `s3 store: Swift s3api started in ${((Date.now() - startedAt) / 1000).toFixed(1)} s at ${s3.endPoint}`,
   );
-  const { endPoint, accessKey, secretKey } = server;
-  const store = createObjectStore({
-    kind: 's3',
-    endPoint,
-    accessKey,
-    secretKey,
-    bucket: `hita-test-${randomBytes(4).toString('hex')}`,
-  });
-  try {
+  const { endPoint, accessKey, secretKey } = s3;
+  describeObjectStore('s3 store', async () => {
+    const store = createObjectStore({
+      kind: 's3',
+      endPoint,
+      accessKey,
+      secretKey,
+      bucket: `hita-test-${randomBytes(4).toString('hex')}`,
+    });
     await store.start();
     await store.start(); // the bucket now exists: start() must accept that
-  } catch (err) {
-    await server.stop();
-    throw err;
-  }
-  return { store, close: () => server.stop() };
-});
+    return { store, close: async () => undefined };
+  });
+}
 
 describe('s3 store without a server', () => {
   it('reports STORAGE_UNAVAILABLE, retryable, when nothing listens', async () => {

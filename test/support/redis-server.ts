@@ -4,7 +4,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const REDIS_SERVER = '/usr/bin/redis-server';
+/** Looked up on PATH, so a suite can be run without it (PATH without redis-server). */
+const REDIS_SERVER = 'redis-server';
 
 export interface RedisServer {
   url: string;
@@ -52,7 +53,9 @@ export async function startRedis(): Promise<RedisServer> {
     child.stderr?.on('data', onData);
     child.once('error', (error) => {
       clearTimeout(timer);
-      reject(error);
+      reject(
+        new Error(`${REDIS_SERVER} did not start (apt-get install redis-server): ${error.message}`),
+      );
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
