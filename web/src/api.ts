@@ -1,14 +1,26 @@
-import { createClient, type Client } from 'graphql-ws';
+/**
+ * The demo's HTTP side of the API: typed queries and mutations over `POST /graphql`, and uploads
+ * through presigned PUTs. Subscriptions are in follow-job.ts.
+ */
+import type { VariablesOf } from 'gql.tada';
+import { apiKey } from './api-key';
+import type { Operation } from './graphql';
 import {
+  CANCEL_JOB,
   CREATE_UPLOAD,
+  GENERATE_IMAGES,
+  INPAINT_IMAGE,
   JOBS_QUERY,
-  JOB_UPDATED,
   MAX_LISTED_JOBS,
   MODELS_QUERY,
-  jobActionDocument,
-  jobMutationDocument,
+  QUEUED_POSITIONS,
+  RETRY_JOB,
+  TRANSFER_STYLE,
+  type Job,
+  type JobActionName,
+  type JobStatus,
+  type Model,
 } from './operations';
-import { apiKey, onApiKeyChange } from './api-key';
 
 /** An error the API reported: `errors[0]` of a GraphQL response, or a transport failure. */
 export class ApiError extends Error {
@@ -21,6 +33,9 @@ export class ApiError extends Error {
     this.name = 'ApiError';
   }
 }
+
+/** The states a job leaves only through a retry. */
+export const TERMINAL: readonly JobStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELLED', 'EXPIRED'];
 
 interface GraphQLResponse<T> {
   data?: T | null;
@@ -35,7 +50,10 @@ function authorization(): Record<string, string> {
 }
 
 /** POSTs a query or mutation; throws ApiError carrying `errors[0]`. */
-export async function gql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+export async function gql<Result, Variables>(
+  query: Operation<Result, Variables>,
+  variables: Variables,
+): Promise<Result> {
   let response: Response;
   try {
     response = await fetch(endpoint, {
@@ -46,9 +64,9 @@ export async function gql<T>(query: string, variables: Record<string, unknown> =
   } catch (error) {
     throw new ApiError(`network error: ${(error as Error).message}`, 'NETWORK');
   }
-  let body: GraphQLResponse<T>;
+  let body: GraphQLResponse<Result>;
   try {
-    body = (await response.json()) as GraphQLResponse<T>;
+    body = (await response.json()) as GraphQLResponse<Result>;
   } catch {
     throw new ApiError(`HTTP ${response.status} ${response.statusText}`, 'HTTP');
   }
@@ -58,105 +76,55 @@ export async function gql<T>(query: string, variables: Record<string, unknown> =
   return body.data;
 }
 
-// ---- types of the parts of the schema the app reads ----
-
-export type JobStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED' | 'EXPIRED';
-export const TERMINAL: readonly JobStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELLED', 'EXPIRED'];
-
-export interface Progress {
-  phase: string;
-  step: number;
-  total: number;
-  fraction: number;
-}
-
-export interface Image {
-  key: string;
-  url: string;
-  thumbnailUrl: string;
-  width: number;
-  height: number;
-  seed: number;
-}
-
-export interface Job {
-  id: string;
-  kind: string;
-  status: JobStatus;
-  sequence: number;
-  progress: Progress | null;
-  error: { code: string; message: string; retryable: boolean } | null;
-  model: string | null;
-  parameters: {
-    classId: number | null;
-    count: number;
-    seed: number;
-    cfgScale: number;
-    temperature: number;
-    topK: number;
-    topP: number;
-    mode: string | null;
-    strength: number | null;
-  };
-  createdAt: string;
-  queuePosition: number | null;
-  outputs: Image[];
-  inputs: { role: 'image' | 'mask' | 'content' | 'style'; key: string; url: string }[];
-}
-
-export interface Model {
-  id: string;
-  description: string;
-  isDefault: boolean;
-  imageSize: number;
-  holisticTokens: number;
-  patchTokens: number;
-  classes: { id: number; name: string }[];
-  capabilities: { generate: boolean; inpaint: boolean; styleTransfer: boolean };
-  defaults: { cfgScale: number; temperature: number; topK: number; topP: number };
-}
-
-export interface JobEvent {
-  sequence: number;
-  status: JobStatus;
-  type: string;
-  progress: Progress | null;
-  job: Job;
-}
-
 export async function fetchModels(): Promise<Model[]> {
-  const data = await gql<{ models: Model[] }>(MODELS_QUERY);
-  return data.models;
+  return (await gql(MODELS_QUERY, {})).models;
 }
 
 export async function fetchJobs(first = MAX_LISTED_JOBS): Promise<Job[]> {
-  const data = await gql<{ jobs: { edges: { node: Job }[] } }>(JOBS_QUERY, { first });
+  const data = await gql(JOBS_QUERY, { first });
   return data.jobs.edges.map((edge) => edge.node);
 }
 
-/** Runs one of the job-creating or job-changing mutations and returns the job. */
-export async function jobMutation(
-  name: 'generateImages' | 'inpaintImage' | 'transferStyle',
-  inputType: 'GenerateInput' | 'InpaintInput' | 'StyleTransferInput',
-  input: Record<string, unknown>,
-): Promise<Job> {
-  const data = await gql<Record<string, Job>>(jobMutationDocument(name, inputType), { input });
-  return data[name]!;
+/** Id, status and place of the caller's queued jobs (one page of at most 100). */
+export async function fetchQueuePositions(): Promise<
+  Pick<Job, 'id' | 'status' | 'queuePosition'>[]
+> {
+  const data = await gql(QUEUED_POSITIONS, {});
+  return data.jobs.edges.map((edge) => edge.node);
 }
 
-export async function jobAction(name: 'cancelJob' | 'retryJob', id: string): Promise<Job> {
-  const data = await gql<Record<string, Job>>(jobActionDocument(name), { id });
-  return data[name]!;
+/** Enqueues class-conditional generation; returns the job at once. */
+export async function generateImages(
+  input: VariablesOf<typeof GENERATE_IMAGES>['input'],
+): Promise<Job> {
+  return (await gql(GENERATE_IMAGES, { input })).generateImages;
+}
+
+/** Enqueues in-painting of the masked part of an image. */
+export async function inpaintImage(
+  input: VariablesOf<typeof INPAINT_IMAGE>['input'],
+): Promise<Job> {
+  return (await gql(INPAINT_IMAGE, { input })).inpaintImage;
+}
+
+/** Enqueues a style transfer. */
+export async function transferStyle(
+  input: VariablesOf<typeof TRANSFER_STYLE>['input'],
+): Promise<Job> {
+  return (await gql(TRANSFER_STYLE, { input })).transferStyle;
+}
+
+/** Cancels or retries a job and returns it as it is now. */
+export async function jobAction(name: JobActionName, id: string): Promise<Job> {
+  return name === 'cancelJob'
+    ? (await gql(CANCEL_JOB, { id })).cancelJob
+    : (await gql(RETRY_JOB, { id })).retryJob;
 }
 
 /** Stores a PNG, JPEG or WebP through a presigned PUT and returns its object key. */
 export async function uploadImage(blob: Blob, filename: string): Promise<string> {
   const contentType = blob.type || 'image/png';
-  const { createUpload } = await gql<{
-    createUpload: { key: string; url: string; method: string };
-  }>(CREATE_UPLOAD, {
-    input: { contentType, filename },
-  });
+  const { createUpload } = await gql(CREATE_UPLOAD, { input: { contentType, filename } });
   const response = await fetch(createUpload.url, {
     method: createUpload.method || 'PUT',
     headers: { 'content-type': contentType },
@@ -173,91 +141,4 @@ export async function uploadImage(blob: Blob, filename: string): Promise<string>
     throw new ApiError(message, 'UPLOAD');
   }
   return createUpload.key;
-}
-
-// ---- subscriptions ----
-
-let client: Client | null = null;
-
-function wsClient(): Client {
-  if (!client) {
-    const url = new URL('graphql', document.baseURI);
-    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-    // No automatic retries: a retry would resubscribe with the original afterSequence, so
-    // followJob resubscribes itself with the last sequence it saw.
-    client = createClient({
-      url: url.href,
-      lazy: true,
-      retryAttempts: 0,
-      // Read at every connect, so a new socket always carries the key in use.
-      connectionParams: () => {
-        const key = apiKey();
-        return key ? { apiKey: key } : {};
-      },
-    });
-  }
-  return client;
-}
-
-// The server checks the key once per socket: a new key needs a new socket.
-onApiKeyChange(() => {
-  void client?.dispose();
-  client = null;
-});
-
-export interface FollowHandlers {
-  event(event: JobEvent): void;
-  /** The connection dropped; `attempt` counts the resubscriptions so far. */
-  reconnecting?(attempt: number, error: unknown): void;
-  done?(): void;
-}
-
-/**
- * Follows one job until it ends. After a disconnect it subscribes again with the last sequence
- * seen as `afterSequence`, so the server replays exactly what was missed. Returns a stop function.
- */
-export function followJob(id: string, afterSequence: number, handlers: FollowHandlers): () => void {
-  let last = afterSequence;
-  let stopped = false;
-  let attempt = 0;
-  let unsubscribe: (() => void) | null = null;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-
-  const start = (): void => {
-    unsubscribe = wsClient().subscribe<{ jobUpdated: JobEvent }>(
-      { query: JOB_UPDATED, variables: { id, after: last } },
-      {
-        next: (value) => {
-          const event = value.data?.jobUpdated;
-          if (!event || event.sequence <= last) return;
-          last = event.sequence;
-          attempt = 0;
-          handlers.event(event);
-        },
-        error: (error) => {
-          if (stopped) return;
-          // A GraphQL error list (NOT_FOUND, say) will not get better by retrying.
-          if (Array.isArray(error)) {
-            stopped = true;
-            handlers.done?.();
-            return;
-          }
-          attempt += 1;
-          handlers.reconnecting?.(attempt, error);
-          timer = setTimeout(start, Math.min(10_000, 500 * 2 ** Math.min(attempt, 5)));
-        },
-        complete: () => {
-          if (stopped) return;
-          stopped = true;
-          handlers.done?.();
-        },
-      },
-    );
-  };
-  start();
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
-    unsubscribe?.();
-  };
 }

@@ -1,4 +1,4 @@
-import type { Image, Job, Model } from './api';
+import type { Image, Job, Model } from './operations';
 
 type Child = Node | string | null | undefined | false;
 
@@ -25,10 +25,22 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   return element;
 }
 
+/**
+ * The page's element for `selector`.
+ * @throws Error when the page has none
+ */
 export function $(selector: string): HTMLElement {
   const element = document.querySelector<HTMLElement>(selector);
   if (!element) throw new Error(`missing element ${selector}`);
   return element;
+}
+
+/**
+ * The `<input>` with this id.
+ * @throws Error when the page has none
+ */
+export function input(id: string): HTMLInputElement {
+  return $(`#${id}`) as HTMLInputElement;
 }
 
 const PHASES = [
