@@ -5,8 +5,8 @@
 // a .json file through the manifest schema alone. Prints `ok PATH` or `invalid PATH: why` per
 // argument; exits 0 when all are valid, 1 when any is not, 2 on a usage error.
 import { readFile, stat } from 'node:fs/promises';
-import { loadModel } from '../dist/inference/model-loader.js';
-import { parseManifest } from '../dist/inference/model-manifest.js';
+import { loadModel } from '../dist/inference/model/model-loader.js';
+import { parseManifest } from '../dist/inference/model/model-manifest.js';
 
 const paths = process.argv.slice(2);
 if (!paths.length) {

@@ -7,9 +7,9 @@
 //         requests?: [{ out: [PNG, ...], request: InferenceRequest with image paths }] }
 // Prints one JSON line per reconstruction ({ image, holistic, patch }) and per request ({ out }).
 import { readFile, writeFile } from 'node:fs/promises';
-import { readImage, encodePng } from '../dist/inference/image-codec.js';
-import { loadModel } from '../dist/inference/model-loader.js';
-import { openPipeline } from '../dist/inference/open-pipeline.js';
+import { readImage, encodePng } from '../dist/inference/pipeline/image-codec.js';
+import { loadModel } from '../dist/inference/model/model-loader.js';
+import { openPipeline } from '../dist/inference/ort/open-pipeline.js';
 
 const spec = JSON.parse(await readFile(process.argv[2], 'utf8'));
 const model = await loadModel(spec.model);

@@ -36,7 +36,7 @@ def assert_servable(test, *model_dirs: str) -> None:
 
     The runtime's zod schema, not a copy of it in Python, is the judge: the two cannot drift.
     """
-    if not os.path.exists(os.path.join(ROOT, "dist", "inference", "model-loader.js")):
+    if not os.path.exists(os.path.join(ROOT, "dist", "inference", "model", "model-loader.js")):
         test.fail("dist/ is missing: run `npm run build` first (`npm test` does)")
     result = subprocess.run(["node", CHECK_MODEL, *model_dirs], capture_output=True, text=True,
                             timeout=300)
