@@ -232,3 +232,27 @@ def quantize_file(src: str, dst: str, options: QuantOptions, external_threshold_
     model = onnx.load(src)
     report = quantize_model(model, options)
     return save_model(model, dst, external_threshold_bytes), report
+
+
+def parse_precisions(values: Optional[List[str]]) -> List[str]:
+    """`--gpt-precision int8 --gpt-precision int4` or `int8,int4` → ["int8", "int4"] (fp32, always
+    written, may be named and is skipped)."""
+    out: List[str] = []
+    for value in values or []:
+        for name in (v.strip() for v in value.split(",")):
+            if name in ("", "fp32"):
+                continue
+            if name not in PRECISION_BITS:
+                raise ValueError(f"unknown GPT precision {name!r}; expected fp32, int8 or int4")
+            if name not in out:
+                out.append(name)
+    return out
+
+
+def add_cli_args(parser) -> None:
+    """The quantization flags shared by tools/export.py, tools/convert.py and tools/quantize_gpt.py."""
+    parser.add_argument("--gpt-precision", action="append", metavar="int8|int4",
+                        help="also write a weight-only quantized GPT graph (repeatable or a comma list)")
+    parser.add_argument("--gpt-block-size", type=int, default=32, help="weights per scale along K")
+    parser.add_argument("--gpt-accuracy-level", type=int, default=4,
+                        help="MatMulNBits accuracy_level (4: int8 activations per block, the fast path)")
