@@ -23,6 +23,7 @@ their size costs memory, not time.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional, Tuple
 
@@ -196,11 +197,12 @@ def quantize_model(model: onnx.ModelProto, options: QuantOptions) -> Dict:
 def options_for(precision: str, block_size: int = 32, accuracy_level: int = 4,
                 symmetric: bool = False, head_bits: Optional[int] = None) -> QuantOptions:
     """The options of a manifest precision ("int8" | "int4"), defaults as measured on
-    hita-tiny-emoji (bench/quant-probe.mjs, docs/quantization.md):
-    * accuracy_level 4: at level 0 the CPU provider has no 8-bit float kernel and dequantizes all
-      of B on every call (3-4x slower than fp32); level 4 is the fast path for both widths.
+    hita-tiny-emoji (bench/quant-probe.mjs, docs/model-directory.md "Quantized GPT graphs"):
+    * accuracy_level 4: at level 0 the CPU provider (AVX2 here) takes a slow float path, 3-5x
+      slower than fp32 on a GPT-B decode step; level 4 is the fast path for both widths.
     * head at 8 bits for both: it writes the logits directly; at 4 bits it adds about 15 % to the
-      int4 graph's KL and costs 2 points of holistic top-1 agreement, for 2 % of the weights.
+      int4 graph's KL and costs 2 points of holistic top-1 agreement (the head is 13 % of the
+      linear weights on the tiny GPT, 23 % on GPT-B).
     * asymmetric (zero points): symmetric 4-bit has 1.5x the KL."""
     if precision not in PRECISION_BITS:
         raise ValueError(f"unknown GPT precision {precision!r}; expected one of {sorted(PRECISION_BITS)}")
@@ -212,7 +214,6 @@ def options_for(precision: str, block_size: int = 32, accuracy_level: int = 4,
 def save_model(model: onnx.ModelProto, path: str, external_threshold_bytes: int) -> List[str]:
     """Writes `model` to `path`, its weights in `path`.data when they exceed the threshold (the
     2 GB protobuf limit); returns the files written, graph first."""
-    import os
     weight_bytes = sum(len(t.raw_data) or numpy_helper.to_array(t).nbytes for t in model.graph.initializer)
     data_path = path + ".data"
     if os.path.exists(data_path):

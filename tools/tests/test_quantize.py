@@ -1,12 +1,18 @@
 """MatMulNBits quantization (tools/hita/quantize.py): error bounds, the packed layout, the rewrite."""
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import tempfile
 import unittest
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+import quantize_gpt
+from hita.model_dir import sha256_file
 from hita.quantize import (MS_DOMAIN, QuantOptions, dequantize, options_for, pack_codes, pack_zero_points,
                            quantize_blockwise, quantize_model, unpack_codes)
 
@@ -161,6 +167,44 @@ class RewriteTest(unittest.TestCase):
             options_for("int3")
         with self.assertRaises(ValueError):
             QuantOptions(bits=4, head_bits=8, block_size=24)
+
+
+class InPlaceTest(unittest.TestCase):
+    """tools/quantize_gpt.py on a copy of models/hita-tiny-random."""
+
+    def setUp(self):
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        self.dir = os.path.join(tempfile.mkdtemp(), "model")
+        self.addCleanup(shutil.rmtree, os.path.dirname(self.dir))
+        shutil.copytree(os.path.join(root, "models", "hita-tiny-random"), self.dir,
+                        ignore=shutil.ignore_patterns("fixtures"))
+
+    def manifest(self) -> dict:
+        with open(os.path.join(self.dir, "model.json")) as f:
+            return json.load(f)
+
+    def test_adds_variants_and_leaves_the_fp32_graph_alone(self):
+        before = self.manifest()
+        self.assertEqual(quantize_gpt.main(["--model", self.dir, "--gpt-precision", "int4"]), 0)
+        self.assertEqual(quantize_gpt.main(["--model", self.dir, "--gpt-precision", "int8"]), 0)
+        after = self.manifest()
+        variants = after["graphs"].pop("gptVariants")
+        self.assertEqual(after, before)  # nothing else changed
+        self.assertEqual(sha256_file(os.path.join(self.dir, "gpt.onnx")), before["graphs"]["gpt"]["sha256"])
+        self.assertEqual(sorted(variants), ["int4", "int8"])  # the second run kept the first's
+        for name, entry in variants.items():
+            self.assertEqual(entry["file"], f"gpt.{name}.onnx")
+            self.assertEqual(entry["sha256"], sha256_file(os.path.join(self.dir, entry["file"])))
+            self.assertEqual(entry["quantizedFrom"], before["graphs"]["gpt"]["sha256"])
+            self.assertEqual(entry["inputs"], before["graphs"]["gpt"]["inputs"])
+            model = onnx.load(os.path.join(self.dir, entry["file"]))
+            self.assertEqual(sum(n.op_type == "MatMulNBits" for n in model.graph.node), 31)
+
+    def test_refuses_a_gpt_graph_the_manifest_does_not_describe(self):
+        with open(os.path.join(self.dir, "gpt.onnx"), "ab") as f:
+            f.write(b"\0")
+        self.assertEqual(quantize_gpt.main(["--model", self.dir, "--gpt-precision", "int8"]), 2)
+        self.assertNotIn("gptVariants", self.manifest()["graphs"])
 
 
 if __name__ == "__main__":
