@@ -4,7 +4,7 @@
  * per figure and appends them to bench/results/quant-probe.jsonl.
  *
  *   node bench/quant-probe.mjs [--model models/hita-tiny-emoji] [--variant NAME=FILE.onnx ...]
- *       [--threads 2] [--rounds 5] [--steps 20] [--rows 2,8,16] [--past P] [--seqs 16] [--random-seqs]
+ *       [--threads 2] [--rounds 5] [--steps 20] [--rows 2,8,16] [--past P] [--seqs 16] [--random-seqs] [--timing-only]
  *
  * Without --variant the manifest's graphs.gptVariants are probed. Figures:
  * - speed: session.run ms of one decode step (T = 1 per row, a cache of P positions) at each row
@@ -31,6 +31,7 @@ function parseArgs(argv) {
     past: undefined,
     seqs: 16,
     label: '',
+    timingOnly: false,
     randomSeqs: false,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -47,6 +48,9 @@ function parseArgs(argv) {
     else if (key === '--label') args.label = value;
     else if (key === '--random-seqs') {
       args.randomSeqs = true;
+      i--;
+    } else if (key === '--timing-only') {
+      args.timingOnly = true;
       i--;
     } else throw new Error(`unknown argument ${key}`);
   }
@@ -331,48 +335,57 @@ for (const [name, file] of files) sessions.push([name, await open(file)]);
 const fp32 = sessions[0][1];
 
 const started = Date.now();
-const seqIds = await sampleSequences(fp32, args.seqs);
-const teacher = async (session) => await session.run(feeds(seqIds, 0, null));
-const refOut = await teacher(fp32);
-const caches = seqIds.map((_, r) => {
-  const c = {};
-  for (let l = 0; l < L; l++) {
-    for (const kind of ['key', 'value'])
-      c[`${kind}_${l}`] = sliceCache(refOut[`new_${kind}_${l}`], r, PAST);
-  }
-  return c;
-});
-for (const [name, session] of sessions) {
-  const out = name === 'fp32' ? refOut : await teacher(session);
-  const accuracy = name === 'fp32' ? null : compare(refOut.logits.data, out.logits.data, args.seqs);
-  const invariance = await rowInvariance(session, seqIds, caches, PAST);
-  const single = await open(files.find(([n]) => n === name)[1], 1);
-  const invariance1 = await rowInvariance(single, seqIds, caches, PAST);
-  await single.release();
-  record({
-    figure: 'accuracy and row invariance',
-    variant: name,
-    past: PAST,
-    sequences: args.seqs,
-    accuracy,
-    rowInvariance: invariance,
-    rowInvarianceOneThread: invariance1,
-  });
-}
-const timing = await timeSteps(sessions, args.rows);
-const base = timing.fp32;
-for (const [name, t] of Object.entries(timing)) {
-  const ratio = Object.fromEntries(
-    Object.entries(t).map(([k, ms]) => [k, +(base[k] / ms).toFixed(2)]),
-  );
-  record({
-    figure: 'session.run ms (median of rounds; noisy: shared cores)',
-    variant: name,
-    past: PAST,
-    rounds: args.rounds,
-    ms: t,
-    speedupVsFp32: ratio,
-    loadavg: (await import('node:os')).loadavg(),
-  });
-}
+if (!args.timingOnly) await accuracyAndInvariance();
+await timeVariants();
 console.error(`quant-probe: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+async function accuracyAndInvariance() {
+  const seqIds = await sampleSequences(fp32, args.seqs);
+  const teacher = async (session) => await session.run(feeds(seqIds, 0, null));
+  const refOut = await teacher(fp32);
+  const caches = seqIds.map((_, r) => {
+    const c = {};
+    for (let l = 0; l < L; l++) {
+      for (const kind of ['key', 'value'])
+        c[`${kind}_${l}`] = sliceCache(refOut[`new_${kind}_${l}`], r, PAST);
+    }
+    return c;
+  });
+  for (const [name, session] of sessions) {
+    const out = name === 'fp32' ? refOut : await teacher(session);
+    const accuracy =
+      name === 'fp32' ? null : compare(refOut.logits.data, out.logits.data, args.seqs);
+    const invariance = await rowInvariance(session, seqIds, caches, PAST);
+    const single = await open(files.find(([n]) => n === name)[1], 1);
+    const invariance1 = await rowInvariance(single, seqIds, caches, PAST);
+    await single.release();
+    record({
+      figure: 'accuracy and row invariance',
+      variant: name,
+      past: PAST,
+      sequences: args.seqs,
+      accuracy,
+      rowInvariance: invariance,
+      rowInvarianceOneThread: invariance1,
+    });
+  }
+}
+
+async function timeVariants() {
+  const timing = await timeSteps(sessions, args.rows);
+  const base = timing.fp32;
+  for (const [name, t] of Object.entries(timing)) {
+    const ratio = Object.fromEntries(
+      Object.entries(t).map(([k, ms]) => [k, +(base[k] / ms).toFixed(2)]),
+    );
+    record({
+      figure: 'session.run ms (median of rounds; noisy: shared cores)',
+      variant: name,
+      past: PAST,
+      rounds: args.rounds,
+      ms: t,
+      speedupVsFp32: ratio,
+      loadavg: (await import('node:os')).loadavg(),
+    });
+  }
+}
