@@ -4,6 +4,7 @@
   /usr/bin/python3 tools/convert.py --tokenizer hita-tok.pt [--dinov2 dinov2_vitl14_reg4_pretrain.pth] \\
       --gpt GPT-B.pt --out models/hita-v-gpt-b [--classes imagenet_classes.txt]
 
+--gpt-precision int8,int4 also writes weight-only quantized GPT graphs (graphs.gptVariants).
 Without --dinov2 the model still generates; encoding (in-painting, style transfer) is marked
 unavailable in the manifest. Every missing or unexpected key is named; a missing one stops the run.
 """
@@ -20,6 +21,7 @@ import torch
 from hita.checkpoint import CheckpointError
 from hita.model_dir import write_model_dir
 from hita.official import ConversionOptions, convert
+from hita.quantize import add_cli_args, parse_precisions
 from hita.runtime import configure_threads
 
 
@@ -41,7 +43,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--pos-m-embedding", choices=["tok", "slot"], default=defaults.pos_m_embedding,
                         help="table embedding h(M-1) at p = M: 'tok' as official inference, 'slot' as training")
     parser.add_argument("--fixture-batch", type=int, default=1)
-    return parser.parse_args(argv)
+    add_cli_args(parser)
+    args = parser.parse_args(argv)
+    try:
+        args.gpt_precision = parse_precisions(args.gpt_precision)
+    except ValueError as error:
+        parser.error(str(error))
+    return args
 
 
 def main(argv=None) -> int:
@@ -80,7 +88,9 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     write_model_dir(args.out, model_id, converted.tokenizer, converted.gpt, classes, provenance,
                     args.license, f"Hita {model_id} converted from official checkpoints",
-                    has_encoder=converted.has_encoder, fixture_batch=args.fixture_batch)
+                    has_encoder=converted.has_encoder, fixture_batch=args.fixture_batch,
+                    gpt_precisions=args.gpt_precision, gpt_block_size=args.gpt_block_size,
+                    gpt_accuracy_level=args.gpt_accuracy_level)
     print(json.dumps({"out": args.out, "seconds": round(time.perf_counter() - start, 1),
                       "encoder": converted.has_encoder}))
     return 0

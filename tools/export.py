@@ -4,6 +4,7 @@
   /usr/bin/python3 tools/export.py --checkpoint CKPT.pt --out models/ID
   /usr/bin/python3 tools/export.py --preset tiny --random-init --seed 0 --out DIR
   /usr/bin/python3 tools/export.py --preset hita-v --gpt gpt-b --random-init --seed 0 --out DIR
+  ... --gpt-precision int8,int4   also writes gpt.int8.onnx and gpt.int4.onnx (graphs.gptVariants)
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import torch
 from hita.checkpoint import load_checkpoint
 from hita.gpt import GPT_PRESETS, HitaGPT, gpt_config
 from hita.model_dir import write_model_dir
+from hita.quantize import add_cli_args, parse_precisions
 from hita.runtime import configure_threads
 from hita.tokenizer import TOKENIZER_PRESETS, HitaTokenizer, tokenizer_config
 
@@ -36,7 +38,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--license", default="Apache-2.0")
     parser.add_argument("--description")
     parser.add_argument("--fixture-batch", type=int, default=2)
-    return parser.parse_args(argv)
+    add_cli_args(parser)
+    args = parser.parse_args(argv)
+    try:
+        args.gpt_precision = parse_precisions(args.gpt_precision)
+    except ValueError as error:
+        parser.error(str(error))
+    return args
 
 
 def random_models(args: argparse.Namespace):
@@ -74,11 +82,16 @@ def main(argv=None) -> int:
     description = args.description or f"Hita {model_id} ({provenance['source']})"
     start = time.perf_counter()
     manifest = write_model_dir(args.out, model_id, tokenizer, gpt, classes, provenance, args.license,
-                               description, fixture_batch=args.fixture_batch, seed=args.seed)
-    sizes = {name: g["bytes"] + sum(x["bytes"] for x in g["externalData"]) for name, g in manifest["graphs"].items()}
+                               description, fixture_batch=args.fixture_batch, seed=args.seed,
+                               gpt_precisions=args.gpt_precision, gpt_block_size=args.gpt_block_size,
+                               gpt_accuracy_level=args.gpt_accuracy_level)
+    graphs = {n: g for n, g in manifest["graphs"].items() if n != "gptVariants"}
+    graphs.update({f"gpt.{p}": g for p, g in manifest["graphs"].get("gptVariants", {}).items()})
+    sizes = {name: g["bytes"] + sum(x["bytes"] for x in g["externalData"]) for name, g in graphs.items()}
     print(json.dumps({"out": args.out, "seconds": round(time.perf_counter() - start, 1),
                       "graphBytes": sizes,
-                      "exportSeconds": {n: g["exportSeconds"] for n, g in manifest["graphs"].items()}}))
+                      "exportSeconds": {n: g.get("exportSeconds", g.get("quantizeSeconds"))
+                                        for n, g in graphs.items()}}))
     return 0
 
 

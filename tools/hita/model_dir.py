@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from . import export_onnx
+from . import export_onnx, quantize
 from .gpt import HitaGPT
 from .tokenizer import HitaTokenizer
 
@@ -144,8 +144,10 @@ def manifest(model_id: str, tokenizer: HitaTokenizer, gpt: HitaGPT, classes: Seq
 def write_model_dir(out: str, model_id: str, tokenizer: HitaTokenizer, gpt: HitaGPT,
                     classes: Sequence[str], provenance: Dict, license_text: str, description: str,
                     has_encoder: bool = True, fixture_batch: int = 2, seed: int = 0,
-                    sampling: Optional[Dict] = None) -> Dict:
-    """Export every graph, the fixtures and the manifest into `out`; returns the manifest."""
+                    sampling: Optional[Dict] = None, gpt_precisions: Sequence[str] = (),
+                    gpt_block_size: int = 32, gpt_accuracy_level: int = 4) -> Dict:
+    """Export every graph, the fixtures and the manifest into `out`; returns the manifest.
+    `gpt_precisions` ("int8", "int4") adds quantized GPT graphs beside the fp32 one."""
     if tokenizer.cfg.codebook_size != gpt.cfg.vocab_size or tokenizer.cfg.n_patch != gpt.cfg.block_size \
             or tokenizer.cfg.n_carrier != gpt.cfg.num_slots:
         raise ValueError("tokenizer and GPT disagree on codebook size, patch or holistic token count")
@@ -172,9 +174,41 @@ def write_model_dir(out: str, model_id: str, tokenizer: HitaTokenizer, gpt: Hita
         bar.set_postfix_str("fixtures")
         write_fixtures(os.path.join(out, "fixtures"), tokenizer, gpt, has_encoder, seed, fixture_batch)
         bar.update()
+    if gpt_precisions:
+        graphs["gptVariants"] = write_gpt_variants(out, graphs["gpt"], gpt_precisions, gpt_block_size,
+                                                   gpt_accuracy_level)
     data = manifest(model_id, tokenizer, gpt, classes, graphs, provenance, license_text, description,
                     sampling)
     with open(os.path.join(out, "model.json"), "w") as f:
         json.dump(data, f, indent=2)
         f.write("\n")
     return data
+
+
+def gpt_variant_file(precision: str) -> str:
+    """The file a quantized GPT graph is written to, beside gpt.onnx."""
+    return f"gpt.{precision}.onnx"
+
+
+def write_gpt_variants(directory: str, gpt_entry: Dict, precisions: Sequence[str], block_size: int = 32,
+                       accuracy_level: int = 4) -> Dict[str, Dict]:
+    """Quantizes the fp32 GPT graph of `gpt_entry` (a `graphs.gpt` manifest entry in `directory`)
+    into one graph per precision; returns the `graphs.gptVariants` entries. The fp32 files are
+    only read, and each variant names the sha256 it was made from."""
+    variants: Dict[str, Dict] = {}
+    source = os.path.join(directory, gpt_entry["file"])
+    for precision in precisions:
+        options = quantize.options_for(precision, block_size=block_size, accuracy_level=accuracy_level)
+        start = time.perf_counter()
+        files, report = quantize.quantize_file(source, os.path.join(directory, gpt_variant_file(precision)),
+                                               options, export_onnx.EXTERNAL_DATA_THRESHOLD_BYTES)
+        entry = graph_entry(directory, files, {"inputs": gpt_entry["inputs"], "outputs": gpt_entry["outputs"]},
+                            time.perf_counter() - start)
+        seconds = entry.pop("exportSeconds")
+        entry.update({"precision": precision, "op": report["op"], "weightBits": options.bits,
+                      "headBits": options.head_bits, "blockSize": options.block_size,
+                      "accuracyLevel": options.accuracy_level, "symmetric": options.symmetric,
+                      "quantizedNodes": report["nodes"], "quantizedFrom": gpt_entry["sha256"],
+                      "quantizeSeconds": seconds})
+        variants[precision] = entry
+    return variants

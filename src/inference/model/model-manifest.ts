@@ -13,6 +13,15 @@ export const MANIFEST_FORMAT = 'hita-serve/model@1';
 /** The graphs a model directory may hold; `encode` is absent for generation-only models. */
 export type GraphName = 'encode' | 'decode' | 'gpt';
 
+/**
+ * The precisions a GPT graph can come in, in this order: `fp32` is `graphs.gpt`, always present;
+ * `int8` and `int4` are weight-only quantized variants (`graphs.gptVariants`, tools/hita/quantize.py).
+ */
+export const GPT_PRECISIONS = ['fp32', 'int8', 'int4'] as const;
+
+/** One of {@link GPT_PRECISIONS}. */
+export type GptPrecision = (typeof GPT_PRECISIONS)[number];
+
 const count = z.number().int().positive();
 const index = z.number().int().nonnegative();
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits');
@@ -38,6 +47,24 @@ const graphSchema = fileSchema.extend({
   inputs: z.array(tensorSchema).min(1),
   outputs: z.array(tensorSchema).min(1),
   exportSeconds: z.number().nonnegative().optional(),
+});
+
+/**
+ * A quantized GPT graph: the same inputs and outputs as `graphs.gpt`, its linear layers replaced by
+ * `com.microsoft.MatMulNBits` (weights in blocks of `blockSize` along K, float activations; at
+ * `accuracyLevel` 4 the kernel quantizes activations to int8 per block and row internally).
+ */
+const gptVariantSchema = graphSchema.extend({
+  op: z.literal('com.microsoft.MatMulNBits'),
+  weightBits: z.union([z.literal(4), z.literal(8)]),
+  // The output head's bits; 0 = left in float.
+  headBits: z.union([z.literal(0), z.literal(4), z.literal(8)]),
+  blockSize: count.refine((n) => n >= 16 && (n & (n - 1)) === 0, 'expected a power of two ≥ 16'),
+  accuracyLevel: z.number().int().min(0).max(4),
+  symmetric: z.boolean(),
+  // The sha256 of the graphs.gpt file it was quantized from.
+  quantizedFrom: sha256,
+  quantizeSeconds: z.number().nonnegative().optional(),
 });
 
 /** The zod schema of `model.json`, format "hita-serve/model@1". Unknown keys are dropped. */
@@ -98,7 +125,19 @@ export const modelManifestSchema = z.object({
     inpaint: z.boolean().default(false),
     style: z.boolean().default(false),
   }),
-  graphs: z.object({ encode: graphSchema.optional(), decode: graphSchema, gpt: graphSchema }),
+  graphs: z.object({
+    encode: graphSchema.optional(),
+    decode: graphSchema,
+    gpt: graphSchema,
+    // Keyed by precision; a key this runtime does not know (a newer exporter's) is dropped.
+    gptVariants: z
+      .object({
+        int8: gptVariantSchema.extend({ precision: z.literal('int8'), weightBits: z.literal(8) }),
+        int4: gptVariantSchema.extend({ precision: z.literal('int4'), weightBits: z.literal(4) }),
+      })
+      .partial()
+      .default({}),
+  }),
   fixtures: relativeFile.optional(),
   provenance: z.record(z.string(), z.unknown()).optional(),
 });
@@ -108,6 +147,16 @@ export type ModelManifest = z.output<typeof modelManifestSchema>;
 
 /** One graph entry of the manifest: file, checksums and declared inputs/outputs. */
 export type GraphManifest = ModelManifest['graphs']['gpt'];
+
+/** One `graphs.gptVariants` entry. */
+export type GptVariantManifest = NonNullable<
+  ModelManifest['graphs']['gptVariants']['int8' | 'int4']
+>;
+
+/** The GPT precisions a manifest lists, in {@link GPT_PRECISIONS} order; always starts with `fp32`. */
+export function gptPrecisions(manifest: ModelManifest): GptPrecision[] {
+  return GPT_PRECISIONS.filter((p) => p === 'fp32' || manifest.graphs.gptVariants[p] !== undefined);
+}
 
 /** A loaded model: the manifest plus the facts callers ask for most. */
 export interface ModelInfo {
@@ -121,6 +170,8 @@ export interface ModelInfo {
   /** R: the square working resolution of every graph, in pixels. */
   imageSize: number;
   capabilities: ModelManifest['capabilities'];
+  /** The GPT graphs on offer, e.g. `['fp32', 'int8', 'int4']`; `fp32` is always first. */
+  gptPrecisions: GptPrecision[];
   /**
    * Absolute path of a graph's ONNX file.
    * @throws AppError MODEL_UNAVAILABLE when the manifest has no such graph (`encode` is optional).
@@ -158,6 +209,7 @@ export function toModelInfo(dir: string, manifest: ModelManifest): ModelInfo {
     classes: manifest.classes.map(({ id, name }) => ({ id, name })),
     imageSize: manifest.imageSize,
     capabilities: manifest.capabilities,
+    gptPrecisions: gptPrecisions(manifest),
     graphPath(name: GraphName): string {
       const graph = manifest.graphs[name];
       if (!graph) {
