@@ -212,14 +212,7 @@ export function workerLostRetry(attempts: number, maxAttempts: number): JobFailu
 
 /** QUEUE_FULL, retryable: the same request may succeed once workers drain the queue. */
 export function queueFull(maxQueued: number): AppError {
-  return new AppError(
-    'QUEUE_FULL',
-    `the queue already holds its maximum of ${maxQueued} waiting jobs`,
-    {
-      retryable: true,
-      details: { maxQueued },
-    },
-  );
+  return errors.queueFull(maxQueued);
 }
 
 /** CONFLICT: the idempotency key was used before with other parameters. */
@@ -294,7 +287,7 @@ export function deletedEvent(
 
 /** A call before `start()` or after `close()`: a bug of the caller, not of the request. */
 export function queueClosed(): AppError {
-  return new AppError('INTERNAL_SERVER_ERROR', 'the job queue is not started or already closed');
+  return errors.internal('the job queue is not started or already closed');
 }
 
 const ALL_STATUSES: readonly JobStatus[] = [
