@@ -6,7 +6,7 @@
  */
 import { expect, it, vi } from 'vitest';
 import type { ClaimedJob, EnqueueInput, JobEvent, JobQueue } from '../../src/queue/job-queue.js';
-import type { JobQueueTunables } from '../../src/queue/queue-shared.js';
+import type { JobQueueTunables } from '../../src/queue/queue-tunables.js';
 import { TestClock } from '../support/test-clock.js';
 
 /** What the scenarios need from the suite that registers them. */

@@ -15,7 +15,7 @@ import type {
   JobOutput,
   JobQueue,
 } from '../../src/queue/job-queue.js';
-import type { JobQueueTunables } from '../../src/queue/queue-shared.js';
+import type { JobQueueTunables } from '../../src/queue/queue-tunables.js';
 import { cancelScenarios } from './queue-cancel.suite.js';
 import { deleteScenarios } from './queue-delete.suite.js';
 import { requestScenarios } from './queue-request.suite.js';

@@ -21,22 +21,22 @@ import type {
   QueueStats,
   RemovedJob,
 } from '../job-queue.js';
+import { ownRetention, validateEnqueue } from '../enqueue-checks.js';
+import { JobIdGenerator } from '../job-ids.js';
+import { countsToStats } from '../job-shapes.js';
 import {
   cannotCancel,
   cannotDelete,
-  ownRetention,
   cannotRetry,
-  countsToStats,
   idempotencyConflict,
-  newJobId,
   queueClosed,
-  queueFull,
+} from '../queue-errors.js';
+import {
   resolveTunables,
-  validateEnqueue,
-  WorkSignal,
   type JobQueueTunables,
   type ResolvedTunables,
-} from '../queue-shared.js';
+} from '../queue-tunables.js';
+import { WorkSignal } from '../work-signal.js';
 import { BullDispatcher } from './bull-dispatcher.js';
 import { WORK_SIGNAL } from './lua-held-scripts.js';
 import { LuaRunner } from './lua-scripts.js';
@@ -95,6 +95,7 @@ export class BullJobQueue implements JobQueue {
   private readonly keys: RedisKeys;
   private readonly listeners = new Set<(event: JobEvent) => void>();
   private readonly work = new WorkSignal();
+  private readonly ids = new JobIdGenerator();
   private readonly inFlight = new Set<Promise<unknown>>();
   private running: Running | null = null;
   private closing: Promise<void> | null = null;
@@ -159,7 +160,7 @@ export class BullJobQueue implements JobQueue {
       const { priority, maxAttempts } = validateEnqueue(input, this.tunables.defaultMaxAttempts);
       const { tenant, idempotencyKey } = input;
       const [outcome, pairs] = await lua.reply('hitaEnqueue', [
-        newJobId(this.tunables.clock()),
+        this.ids.next(this.tunables.clock()),
         tenant,
         input.kind,
         JSON.stringify(input.model),
@@ -174,7 +175,7 @@ export class BullJobQueue implements JobQueue {
         input.hold ? '1' : '',
         ownRetention(input.retentionMs, this.tunables.retentionMs) ?? '',
       ]);
-      if (outcome === 'full') throw queueFull(this.tunables.maxQueued ?? 0);
+      if (outcome === 'full') throw errors.queueFull(this.tunables.maxQueued ?? 0);
       if (outcome === 'conflict') throw idempotencyConflict(idempotencyKey ?? '');
       const hash = pairsToHash(pairs);
       // Should this process die right here, the sweep finds the orphan and dispatches it. A

@@ -89,13 +89,13 @@ local function finishRunning(id, to, errorJson)
   redis.call('HSET', jobKey(id), 'finishedAt', NOW_S, 'leaseToken', '', 'leaseUntil', '',
     'error', errorJson)
 end
--- Same text as workerLostFailure() in queue-shared.ts.
+-- Same text as workerLostFailure() in worker-lost.ts.
 local function workerLost(attempts, maxAttempts)
   return cjson.encode({ code = 'WORKER_LOST', retryable = false,
     message = 'the worker stopped renewing its lease; ' .. attempts .. ' of ' .. maxAttempts ..
       ' attempts used' })
 end
--- Same text as workerLostRetry() in queue-shared.ts.
+-- Same text as workerLostRetry() in worker-lost.ts.
 local function workerLostRetry(attempts, maxAttempts)
   return cjson.encode({ code = 'WORKER_LOST', retryable = true,
     message = 'the worker stopped renewing its lease; running it again (' .. attempts .. ' of ' ..

@@ -9,7 +9,8 @@ import type {
   JobStatus,
   RemovedJob,
 } from '../job-queue.js';
-import { isoOrNull, PRIORITY_LIMIT } from '../queue-shared.js';
+import { PRIORITY_LIMIT } from '../enqueue-checks.js';
+import { isoOrNull } from '../job-shapes.js';
 
 /** BullMQ's queue name under our prefix: its keys are `<prefix>:jobs:…`. */
 export const BULL_QUEUE_NAME = 'jobs';

@@ -3,7 +3,7 @@
  * scripts are atomic, so concurrent sweeps are harmless): lost workers, the queued TTL and
  * retention in bounded batches, then re-dispatch of jobs BullMQ lost track of.
  */
-import type { ResolvedTunables } from '../queue-shared.js';
+import type { ResolvedTunables } from '../queue-tunables.js';
 import type { BullDispatcher } from './bull-dispatcher.js';
 import type { LuaRunner } from './lua-scripts.js';
 import type { RedisKeys } from './redis-records.js';

@@ -13,7 +13,9 @@ import type {
   JobRecord,
   JobStatus,
 } from '../job-queue.js';
-import { leaseLost, newLeaseToken, type ResolvedTunables } from '../queue-shared.js';
+import { newLeaseToken } from '../job-ids.js';
+import { leaseLost } from '../queue-errors.js';
+import type { ResolvedTunables } from '../queue-tunables.js';
 import type { BullDispatcher } from './bull-dispatcher.js';
 import type { LuaRunner } from './lua-scripts.js';
 import { hashToRecord, pairsToHash } from './redis-records.js';

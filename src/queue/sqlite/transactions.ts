@@ -5,7 +5,7 @@
 import type Database from 'better-sqlite3';
 import { errors } from '../../errors.js';
 import type { JobEvent, JobEventType, JobFailure, JobProgress } from '../job-queue.js';
-import { workerLostFailure } from '../queue-shared.js';
+import { workerLostFailure } from '../worker-lost.js';
 import type { JobRow } from './rows.js';
 import type { Statements } from './statements.js';
 
