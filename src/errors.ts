@@ -31,33 +31,46 @@ export type ErrorCode =
   | 'PERSISTED_QUERY_NOT_FOUND'
   | 'PERSISTED_QUERY_NOT_SUPPORTED';
 
+/**
+ * One entry per code: a code added to `ErrorCode` without one here (or one here that is not a
+ * code) fails to compile, so `ERROR_CODES` is the catalogue itself.
+ */
+const CATALOGUE: Record<ErrorCode, true> = {
+  BAD_USER_INPUT: true,
+  NOT_FOUND: true,
+  FORBIDDEN: true,
+  UNAUTHENTICATED: true,
+  CONFLICT: true,
+  QUEUE_FULL: true,
+  RATE_LIMITED: true,
+  CANCELLED: true,
+  GENERATION_FAILED: true,
+  MODEL_UNAVAILABLE: true,
+  EXECUTION_PROVIDER_UNAVAILABLE: true,
+  STORAGE_UNAVAILABLE: true,
+  JOB_UNREADABLE: true,
+  QUERY_TOO_COMPLEX: true,
+  SHUTTING_DOWN: true,
+  WORKER_LOST: true,
+  PAYLOAD_TOO_LARGE: true,
+  INTERNAL_SERVER_ERROR: true,
+  GRAPHQL_PARSE_FAILED: true,
+  GRAPHQL_VALIDATION_FAILED: true,
+  BAD_REQUEST: true,
+  OPERATION_RESOLUTION_FAILURE: true,
+  PERSISTED_QUERY_NOT_FOUND: true,
+  PERSISTED_QUERY_NOT_SUPPORTED: true,
+};
+
 /** Every code of the catalogue, for checks that a response's code is one of ours. */
-export const ERROR_CODES: readonly ErrorCode[] = [
-  'BAD_USER_INPUT',
-  'NOT_FOUND',
-  'FORBIDDEN',
-  'UNAUTHENTICATED',
-  'CONFLICT',
-  'QUEUE_FULL',
-  'RATE_LIMITED',
-  'CANCELLED',
-  'GENERATION_FAILED',
-  'MODEL_UNAVAILABLE',
-  'EXECUTION_PROVIDER_UNAVAILABLE',
-  'STORAGE_UNAVAILABLE',
-  'JOB_UNREADABLE',
-  'QUERY_TOO_COMPLEX',
-  'SHUTTING_DOWN',
-  'WORKER_LOST',
-  'PAYLOAD_TOO_LARGE',
-  'INTERNAL_SERVER_ERROR',
-  'GRAPHQL_PARSE_FAILED',
-  'GRAPHQL_VALIDATION_FAILED',
-  'BAD_REQUEST',
-  'OPERATION_RESOLUTION_FAILURE',
-  'PERSISTED_QUERY_NOT_FOUND',
-  'PERSISTED_QUERY_NOT_SUPPORTED',
-];
+export const ERROR_CODES: readonly ErrorCode[] = Object.freeze(
+  Object.keys(CATALOGUE) as ErrorCode[],
+);
+
+/** Whether `value` is a code of the catalogue (a code read back from storage or a thread). */
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(CATALOGUE, value);
+}
 
 /** The HTTP status of a whole request refused with this code (GraphQL field errors stay 200). */
 export function httpStatusOf(code: ErrorCode): number {
@@ -161,8 +174,14 @@ export const errors = {
   badVariables(message: string): AppError {
     return new AppError('BAD_USER_INPUT', message);
   },
+  /**
+   * A missing or unknown API key. Carries its HTTP status (401), so that Apollo refuses the whole
+   * request with it when the context function throws it as it is.
+   */
   unauthenticated(message: string): AppError {
-    return new AppError('UNAUTHENTICATED', message);
+    return new AppError('UNAUTHENTICATED', message, {
+      httpStatus: httpStatusOf('UNAUTHENTICATED'),
+    });
   },
   /** Any query limit (tokens, depth, aliases, directives, cost): refused before execution. */
   queryTooComplex(message: string, details: Record<string, unknown> = {}): AppError {
@@ -198,6 +217,14 @@ export const errors = {
   conflict(message: string, details: Record<string, unknown> = {}): AppError {
     return new AppError('CONFLICT', message, { details });
   },
+  /** QUEUE_FULL, retryable: the same request may succeed once workers drain the queue. */
+  queueFull(maxQueued: number): AppError {
+    return new AppError(
+      'QUEUE_FULL',
+      `the queue already holds its maximum of ${maxQueued} waiting jobs`,
+      { retryable: true, details: { maxQueued } },
+    );
+  },
   cancelled(jobId: string): AppError {
     return new AppError('CANCELLED', `job ${jobId} was cancelled`, { details: { jobId } });
   },
@@ -210,6 +237,13 @@ export const errors = {
       cause,
     });
   },
+  /**
+   * An object store that cannot serve (unreachable, misconfigured, a disk error): `retryable`
+   * when trying again may succeed.
+   */
+  storageUnavailable(message: string, cause?: unknown, retryable = false): AppError {
+    return new AppError('STORAGE_UNAVAILABLE', message, { cause, retryable });
+  },
   generationFailed(message: string, cause?: unknown, retryable = false): AppError {
     return new AppError('GENERATION_FAILED', message, { cause, retryable });
   },
@@ -220,6 +254,23 @@ export const errors = {
       `job ${id} cannot be shown: ${field} is ${String(value)}, which its GraphQL type cannot carry`,
       { details: { id, field } },
     );
+  },
+  /**
+   * An error that crossed a thread or process boundary as its `toJSON()` form, made whole again.
+   * A code outside the catalogue (a peer of another version) becomes GENERATION_FAILED, keeping
+   * the peer's message and retryability.
+   */
+  revive(serialized: {
+    code: string;
+    message: string;
+    retryable: boolean;
+    details?: Record<string, unknown>;
+  }): AppError {
+    const { code, message, retryable, details } = serialized;
+    return new AppError(isErrorCode(code) ? code : 'GENERATION_FAILED', message, {
+      retryable,
+      ...(details ? { details } : {}),
+    });
   },
   /** A new job refused while this process drains (SIGTERM/SIGINT); HTTP 503, retryable. */
   shuttingDown(): AppError {

@@ -9,12 +9,12 @@ import express, { type Request, type Router } from 'express';
 import { WebSocketServer } from 'ws';
 import type { ApiKeys } from './auth.js';
 import type { ApiConfig } from './config.js';
-import { errors, isAppError } from './errors.js';
+import { errors } from './errors.js';
 import { createFormatError } from './format-error.js';
 import type { CostRateLimiter } from './guard/cost-rate-limiter.js';
 import { OperationGuard } from './guard/operation-guard.js';
 import { limitRules, parseOptions } from './guard/query-limits.js';
-import { apolloGuardPlugin, toHttpGraphQLError } from './http/apollo-guard-plugin.js';
+import { apolloGuardPlugin } from './http/apollo-guard-plugin.js';
 import { createGraphqlSse } from './http/graphql-sse-route.js';
 import { startGraphqlWs } from './http/graphql-ws-server.js';
 import { GuardedOperations } from './http/guarded-operations.js';
@@ -182,11 +182,9 @@ export async function startHttpServer(
     expressMiddleware(apollo, {
       context: async ({ req }) => {
         const header = req.get('authorization') ?? req.get('x-api-key');
-        try {
-          return { tenant: apiKeys.tenantOf(header), baseUrl: originOf(req), services };
-        } catch (error) {
-          throw isAppError(error) ? toHttpGraphQLError(error) : error;
-        }
+        // UNAUTHENTICATED goes out as it is: Apollo takes its 401 from the AppError's extensions
+        // and hands it to formatError, the one mapping of every transport.
+        return { tenant: apiKeys.tenantOf(header), baseUrl: originOf(req), services };
       },
     }),
   );

@@ -4,7 +4,7 @@
  */
 import { BullJobQueue, type BullJobQueueOptions } from './redis/bull-job-queue.js';
 import type { JobQueue } from './job-queue.js';
-import type { JobQueueTunables } from './queue-shared.js';
+import type { JobQueueTunables } from './queue-tunables.js';
 import { SqliteJobQueue, type SqliteJobQueueOptions } from './sqlite/sqlite-job-queue.js';
 
 /**

@@ -4,6 +4,7 @@
  * `JobConsumer`. Both engines pass one conformance suite (test/integration/queue.suite.ts) and
  * report failures as the same `AppError`s.
  */
+import type { ErrorCode } from '../errors.js';
 
 export type JobKind = 'GENERATE' | 'INPAINT' | 'STYLE_TRANSFER';
 
@@ -42,7 +43,8 @@ export interface JobOutput {
 }
 
 export interface JobFailure {
-  code: string;
+  /** From the catalogue; stored with the job and shown as `JobError.code`, so never renamed. */
+  code: ErrorCode;
   message: string;
   retryable: boolean;
 }

@@ -75,7 +75,11 @@ describe('toJob and toJobEvent', () => {
   it('name the worker of a job and carry the reason of an event', () => {
     expect(toJob(record('ran')).workerId).toBe('gpu-host:41:0');
     expect(toJob(record('waiting', { status: 'QUEUED', workerId: null })).workerId).toBeNull();
-    const error = { code: 'WORKER_LOST', message: 'lost; running it again', retryable: true };
+    const error = {
+      code: 'WORKER_LOST',
+      message: 'lost; running it again',
+      retryable: true,
+    } as const;
     const at = '2026-01-01T00:00:00.000Z';
     const base = { jobId: 'j', tenant: 't', sequence: 3, status: 'QUEUED' as const, at };
     expect(toJobEvent({ ...base, type: 'retrying', error })).toMatchObject({

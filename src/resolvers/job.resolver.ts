@@ -24,7 +24,7 @@ import {
 } from '../schema/job.inputs.js';
 import { Image, InputImage, Job, JobConnection, JobEvent } from '../schema/job.types.js';
 import { Upload } from '../schema/queue.types.js';
-import { encodeCursor } from '../queue/queue-shared.js';
+import { encodeCursor } from '../queue/list-cursor.js';
 import type { RequestContext } from './context.js';
 import { toJob, toJobEvent, toShowableJobs } from './job-mapping.js';
 import { COSTS } from '../schema/costs.js';

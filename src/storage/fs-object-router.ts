@@ -1,6 +1,6 @@
 import { pipeline } from 'node:stream/promises';
 import { Router, type Request, type Response } from 'express';
-import { AppError, isAppError } from '../errors.js';
+import { errors, isAppError } from '../errors.js';
 import type { FsObjectStore } from './fs-object-store.js';
 
 function sendError(res: Response, status: number, code: string, message: string): void {
@@ -134,9 +134,7 @@ export function fsObjectRouter(store: FsObjectStore): Router {
         res.destroy(); // mid-body: truncating is the only honest signal left
         return;
       }
-      const appError = isAppError(err)
-        ? err
-        : new AppError('STORAGE_UNAVAILABLE', String(err), { cause: err });
+      const appError = isAppError(err) ? err : errors.storageUnavailable(String(err), err);
       const statuses: Partial<Record<string, number>> = {
         BAD_USER_INPUT: 400,
         NOT_FOUND: 404,

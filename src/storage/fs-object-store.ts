@@ -69,13 +69,10 @@ async function discard(file: string): Promise<void> {
 }
 
 function unavailable(action: string, key: string, cause: unknown): AppError {
-  return new AppError(
-    'STORAGE_UNAVAILABLE',
+  return errors.storageUnavailable(
     `fs store: cannot ${action} ${JSON.stringify(key)}: ${codeOf(cause) ?? String(cause)}`,
-    {
-      retryable: true,
-      cause,
-    },
+    cause,
+    true,
   );
 }
 

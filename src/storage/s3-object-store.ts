@@ -1,5 +1,5 @@
 import { Client, type ClientOptions } from 'minio';
-import { AppError, errors, isAppError } from '../errors.js';
+import { errors, isAppError, type AppError } from '../errors.js';
 import {
   assertValidExpiry,
   assertValidLevelPrefix,
@@ -48,10 +48,9 @@ function clientFor(url: string, options: S3ObjectStoreOptions, region: string): 
   try {
     parsed = new URL(url);
   } catch (cause) {
-    throw new AppError(
-      'STORAGE_UNAVAILABLE',
+    throw errors.storageUnavailable(
       `s3 store: endpoint must be a URL like http://host:9000, got ${JSON.stringify(url)}`,
-      { cause },
+      cause,
     );
   }
   const useSSL = parsed.protocol === 'https:';
@@ -78,13 +77,10 @@ function translate(err: unknown, action: string, key: string): AppError {
   const isTransient =
     typeof code === 'string' &&
     (TRANSIENT_S3_CODES.has(code) || /^E[A-Z_]+$/.test(code) || code.startsWith('UND_ERR'));
-  return new AppError(
-    'STORAGE_UNAVAILABLE',
+  return errors.storageUnavailable(
     `s3 store: cannot ${action} ${JSON.stringify(key)}: ${String(code ?? '')} ${message}`.trim(),
-    {
-      retryable: isTransient,
-      cause: err,
-    },
+    err,
+    isTransient,
   );
 }
 

@@ -4,6 +4,7 @@ import type {
   ClaimedJob,
   JobConsumer,
   JobEvent,
+  JobFailure,
   JobOutput,
   JobProgress,
 } from '../queue/job-queue.js';
@@ -334,7 +335,7 @@ export class JobRunner {
         await queue.cancelled(claim);
         return { outcome: 'cancelled' };
       }
-      const failure = isAppError(error)
+      const failure: JobFailure = isAppError(error)
         ? { code: error.code, message: error.message, retryable: error.retryable }
         : { code: 'GENERATION_FAILED', message: String(error), retryable: true };
       if (!isAppError(error))

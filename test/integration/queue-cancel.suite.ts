@@ -116,7 +116,7 @@ export function cancelScenarios(kit: CancelScenarioKit): void {
 
   it('ends a failing job whose cancel came first CANCELLED: not retried, not FAILED', async () => {
     const { queue, claim } = await runningWithCancel();
-    const failure = { code: 'GENERATION_FAILED', message: 'device lost', retryable: true };
+    const failure = { code: 'GENERATION_FAILED', message: 'device lost', retryable: true } as const;
     const done = await queue.fail(claim, failure);
     expect(done).toMatchObject({ status: 'CANCELLED', error: null, attempts: 1 });
     expect(await record('fail-after-cancel', queue, claim.job.id)).toEqual([

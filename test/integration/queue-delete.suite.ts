@@ -127,7 +127,11 @@ export function deleteScenarios(kit: DeleteScenarioKit): void {
     ]);
     // A retried job is no longer finished: its own retention waits for its next end.
     const failing = (await queue.enqueue(input({ retentionMs: 300, maxAttempts: 1 }))).job;
-    await queue.fail(await claimNext(queue), { code: 'X', message: 'x', retryable: false });
+    await queue.fail(await claimNext(queue), {
+      code: 'GENERATION_FAILED',
+      message: 'x',
+      retryable: false,
+    });
     await queue.retry(failing.id);
     clock.advance(600);
     await new Promise((resolve) => setTimeout(resolve, 200)); // sweeps (every 50 ms) run on it

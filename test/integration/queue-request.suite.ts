@@ -6,7 +6,7 @@
  */
 import { expect, it, vi } from 'vitest';
 import type { ClaimedJob, EnqueueInput, JobQueue } from '../../src/queue/job-queue.js';
-import type { JobQueueTunables } from '../../src/queue/queue-shared.js';
+import type { JobQueueTunables } from '../../src/queue/queue-tunables.js';
 import { TestClock } from '../support/test-clock.js';
 
 /** Opens a fresh queue for one test; the caller's afterEach closes it. */

@@ -6,7 +6,7 @@
  */
 import { expect, it, vi } from 'vitest';
 import type { ClaimedJob, EnqueueInput, JobEvent, JobQueue } from '../../src/queue/job-queue.js';
-import type { JobQueueTunables } from '../../src/queue/queue-shared.js';
+import type { JobQueueTunables } from '../../src/queue/queue-tunables.js';
 import { TestClock } from '../support/test-clock.js';
 
 /** What the scenarios need from the suite that registers them. */
@@ -89,7 +89,11 @@ export function workerScenarios(hooks: WorkerScenarioHooks): void {
     const first = await claimAs(queue, 'host-a:11:0');
     expect(first.job.workerId).toBe('host-a:11:0');
     expect((await queue.get(job.id))?.workerId).toBe('host-a:11:0');
-    const requeued = await queue.fail(first, { code: 'X', message: 'busy', retryable: true });
+    const requeued = await queue.fail(first, {
+      code: 'GENERATION_FAILED',
+      message: 'busy',
+      retryable: true,
+    });
     expect(requeued).toMatchObject({ status: 'QUEUED', workerId: null });
     const second = await claimAs(queue, 'host-b:12:1');
     const done = await queue.complete(second, []);
@@ -98,7 +102,11 @@ export function workerScenarios(hooks: WorkerScenarioHooks): void {
     const failing = (await queue.enqueue(input())).job;
     const claim = await claimAs(queue, 'host-c:13:0');
     expect(claim.job.id).toBe(failing.id);
-    const failed = await queue.fail(claim, { code: 'X', message: 'broken', retryable: false });
+    const failed = await queue.fail(claim, {
+      code: 'GENERATION_FAILED',
+      message: 'broken',
+      retryable: false,
+    });
     expect(failed).toMatchObject({ status: 'FAILED', workerId: 'host-c:13:0' });
   });
 

@@ -15,7 +15,7 @@ import type {
   JobOutput,
   JobQueue,
 } from '../../src/queue/job-queue.js';
-import type { JobQueueTunables } from '../../src/queue/queue-shared.js';
+import type { JobQueueTunables } from '../../src/queue/queue-tunables.js';
 import { cancelScenarios } from './queue-cancel.suite.js';
 import { deleteScenarios } from './queue-delete.suite.js';
 import { requestScenarios } from './queue-request.suite.js';
@@ -247,7 +247,11 @@ export function describeJobQueue(name: string, factory: QueueFactory): void {
     it('retries FAILED and CANCELLED jobs under the same id with a fresh budget', async () => {
       const queue = await open();
       const { job } = await queue.enqueue(input({ maxAttempts: 1 }));
-      const failure = { code: 'GENERATION_FAILED', message: 'NaN logits', retryable: false };
+      const failure = {
+        code: 'GENERATION_FAILED',
+        message: 'NaN logits',
+        retryable: false,
+      } as const;
       const failed = await queue.fail(await claimNext(queue), failure);
       expect(failed).toMatchObject({ status: 'FAILED', error: failure, attempts: 1 });
       const retried = await queue.retry(job.id);
@@ -294,7 +298,7 @@ export function describeJobQueue(name: string, factory: QueueFactory): void {
         code: 'EXECUTION_PROVIDER_UNAVAILABLE',
         message: 'device busy',
         retryable: true,
-      };
+      } as const;
       const first = await claimNext(queue);
       const requeued = await queue.fail(first, failure);
       expect(backoffFor).toEqual([1]); // the attempt that failed
@@ -312,7 +316,11 @@ export function describeJobQueue(name: string, factory: QueueFactory): void {
       await expect(queue.complete(first, outputsOf(job.id))).rejects.toMatchObject({
         code: 'CONFLICT',
       });
-      const fatal = { code: 'GENERATION_FAILED', message: 'bad weights', retryable: false };
+      const fatal = {
+        code: 'GENERATION_FAILED',
+        message: 'bad weights',
+        retryable: false,
+      } as const;
       expect(await queue.fail(second, fatal)).toMatchObject({
         status: 'FAILED',
         attempts: 2,
@@ -334,7 +342,7 @@ export function describeJobQueue(name: string, factory: QueueFactory): void {
         code: 'EXECUTION_PROVIDER_UNAVAILABLE',
         message: 'device busy',
         retryable: true,
-      };
+      } as const;
       expect((await queue.fail(await claimNext(queue), failure)).status).toBe('QUEUED');
       const last = await queue.fail(await claimNext(queue), failure);
       expect(last).toMatchObject({ status: 'FAILED', attempts: 2, maxAttempts: 2, error: failure });
@@ -401,7 +409,7 @@ export function describeJobQueue(name: string, factory: QueueFactory): void {
         queue.progress(lost, { phase: 'decode', step: 1, total: 1 }),
       ).rejects.toMatchObject({ code: 'CONFLICT' });
       await expect(
-        queue.fail(lost, { code: 'X', message: 'late', retryable: true }),
+        queue.fail(lost, { code: 'GENERATION_FAILED', message: 'late', retryable: true }),
       ).rejects.toMatchObject({ code: 'CONFLICT' });
       await expect(queue.cancelled(lost)).rejects.toMatchObject({ code: 'CONFLICT' });
       await queue.complete(again, outputsOf(job.id));
@@ -555,7 +563,11 @@ export function describeJobQueue(name: string, factory: QueueFactory): void {
       const waiting = queue.waitForWork(HOUR_MS);
       await queue.enqueue(input());
       await waiting;
-      const failure = { code: 'EXECUTION_PROVIDER_UNAVAILABLE', message: 'busy', retryable: true };
+      const failure = {
+        code: 'EXECUTION_PROVIDER_UNAVAILABLE',
+        message: 'busy',
+        retryable: true,
+      } as const;
       await queue.fail(await claimNext(queue), failure);
       clock.advance(300); // the backoff ends on the engine's clock
       let claim: ClaimedJob | null = null;

@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { BullJobQueue } from '../../src/queue/redis/bull-job-queue.js';
 import type { JobQueueConfig } from '../../src/queue/create-job-queue.js';
 import type { JobQueue } from '../../src/queue/job-queue.js';
-import type { JobQueueTunables } from '../../src/queue/queue-shared.js';
+import type { JobQueueTunables } from '../../src/queue/queue-tunables.js';
 import { SqliteJobQueue } from '../../src/queue/sqlite/sqlite-job-queue.js';
 import { describeJobQueue, eventTranscripts, type QueueFixture } from './queue.suite.js';
 import { startRedis } from '../support/redis-server.js';

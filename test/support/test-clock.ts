@@ -1,5 +1,5 @@
 /**
- * A controllable clock for the queue engines' `clock` tunable (src/queue/queue-shared.ts): it
+ * A controllable clock for the queue engines' `clock` tunable (src/queue/queue-tunables.ts): it
  * stands still at its start time and moves only when a test advances it. Everything an engine
  * decides on its clock (backoffs, leases, TTLs, retention, worker liveness, timestamps; the
  * Redis engine passes it to every Lua script as `now`) then follows the test, not the machine.

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { AppError, errors } from '../../errors.js';
+import { errors, type AppError } from '../../errors.js';
 import type { InferenceProgress } from '../inference-engine.js';
 import type {
   EngineStats,
@@ -144,8 +144,7 @@ export class WorkerEngine implements InferenceEngine {
       case 'failed': {
         const pending = this.jobs.get(message.jobId);
         this.jobs.delete(message.jobId);
-        const { code, message: text, retryable, details } = message.error;
-        pending?.reject(new AppError(code, text, { retryable, ...(details ? { details } : {}) }));
+        pending?.reject(errors.revive(message.error));
         break;
       }
       case 'stats':

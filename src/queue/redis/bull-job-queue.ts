@@ -17,26 +17,19 @@ import type {
   JobProgress,
   JobQueue,
   JobRecord,
-  JobStatus,
   QueueStats,
   RemovedJob,
 } from '../job-queue.js';
+import { ownRetention, validateEnqueue } from '../enqueue-checks.js';
+import { JobIdGenerator } from '../job-ids.js';
+import { countsToStats } from '../job-shapes.js';
+import { queueClosed } from '../queue-errors.js';
 import {
-  cannotCancel,
-  cannotDelete,
-  ownRetention,
-  cannotRetry,
-  countsToStats,
-  idempotencyConflict,
-  newJobId,
-  queueClosed,
-  queueFull,
   resolveTunables,
-  validateEnqueue,
-  WorkSignal,
   type JobQueueTunables,
   type ResolvedTunables,
-} from '../queue-shared.js';
+} from '../queue-tunables.js';
+import { WorkSignal } from '../work-signal.js';
 import { BullDispatcher } from './bull-dispatcher.js';
 import { WORK_SIGNAL } from './lua-held-scripts.js';
 import { LuaRunner } from './lua-scripts.js';
@@ -55,6 +48,7 @@ import {
   type RedisKeys,
 } from './redis-records.js';
 import { sweepRedis } from './redis-sweep.js';
+import { expectOutcome, ScriptOutcome } from './script-outcomes.js';
 import { RedisWorkerCalls } from './redis-worker-calls.js';
 
 /** Options of `BullJobQueue`. */
@@ -95,6 +89,7 @@ export class BullJobQueue implements JobQueue {
   private readonly keys: RedisKeys;
   private readonly listeners = new Set<(event: JobEvent) => void>();
   private readonly work = new WorkSignal();
+  private readonly ids = new JobIdGenerator();
   private readonly inFlight = new Set<Promise<unknown>>();
   private running: Running | null = null;
   private closing: Promise<void> | null = null;
@@ -118,7 +113,7 @@ export class BullJobQueue implements JobQueue {
       onMessage: (message) => this.deliver(message),
       onWarning,
     });
-    const lua = new LuaRunner(connections.commands, this.prefix, clock);
+    const lua = new LuaRunner(connections.commands, this.keys, this.prefix, clock);
     const bull = new BullDispatcher({
       connection: connections.bull,
       prefix: this.prefix,
@@ -158,8 +153,11 @@ export class BullJobQueue implements JobQueue {
     return this.track(async ({ lua, bull }) => {
       const { priority, maxAttempts } = validateEnqueue(input, this.tunables.defaultMaxAttempts);
       const { tenant, idempotencyKey } = input;
-      const [outcome, pairs] = await lua.reply('hitaEnqueue', [
-        newJobId(this.tunables.clock()),
+      const id = this.ids.next(this.tunables.clock());
+      const ownKeys = [...lua.jobKeys(id), this.keys.tenant(tenant)];
+      if (idempotencyKey !== undefined) ownKeys.push(this.keys.idempotency(tenant, idempotencyKey));
+      const [word, pairs] = await lua.reply('hitaEnqueue', ownKeys, [
+        id,
         tenant,
         input.kind,
         JSON.stringify(input.model),
@@ -167,20 +165,23 @@ export class BullJobQueue implements JobQueue {
         priority,
         maxAttempts,
         JSON.stringify(idempotencyKey ?? null),
-        idempotencyKey === undefined ? '' : this.keys.idempotency(tenant, idempotencyKey),
-        this.keys.tenant(tenant),
         this.tunables.maxQueued ?? '',
         input.idempotencyFingerprint ?? '',
         input.hold ? '1' : '',
         ownRetention(input.retentionMs, this.tunables.retentionMs) ?? '',
       ]);
-      if (outcome === 'full') throw queueFull(this.tunables.maxQueued ?? 0);
-      if (outcome === 'conflict') throw idempotencyConflict(idempotencyKey ?? '');
+      const outcome = expectOutcome(word, [ScriptOutcome.Created, ScriptOutcome.Existing], {
+        jobId: id,
+        change: 'enqueue',
+        maxQueued: this.tunables.maxQueued,
+        idempotencyKey,
+      });
       const hash = pairsToHash(pairs);
       // Should this process die right here, the sweep finds the orphan and dispatches it. A
       // held job reaches BullMQ only when released.
-      if (outcome === 'created' && !input.hold) await bull.addRun(hash, 0);
-      return { job: hashToRecord(hash), created: outcome === 'created' };
+      const created = outcome === ScriptOutcome.Created;
+      if (created && !input.hold) await bull.addRun(hash, 0);
+      return { job: hashToRecord(hash), created };
     });
   }
 
@@ -202,23 +203,23 @@ export class BullJobQueue implements JobQueue {
 
   cancel(id: string): Promise<JobRecord> {
     return this.track(async ({ lua, bull }) => {
-      const [outcome, pairs] = await lua.reply('hitaCancel', [id]);
-      if (outcome === 'missing') throw errors.notFound('job', id);
-      if (outcome !== 'cancelled' && outcome !== 'requested') {
-        throw cannotCancel(id, outcome as JobStatus);
-      }
+      const [word, pairs] = await lua.reply('hitaCancel', lua.jobKeys(id), [id]);
+      const outcome = expectOutcome(
+        word,
+        [ScriptOutcome.Cancelled, ScriptOutcome.CancelRequested],
+        { jobId: id, change: 'cancel' },
+      );
       const hash = pairsToHash(pairs);
       // A delivery BullMQ already handed out is dropped as stale at claim time instead.
-      if (outcome === 'cancelled') await bull.remove(hash.bullId ?? '');
+      if (outcome === ScriptOutcome.Cancelled) await bull.remove(hash.bullId ?? '');
       return hashToRecord(hash);
     });
   }
 
   retry(id: string): Promise<JobRecord> {
     return this.track(async ({ lua, bull }) => {
-      const [outcome, pairs] = await lua.reply('hitaRetry', [id]);
-      if (outcome === 'missing') throw errors.notFound('job', id);
-      if (outcome !== 'ok') throw cannotRetry(id, outcome as JobStatus);
+      const [word, pairs] = await lua.reply('hitaRetry', lua.jobKeys(id), [id]);
+      expectOutcome(word, [ScriptOutcome.Ok], { jobId: id, change: 'retry' });
       const hash = pairsToHash(pairs);
       await bull.addRun(hash, 0);
       return hashToRecord(hash);
@@ -227,7 +228,7 @@ export class BullJobQueue implements JobQueue {
 
   position(id: string): Promise<number | null> {
     return this.track(async ({ lua }) => {
-      const place = Number(await lua.run('hitaPosition', [id]));
+      const place = Number(await lua.run('hitaPosition', lua.jobKey(id), [id]));
       return place > 0 ? place : null;
     });
   }
@@ -262,7 +263,7 @@ export class BullJobQueue implements JobQueue {
   releaseHeld(ids: string[]): Promise<void> {
     return this.track(async ({ lua, bull }) => {
       if (ids.length === 0) return;
-      const flat = (await lua.run('hitaReleaseHeld', ids)) as string[];
+      const flat = (await lua.run('hitaReleaseHeld', [], ids)) as string[];
       const released: Record<string, string>[] = [];
       for (let i = 0; i + 4 <= flat.length; i += 4) {
         const [id = '', bullId = '', priority = '0', kind = 'GENERATE'] = flat.slice(i, i + 4);
@@ -278,15 +279,14 @@ export class BullJobQueue implements JobQueue {
 
   discardHeld(ids: string[]): Promise<void> {
     return this.track(async ({ lua }) => {
-      if (ids.length > 0) await lua.run('hitaDiscard', ids);
+      if (ids.length > 0) await lua.run('hitaDiscard', [], ids);
     });
   }
 
   delete(id: string): Promise<RemovedJob> {
     return this.track(async ({ lua }) => {
-      const [outcome, note] = await lua.reply('hitaDelete', [id]);
-      if (outcome === 'missing') throw errors.notFound('job', id);
-      if (outcome !== 'deleted') throw cannotDelete(id, outcome as JobStatus);
+      const [word, note] = await lua.reply('hitaDelete', lua.jobKeys(id), [id]);
+      expectOutcome(word, [ScriptOutcome.Deleted], { jobId: id, change: 'delete' });
       return parseRemovedJob(String(note));
     });
   }

@@ -4,11 +4,23 @@
  * publish), so no script can change a job's visible state without its event.
  */
 
-/** Prepended to every script. */
+/**
+ * Prepended to every script. KEYS[1…11] are the engine's shared keys, the same for every script
+ * and in the order of `sharedKeys()` (redis-records.ts): the helpers below reach most of them.
+ * A script's own keys follow from KEYS[12]. ARGV[1…3] are the key prefix, now (epoch ms) and now
+ * (ISO-8601); a script's own arguments follow from ARGV[4]. A job's own keys (its hash and event
+ * list) are computed here from its id, because sweeps and batch calls find their ids in the data.
+ */
 export const PRELUDE = `
+local QUEUE, QUEUED_AT, AVAILABLE, HELD, LEASES = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local FINISHED, EXPIRING, COUNTS, REMOVED, REMOVED_AT = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local WORKERS = KEYS[11]
 local P, NOW_S, ISO = ARGV[1], ARGV[2], ARGV[3]
 local NOW = tonumber(NOW_S)
+-- A pub/sub channel, not a key: every event and the work signal are published on it.
+local CHANNEL = P .. ':events'
 local function jobKey(id) return P .. ':job:' .. id end
+local function eventsKey(id) return P .. ':events:' .. id end
 -- Claim order as a sortable string: priority descending, then creation, then id.
 local function queueMember(id, priority, createdAt)
   return string.format('%07d:%015d:%s', 1000000 - tonumber(priority), tonumber(createdAt), id)
@@ -16,19 +28,19 @@ end
 local function unindex(id, status)
   if status == 'QUEUED' then
     local h = redis.call('HMGET', jobKey(id), 'priority', 'createdAt')
-    redis.call('ZREM', P .. ':queue', queueMember(id, h[1], h[2]))
-    redis.call('ZREM', P .. ':queued-at', id)
-    redis.call('ZREM', P .. ':available', id)
+    redis.call('ZREM', QUEUE, queueMember(id, h[1], h[2]))
+    redis.call('ZREM', QUEUED_AT, id)
+    redis.call('ZREM', AVAILABLE, id)
     -- Leaving QUEUED ends a hold (lua-held-scripts.ts): a retry later runs the job for real.
     redis.call('HDEL', jobKey(id), 'held')
-    redis.call('ZREM', P .. ':held', id)
+    redis.call('ZREM', HELD, id)
   elseif status == 'RUNNING' then
-    redis.call('ZREM', P .. ':leases', id)
+    redis.call('ZREM', LEASES, id)
   else
-    redis.call('ZREM', P .. ':finished', id)
-    redis.call('ZREM', P .. ':expiring', id)
+    redis.call('ZREM', FINISHED, id)
+    redis.call('ZREM', EXPIRING, id)
   end
-  redis.call('HINCRBY', P .. ':counts', status, -1)
+  redis.call('HINCRBY', COUNTS, status, -1)
 end
 -- score: queuedAt when QUEUED, leaseUntil when RUNNING, finishedAt otherwise. A QUEUED job's
 -- availableAt must already be set: waitForWork reads the next one from ':available'. A finished
@@ -36,17 +48,17 @@ end
 local function index(id, status, score)
   if status == 'QUEUED' then
     local h = redis.call('HMGET', jobKey(id), 'priority', 'createdAt', 'availableAt')
-    redis.call('ZADD', P .. ':queue', 0, queueMember(id, h[1], h[2]))
-    redis.call('ZADD', P .. ':queued-at', score, id)
-    redis.call('ZADD', P .. ':available', h[3], id)
+    redis.call('ZADD', QUEUE, 0, queueMember(id, h[1], h[2]))
+    redis.call('ZADD', QUEUED_AT, score, id)
+    redis.call('ZADD', AVAILABLE, h[3], id)
   elseif status == 'RUNNING' then
-    redis.call('ZADD', P .. ':leases', score, id)
+    redis.call('ZADD', LEASES, score, id)
   else
-    redis.call('ZADD', P .. ':finished', score, id)
+    redis.call('ZADD', FINISHED, score, id)
     local own = redis.call('HGET', jobKey(id), 'retentionMs')
-    if own and own ~= '' then redis.call('ZADD', P .. ':expiring', score + tonumber(own), id) end
+    if own and own ~= '' then redis.call('ZADD', EXPIRING, score + tonumber(own), id) end
   end
-  redis.call('HINCRBY', P .. ':counts', status, 1)
+  redis.call('HINCRBY', COUNTS, status, 1)
   redis.call('HSET', jobKey(id), 'status', status)
 end
 local function move(id, from, to, score)
@@ -63,8 +75,8 @@ local function emit(id, eventType, extra, status)
   local event = '{"jobId":' .. cjson.encode(id) .. ',"tenant":' .. cjson.encode(h[1]) ..
     ',"type":"' .. eventType .. '","sequence":' .. seq .. ',"status":"' .. (status or h[2]) ..
     '","at":"' .. ISO .. '"' .. extra .. '}'
-  redis.call('RPUSH', P .. ':events:' .. id, event)
-  redis.call('PUBLISH', P .. ':events', event)
+  redis.call('RPUSH', eventsKey(id), event)
+  redis.call('PUBLISH', CHANNEL, event)
 end
 -- The one way a finished job goes (deleteJob and retention): record, indexes, tenant entry,
 -- idempotency key and events, leaving its note in ':removed' (JobRemovals) for the retention
@@ -78,10 +90,10 @@ local function removeJob(id)
   unindex(id, h[1])
   redis.call('ZREM', h[2], string.format('%015d:%s', tonumber(h[4]), id))
   if h[3] ~= '' and redis.call('GET', h[3]) == id then redis.call('DEL', h[3]) end
-  redis.call('HSET', P .. ':removed', id, '{"id":' .. cjson.encode(id) .. ',"tenant":' ..
+  redis.call('HSET', REMOVED, id, '{"id":' .. cjson.encode(id) .. ',"tenant":' ..
     cjson.encode(h[5]) .. ',"params":' .. h[6] .. ',"outputs":' .. h[7] .. '}')
-  redis.call('ZADD', P .. ':removed-at', NOW, id)
-  redis.call('DEL', key, P .. ':events:' .. id)
+  redis.call('ZADD', REMOVED_AT, NOW, id)
+  redis.call('DEL', key, eventsKey(id))
   return true
 end
 local function finishRunning(id, to, errorJson)
@@ -89,13 +101,13 @@ local function finishRunning(id, to, errorJson)
   redis.call('HSET', jobKey(id), 'finishedAt', NOW_S, 'leaseToken', '', 'leaseUntil', '',
     'error', errorJson)
 end
--- Same text as workerLostFailure() in queue-shared.ts.
+-- Same text as workerLostFailure() in worker-lost.ts.
 local function workerLost(attempts, maxAttempts)
   return cjson.encode({ code = 'WORKER_LOST', retryable = false,
     message = 'the worker stopped renewing its lease; ' .. attempts .. ' of ' .. maxAttempts ..
       ' attempts used' })
 end
--- Same text as workerLostRetry() in queue-shared.ts.
+-- Same text as workerLostRetry() in worker-lost.ts.
 local function workerLostRetry(attempts, maxAttempts)
   return cjson.encode({ code = 'WORKER_LOST', retryable = true,
     message = 'the worker stopped renewing its lease; running it again (' .. attempts .. ' of ' ..

@@ -1,16 +1,21 @@
-/** The Redis engine's Lua scripts for worker calls; conventions in lua-scripts.ts. */
+/**
+ * The Redis engine's scripts for worker calls; conventions in lua-prelude.ts. The single-job
+ * scripts take KEYS 12… the job's hash and its event list, and name their ARGV on their first
+ * lines.
+ */
 
 /** ARGV 4… id, BullMQ job id of the delivery, token, workerId, leaseMs, graceMs. */
 export const CLAIM = `
-local id = ARGV[4]
-local key = jobKey(id)
+local key = KEYS[12]
+local id, bullId, token, workerId = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local leaseMs, graceMs = tonumber(ARGV[8]), tonumber(ARGV[9])
 local h = redis.call('HMGET', key, 'status', 'bullId', 'leaseUntil')
 local status = h[1]
 -- Deliveries the record does not expect (cancelled, finished, superseded) are dropped.
-if not status or h[2] ~= ARGV[5] then return { 'stale' } end
+if not status or h[2] ~= bullId then return { 'stale' } end
 if status == 'RUNNING' then
   -- BullMQ hands a RUNNING job out again only after its lock expired: the worker is lost.
-  if (tonumber(h[3]) or 0) > NOW + tonumber(ARGV[9]) then return { 'stale' } end
+  if (tonumber(h[3]) or 0) > NOW + graceMs then return { 'stale' } end
   local ended = endLostLease(id)
   if ended then return { 'ended', ended } end
   -- It runs again: first the event that says why, as if it went back to the queue and out again
@@ -20,36 +25,41 @@ if status == 'RUNNING' then
 elseif status ~= 'QUEUED' then
   return { 'stale' }
 end
-local leaseUntil = NOW + tonumber(ARGV[8])
+local leaseUntil = NOW + leaseMs
 move(id, status, 'RUNNING', leaseUntil)
 redis.call('HINCRBY', key, 'attempts', 1)
-redis.call('HSET', key, 'leaseToken', ARGV[6], 'leaseUntil', string.format('%d', leaseUntil),
-  'workerId', ARGV[7], 'startedAt', NOW_S, 'progress', 'null', 'error', 'null', 'availableAt', '')
+redis.call('HSET', key, 'leaseToken', token, 'leaseUntil', string.format('%d', leaseUntil),
+  'workerId', workerId, 'startedAt', NOW_S, 'progress', 'null', 'error', 'null', 'availableAt', '')
 emit(id, 'active', '')
 return { 'claimed', redis.call('HGETALL', key) }
 `;
 
-/** ARGV 4… id, token, leaseMs, '1' to renew or '0' when BullMQ's lock is gone. */
+/**
+ * KEYS 12… the job's hash (no event list: a heartbeat emits nothing). ARGV 4… id, token,
+ * leaseMs, '1' to renew or '0' when BullMQ's lock is gone.
+ */
 export const HEARTBEAT = `
-local id = ARGV[4]
-local h = redis.call('HMGET', jobKey(id), 'status', 'leaseToken', 'cancelRequested', 'bullId')
+local key = KEYS[12]
+local id, token, leaseMs, renew = ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7]
+local h = redis.call('HMGET', key, 'status', 'leaseToken', 'cancelRequested', 'bullId')
 if not h[1] then return { 0, 0, '' } end
 local cancel = (h[1] == 'CANCELLED' or h[3] == '1') and 1 or 0
-if h[1] ~= 'RUNNING' or h[2] ~= ARGV[5] then return { 0, cancel, h[4] } end
-local leaseUntil = NOW + tonumber(ARGV[6])
-if ARGV[7] ~= '1' then leaseUntil = 0 end
-redis.call('HSET', jobKey(id), 'leaseUntil', string.format('%d', leaseUntil))
-redis.call('ZADD', P .. ':leases', leaseUntil, id)
-return { ARGV[7] == '1' and 1 or 0, cancel, h[4] }
+if h[1] ~= 'RUNNING' or h[2] ~= token then return { 0, cancel, h[4] } end
+local leaseUntil = NOW + leaseMs
+if renew ~= '1' then leaseUntil = 0 end
+redis.call('HSET', key, 'leaseUntil', string.format('%d', leaseUntil))
+redis.call('ZADD', LEASES, leaseUntil, id)
+return { renew == '1' and 1 or 0, cancel, h[4] }
 `;
 
 /** ARGV 4… id, token, progress JSON. */
 export const PROGRESS = `
-local id = ARGV[4]
-local owned = leased(id, ARGV[5])
+local key = KEYS[12]
+local id, token, progress = ARGV[4], ARGV[5], ARGV[6]
+local owned = leased(id, token)
 if owned ~= 'ok' then return { owned } end
-redis.call('HSET', jobKey(id), 'progress', ARGV[6])
-emit(id, 'progress', ',"progress":' .. ARGV[6])
+redis.call('HSET', key, 'progress', progress)
+emit(id, 'progress', ',"progress":' .. progress)
 return { 'ok' }
 `;
 
@@ -58,19 +68,19 @@ return { 'ok' }
  * before a 'completed' call wins: the job ends CANCELLED and the outputs are not kept.
  */
 export const FINISH = `
-local id = ARGV[4]
-local owned = leased(id, ARGV[5])
+local key = KEYS[12]
+local id, token, outcome, outputs = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local owned = leased(id, token)
 if owned ~= 'ok' then return { owned } end
-local outcome = ARGV[6]
-if redis.call('HGET', jobKey(id), 'cancelRequested') == '1' then outcome = 'cancelled' end
+if redis.call('HGET', key, 'cancelRequested') == '1' then outcome = 'cancelled' end
 if outcome == 'completed' then
   finishRunning(id, 'SUCCEEDED', 'null')
-  redis.call('HSET', jobKey(id), 'outputs', ARGV[7])
+  redis.call('HSET', key, 'outputs', outputs)
 else
   finishRunning(id, 'CANCELLED', 'null')
 end
 emit(id, outcome, '')
-return { 'ok', redis.call('HGETALL', jobKey(id)) }
+return { 'ok', redis.call('HGETALL', key) }
 `;
 
 /**
@@ -79,9 +89,9 @@ return { 'ok', redis.call('HGETALL', jobKey(id)) }
  * cancellation ends it instead. Returns { outcome, hash, bullId }.
  */
 export const RELEASE = `
-local id = ARGV[4]
-local key = jobKey(id)
-local owned = leased(id, ARGV[5])
+local key = KEYS[12]
+local id, token = ARGV[4], ARGV[5]
+local owned = leased(id, token)
 if owned ~= 'ok' then return { owned } end
 local h = redis.call('HMGET', key, 'cancelRequested', 'bullId', 'attempts')
 if h[1] == '1' then
@@ -103,9 +113,9 @@ return { 'released', redis.call('HGETALL', key), h[2] }
  * ('retrying' | 'failed' | 'cancelled'), hash, bullId of the claim's delivery }.
  */
 export const FAIL = `
-local id = ARGV[4]
-local key = jobKey(id)
-local owned = leased(id, ARGV[5])
+local key = KEYS[12]
+local id, token, failure, retryable, backoffMs = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local owned = leased(id, token)
 if owned ~= 'ok' then return { owned } end
 local h = redis.call('HMGET', key, 'attempts', 'maxAttempts', 'cancelRequested', 'bullId')
 -- A cancellation that was asked for wins over another try and over the failure.
@@ -114,31 +124,32 @@ if h[3] == '1' then
   emit(id, 'cancelled', '')
   return { 'cancelled', redis.call('HGETALL', key), h[4] }
 end
-if ARGV[7] == '1' and tonumber(h[1]) < tonumber(h[2]) then
+if retryable == '1' and tonumber(h[1]) < tonumber(h[2]) then
   local run = redis.call('HINCRBY', key, 'run', 1)
-  redis.call('HSET', key, 'error', ARGV[6], 'queuedAt', NOW_S, 'availableAt',
-    string.format('%d', NOW + tonumber(ARGV[8])), 'leaseToken', '', 'leaseUntil', '',
+  redis.call('HSET', key, 'error', failure, 'queuedAt', NOW_S, 'availableAt',
+    string.format('%d', NOW + tonumber(backoffMs)), 'leaseToken', '', 'leaseUntil', '',
     'workerId', '', 'bullId', id .. '-' .. run)
   move(id, 'RUNNING', 'QUEUED', NOW)
-  emit(id, 'retrying', ',"error":' .. ARGV[6])
+  emit(id, 'retrying', ',"error":' .. failure)
   return { 'retrying', redis.call('HGETALL', key), h[4] }
 end
-finishRunning(id, 'FAILED', ARGV[6])
-emit(id, 'failed', ',"error":' .. ARGV[6])
+finishRunning(id, 'FAILED', failure)
+emit(id, 'failed', ',"error":' .. failure)
 return { 'failed', redis.call('HGETALL', key), h[4] }
 `;
 
 /**
- * ARGV 4… workerId, worker TTL ms, '1' to announce or '0' to retire. The workers ZSET scores each
- * id by its last announce; ids silent for longer than the TTL are forgotten on the way.
+ * Only the shared KEYS (WORKERS). ARGV 4… workerId, worker TTL ms, '1' to announce or '0' to
+ * retire. The workers ZSET scores each id by its last announce; ids silent for longer than the
+ * TTL are forgotten on the way.
  */
 export const ANNOUNCE = `
-local key = P .. ':workers'
-redis.call('ZREMRANGEBYSCORE', key, '-inf', NOW - tonumber(ARGV[5]))
-if ARGV[6] == '1' then
-  redis.call('ZADD', key, NOW, ARGV[4])
+local workerId, ttlMs, isLive = ARGV[4], tonumber(ARGV[5]), ARGV[6]
+redis.call('ZREMRANGEBYSCORE', WORKERS, '-inf', NOW - ttlMs)
+if isLive == '1' then
+  redis.call('ZADD', WORKERS, NOW, workerId)
 else
-  redis.call('ZREM', key, ARGV[4])
+  redis.call('ZREM', WORKERS, workerId)
 end
 return 1
 `;

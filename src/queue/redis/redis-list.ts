@@ -5,7 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { JobFilter, JobPage, JobRecord } from '../job-queue.js';
-import { decodeCursor, encodeCursor, validatePageSize } from '../queue-shared.js';
+import { decodeCursor, encodeCursor, validatePageSize } from '../list-cursor.js';
 import { hashToRecord, tenantMember, type RedisKeys } from './redis-records.js';
 
 /** @throws AppError BAD_USER_INPUT for a bad `first` or `after` */

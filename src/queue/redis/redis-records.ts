@@ -9,7 +9,8 @@ import type {
   JobStatus,
   RemovedJob,
 } from '../job-queue.js';
-import { isoOrNull, PRIORITY_LIMIT } from '../queue-shared.js';
+import { PRIORITY_LIMIT } from '../enqueue-checks.js';
+import { isoOrNull } from '../job-shapes.js';
 
 /** BullMQ's queue name under our prefix: its keys are `<prefix>:jobs:…`. */
 export const BULL_QUEUE_NAME = 'jobs';
@@ -25,15 +26,29 @@ export function redisKeys(prefix: string) {
     tenant: (tenant: string) => `${prefix}:tenant:${encodeURIComponent(tenant)}`,
     idempotency: (tenant: string, key: string) =>
       `${prefix}:idem:${encodeURIComponent(tenant)}:${encodeURIComponent(key)}`,
-    counts: `${prefix}:counts`,
-    /** Live workers: a ZSET of worker ids scored by their last announce (epoch ms). */
-    workers: `${prefix}:workers`,
+    /** QUEUED jobs in claim order (members `queueMember`, lua-prelude.ts; all scored 0). */
+    queue: `${prefix}:queue`,
+    /** QUEUED jobs by when they were (re)queued: the queued TTL and the orphan check. */
+    queuedAt: `${prefix}:queued-at`,
     /** QUEUED jobs by the time they become claimable (backoff); held jobs are not in it. */
     available: `${prefix}:available`,
-    channel: `${prefix}:events`,
+    /** Held jobs (`EnqueueInput.hold`) by when they were enqueued. */
+    held: `${prefix}:held`,
+    /** RUNNING jobs by when their lease ends. */
+    leases: `${prefix}:leases`,
+    /** Finished jobs by when they finished (the queue's retention). */
+    finished: `${prefix}:finished`,
+    /** Finished jobs with their own shorter retention, by when it ends. */
+    expiring: `${prefix}:expiring`,
+    /** Jobs per status: a hash status → count. */
+    counts: `${prefix}:counts`,
     /** Notes of deleted jobs (JobRemovals): a hash id → JSON, and a ZSET by removal time. */
     removed: `${prefix}:removed`,
     removedAt: `${prefix}:removed-at`,
+    /** Live workers: a ZSET of worker ids scored by their last announce (epoch ms). */
+    workers: `${prefix}:workers`,
+    /** The pub/sub channel of every event and the work signal (not a key). */
+    channel: `${prefix}:events`,
     /** Where BullMQ keeps a job's hash: `<bullPrefix><bullId>`. */
     bullJobPrefix: `${prefix}:${BULL_QUEUE_NAME}:`,
   };
@@ -41,6 +56,26 @@ export function redisKeys(prefix: string) {
 
 /** The key names of one prefix. */
 export type RedisKeys = ReturnType<typeof redisKeys>;
+
+/**
+ * KEYS[1…11] of every script, in the order lua-prelude.ts names them (QUEUE … WORKERS): the
+ * indexes, counts and notes that the prelude's helpers keep in step with the job hashes.
+ */
+export function sharedKeys(keys: RedisKeys): readonly string[] {
+  return [
+    keys.queue,
+    keys.queuedAt,
+    keys.available,
+    keys.held,
+    keys.leases,
+    keys.finished,
+    keys.expiring,
+    keys.counts,
+    keys.removed,
+    keys.removedAt,
+    keys.workers,
+  ];
+}
 
 /** The tenant index member: `createdAt` (15 digits) and id, so lexical order is list order. */
 export function tenantMember(createdAtMs: number, id: string): string {

@@ -3,7 +3,7 @@
  * scripts are atomic, so concurrent sweeps are harmless): lost workers, the queued TTL and
  * retention in bounded batches, then re-dispatch of jobs BullMQ lost track of.
  */
-import type { ResolvedTunables } from '../queue-shared.js';
+import type { ResolvedTunables } from '../queue-tunables.js';
 import type { BullDispatcher } from './bull-dispatcher.js';
 import type { LuaRunner } from './lua-scripts.js';
 import type { RedisKeys } from './redis-records.js';
@@ -24,15 +24,15 @@ export async function sweepRedis(options: {
   // Held jobs whose operation died with its process (never released nor discarded).
   let looked = SWEEP_BATCH;
   while (looked === SWEEP_BATCH) {
-    looked = Number(await lua.run('hitaDiscardStale', [clock() - heldTtlMs, SWEEP_BATCH]));
+    looked = Number(await lua.run('hitaDiscardStale', [], [clock() - heldTtlMs, SWEEP_BATCH]));
   }
   for (;;) {
     const args = [queuedTtlMs ?? '', retentionMs, SWEEP_BATCH];
-    const [changed, ...expired] = (await lua.run('hitaSweep', args)) as [number, ...string[]];
+    const [changed, ...expired] = (await lua.run('hitaSweep', [], args)) as [number, ...string[]];
     await Promise.all(expired.map((bullId) => bull.remove(bullId)));
     if (changed === 0) break;
   }
-  const orphans = (await lua.run('hitaOrphans', [keys.bullJobPrefix, orphanAgeMs])) as string[];
+  const orphans = (await lua.run('hitaOrphans', [], [keys.bullJobPrefix, orphanAgeMs])) as string[];
   for (let i = 0; i + 5 <= orphans.length; i += 5) {
     const [id = '', bullId = '', priority = '0', kind = 'GENERATE', availableAt = '0'] =
       orphans.slice(i, i + 5);

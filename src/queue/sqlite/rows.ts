@@ -9,7 +9,7 @@ import type {
   JobRecord,
   JobStatus,
 } from '../job-queue.js';
-import { isoOrNull } from '../queue-shared.js';
+import { isoOrNull } from '../job-shapes.js';
 
 /** A `jobs` row as better-sqlite3 returns it (JSON columns as text, times as epoch ms). */
 export interface JobRow {

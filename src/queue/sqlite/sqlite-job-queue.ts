@@ -24,26 +24,23 @@ import type {
   RemovedJob,
 } from '../job-queue.js';
 import { isTerminal } from '../job-queue.js';
+import { ownRetention, validateEnqueue } from '../enqueue-checks.js';
+import { JobIdGenerator } from '../job-ids.js';
+import { deletedEvent, countsToStats } from '../job-shapes.js';
+import { decodeCursor, encodeCursor, validatePageSize } from '../list-cursor.js';
 import {
   cannotCancel,
   cannotDelete,
-  deletedEvent,
-  ownRetention,
   cannotRetry,
-  countsToStats,
-  decodeCursor,
-  encodeCursor,
   idempotencyConflict,
-  newJobId,
   queueClosed,
-  queueFull,
+} from '../queue-errors.js';
+import {
   resolveTunables,
-  validateEnqueue,
-  validatePageSize,
-  WorkSignal,
   type JobQueueTunables,
   type ResolvedTunables,
-} from '../queue-shared.js';
+} from '../queue-tunables.js';
+import { WorkSignal } from '../work-signal.js';
 import { migrate } from './migrations.js';
 import { rowToEvent, rowToRecord, type JobRow } from './rows.js';
 import { prepareStatements, type Statements } from './statements.js';
@@ -82,6 +79,7 @@ export class SqliteJobQueue implements JobQueue {
   }[] = [];
   private readonly listeners = new Set<(event: JobEvent) => void>();
   private readonly work = new WorkSignal();
+  private readonly ids = new JobIdGenerator();
   private db: Database.Database | null = null;
   private sql: Statements | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
@@ -179,11 +177,11 @@ export class SqliteJobQueue implements JobQueue {
               return { ok: true as const, value: { job: rowToRecord(existing), created: false } };
           }
           if (maxQueued !== undefined && queued >= maxQueued)
-            return { ok: false as const, error: queueFull(maxQueued) };
+            return { ok: false as const, error: errors.queueFull(maxQueued) };
           const now = this.tunables.clock();
           // INSERT … RETURNING always yields the row it inserted.
           const row = sql.insert.get({
-            id: newJobId(now),
+            id: this.ids.next(now),
             tenant: input.tenant,
             kind: input.kind,
             model: input.model,

@@ -13,12 +13,10 @@ import type {
   JobRecord,
   JobStatus,
 } from '../job-queue.js';
-import {
-  leaseLost,
-  newLeaseToken,
-  workerLostRetry,
-  type ResolvedTunables,
-} from '../queue-shared.js';
+import { newLeaseToken } from '../job-ids.js';
+import { leaseLost } from '../queue-errors.js';
+import type { ResolvedTunables } from '../queue-tunables.js';
+import { workerLostRetry } from '../worker-lost.js';
 import { rowToRecord, type JobRow } from './rows.js';
 import type { Statements } from './statements.js';
 import { endLostLeases, type Emit } from './transactions.js';

@@ -3,9 +3,9 @@
  * in the same transaction, and listeners told only after the commit succeeded.
  */
 import type Database from 'better-sqlite3';
-import { AppError } from '../../errors.js';
+import { errors } from '../../errors.js';
 import type { JobEvent, JobEventType, JobFailure, JobProgress } from '../job-queue.js';
-import { workerLostFailure } from '../queue-shared.js';
+import { workerLostFailure } from '../worker-lost.js';
 import type { JobRow } from './rows.js';
 import type { Statements } from './statements.js';
 
@@ -167,11 +167,7 @@ export function sweepOnce(
 function translateSqliteError(error: unknown): unknown {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && code.startsWith('SQLITE_BUSY')) {
-    return new AppError(
-      'INTERNAL_SERVER_ERROR',
-      'the queue database stayed locked by another process',
-      { retryable: true, cause: error },
-    );
+    return errors.internal('the queue database stayed locked by another process', error, true);
   }
   return error;
 }

@@ -1,0 +1,40 @@
+/** Contract values (job-queue.ts) that both engines build the same way from their own rows. */
+import type { JobEvent, JobStatus, QueueStats } from './job-queue.js';
+
+const ALL_STATUSES: readonly JobStatus[] = [
+  'QUEUED',
+  'RUNNING',
+  'SUCCEEDED',
+  'FAILED',
+  'CANCELLED',
+  'EXPIRED',
+];
+
+/** Stats from a count per status (absent statuses count 0) and the live workers. */
+export function countsToStats(countOf: (status: JobStatus) => number, workers: number): QueueStats {
+  const byStatus = Object.fromEntries(ALL_STATUSES.map((s) => [s, countOf(s)])) as Record<
+    JobStatus,
+    number
+  >;
+  return { depth: byStatus.QUEUED, running: byStatus.RUNNING, byStatus, workers };
+}
+
+/** The live `deleted` notification of a job just deleted: its last sequence and status. */
+export function deletedEvent(
+  job: { id: string; tenant: string; sequence: number; status: JobStatus },
+  nowMs: number,
+): JobEvent {
+  return {
+    jobId: job.id,
+    tenant: job.tenant,
+    type: 'deleted',
+    sequence: job.sequence,
+    status: job.status,
+    at: new Date(nowMs).toISOString(),
+  };
+}
+
+/** Milliseconds since the epoch → ISO-8601, or null. */
+export function isoOrNull(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
