@@ -127,7 +127,7 @@ export interface JobRequestLimits {
  * {@link checkMaskSize} is the rule they share.
  * @throws AppError BAD_USER_INPUT naming the field
  */
-export function validateJobRequest<D extends JobDraft>(
+export function validateJobRequest<const D extends JobDraft>(
   draft: D,
   model: ModelInfo,
   limits: JobRequestLimits,
