@@ -4,16 +4,18 @@ import type { ModelInfo, ModelManifest } from '../inference/model/model-manifest
 import {
   checkMaskSize,
   checkSeed,
-  draftOfStored,
   MAX_SEED,
-  QUEUE_KIND,
-  toJobParameters,
-  toObjectMetadata,
-  toStoredParams,
   validateJobRequest,
   type JobDraft,
   type JobRequestLimits,
 } from './job-request.js';
+import {
+  draftOfStored,
+  QUEUE_KIND,
+  toJobParameters,
+  toObjectMetadata,
+  toStoredParams,
+} from './stored-job.js';
 
 const SAMPLING = { cfgScale: 1.5, temperature: 1, topK: 0, topP: 1 };
 

@@ -1,10 +1,9 @@
 import { errors, quote, requireIntegerInRange } from '../errors.js';
 import type { ModelInfo } from '../inference/model/model-manifest.js';
 import type { ModelRegistry } from '../inference/model/model-registry.js';
+import { QUEUE_KIND, toStoredParams } from '../jobs/stored-job.js';
 import {
   checkMaskSize,
-  QUEUE_KIND,
-  toStoredParams,
   validateJobRequest,
   type GenerateDraft,
   type InpaintDraft,
