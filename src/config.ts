@@ -9,6 +9,9 @@ import {
 } from './inference/ort/execution-providers.js';
 import type { QueryLimits } from './guard/query-limits.js';
 import { PACKAGE_ROOT } from './paths.js';
+import type { JobQueueConfig } from './queue/create-job-queue.js';
+import type { ObjectStoreConfig } from './storage/create-object-store.js';
+import { DEFAULT_MAX_UPLOAD_BYTES } from './storage/fs-object-store.js';
 
 /** The model served when nothing names one. */
 export const DEFAULT_MODEL = 'hita-tiny-emoji';
@@ -27,21 +30,20 @@ export interface InferenceConfig {
   maxBatchRows: number;
 }
 
-export type QueueConfig =
-  | { kind: 'sqlite'; path: string; leaseMs: number; retentionMs: number; maxQueued: number }
-  | { kind: 'redis'; redisUrl: string; leaseMs: number; retentionMs: number; maxQueued: number };
-
-export type StorageConfig =
-  | { kind: 'fs'; rootDir: string; signingSecret: string; maxUploadBytes: number }
-  | {
-      kind: 's3';
-      endPoint: string;
-      accessKey: string;
-      secretKey: string;
-      bucket: string;
-      region: string;
-      publicEndPoint?: string;
-    };
+/** The workers of one process (`hita serve`, `hita worker`): one per device, each a `JobRunner`. */
+export interface WorkersConfig {
+  /** Device ordinals, one worker each (HITA_DEVICES, else HITA_WORKERS workers on 0 … N−1). */
+  devices: number[];
+  /** Jobs one worker runs at once (HITA_JOBS_PER_WORKER). */
+  jobsPerWorker: number;
+  /**
+   * The lease a worker takes with each claim and renews while it runs the job (HITA_LEASE_MS):
+   * a dead worker's job runs again once it expires. The engines get it per call, not at build.
+   */
+  leaseMs: number;
+  /** How long running jobs may finish after SIGTERM/SIGINT before they are handed back. */
+  drainMs: number;
+}
 
 /** The HTTP and WebSocket edge: who may connect, and what one request may ask for. */
 export interface ApiConfig {
@@ -73,13 +75,12 @@ export interface ServerConfig {
   apiKeys: string | undefined;
   logLevel: string;
   inference: InferenceConfig;
-  /** Device ordinals, one worker each. */
-  workerDevices: number[];
-  /** How long running jobs may finish after SIGTERM/SIGINT before they are handed back. */
-  drainMs: number;
-  jobsPerWorker: number;
-  queue: QueueConfig;
-  storage: StorageConfig;
+  workers: WorkersConfig;
+  /** The queue seam's slice, handed to `createJobQueue` as is. */
+  queue: JobQueueConfig & { retentionMs: number };
+  /** The storage seam's slice, handed to `createObjectStore` as is. */
+  storage: ObjectStoreConfig;
+  /** Lifetime of presigned URLs (outputs, inputs, uploads), in seconds. */
   urlTtlSeconds: number;
   limits: {
     maxCount: number;
@@ -88,7 +89,6 @@ export interface ServerConfig {
     /** The longest `retentionHours` a job may ask for (HITA_RETENTION_HOURS). */
     maxRetentionHours: number;
   };
-  redisUrl: string | undefined;
 }
 
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -147,7 +147,7 @@ export const env = z.object({
   HITA_PUBLIC_URL: z.string().url().optional(),
   HITA_SIGNING_SECRET: z.string().min(16).optional(),
   HITA_URL_TTL_SECONDS: intFrom(10, 7 * 24 * 3600).default(3600),
-  HITA_MAX_UPLOAD_BYTES: intFrom(1024, 1 << 30).default(10 * 1024 * 1024),
+  HITA_MAX_UPLOAD_BYTES: intFrom(1024, 1 << 30).default(DEFAULT_MAX_UPLOAD_BYTES),
   HITA_MAX_IMAGE_PIXELS: intFrom(1024, 1 << 28).default(16_777_216),
   HITA_MAX_COUNT: intFrom(1, 64).default(16),
   HITA_LEASE_MS: intFrom(1000, 3_600_000).default(30_000),
@@ -183,8 +183,94 @@ function signingSecret(dataDir: string, given: string | undefined, persist: bool
   return secret;
 }
 
+type Env = z.infer<typeof env>;
+
+/** Problems no single variable's schema sees: variables that go together, HITA_EP's list. */
+function crossChecks(source: NodeJS.ProcessEnv): {
+  issues: string[];
+  providers: ExecutionProvider[];
+} {
+  const issues: string[] = [];
+  const s3Given = [source.S3_ENDPOINT, source.S3_ACCESS_KEY, source.S3_SECRET_KEY].filter(
+    (v) => v !== undefined,
+  ).length;
+  if (s3Given > 0 && s3Given < 3)
+    issues.push('S3_ENDPOINT, S3_ACCESS_KEY and S3_SECRET_KEY go together');
+  let providers: ExecutionProvider[] = ['cpu'];
+  try {
+    providers = parseExecutionProviders(source.HITA_EP);
+  } catch (error) {
+    issues.push((error as Error).message);
+  }
+  return { issues, providers };
+}
+
+function apiConfigOf(e: Env, isDevelopmentMode: boolean): ApiConfig {
+  return {
+    isDevelopmentMode,
+    corsOrigins: e.HITA_CORS_ORIGINS ?? [],
+    metricsToken: e.HITA_METRICS_TOKEN,
+    persistedQueries: e.HITA_PERSISTED_QUERIES,
+    queryLimits: {
+      maxTokens: e.HITA_MAX_TOKENS,
+      maxDepth: e.HITA_MAX_QUERY_DEPTH,
+      maxAliases: e.HITA_MAX_ALIASES,
+      maxDirectives: e.HITA_MAX_DIRECTIVES,
+      maxCost: e.HITA_MAX_QUERY_COST,
+      introspection: e.HITA_INTROSPECTION ?? isDevelopmentMode,
+    },
+    rateLimitPoints: e.HITA_RATE_LIMIT_POINTS,
+    rateLimitWindowSeconds: e.HITA_RATE_LIMIT_WINDOW_SECONDS,
+    maxJobsPerRequest: e.HITA_MAX_JOBS_PER_REQUEST,
+    maxSubscriptionsPerTenant: e.HITA_MAX_SUBSCRIPTIONS_PER_TENANT,
+  };
+}
+
+/** REDIS_URL set: BullMQ on Redis; otherwise the embedded SQLite queue in the data dir. */
+function queueConfigOf(e: Env, dataDir: string): ServerConfig['queue'] {
+  const common = {
+    retentionMs: e.HITA_RETENTION_HOURS * 3_600_000,
+    maxQueued: e.HITA_MAX_QUEUED,
+  };
+  return e.REDIS_URL
+    ? { kind: 'redis', redisUrl: e.REDIS_URL, ...common }
+    : { kind: 'sqlite', path: join(dataDir, 'queue.sqlite'), ...common };
+}
+
+/** All three S3 variables set: the S3 store; otherwise the fs store under the data dir. */
+function storageConfigOf(e: Env, dataDir: string, persistSecret: boolean): ObjectStoreConfig {
+  if (e.S3_ENDPOINT && e.S3_ACCESS_KEY && e.S3_SECRET_KEY) {
+    return {
+      kind: 's3',
+      endPoint: e.S3_ENDPOINT,
+      accessKey: e.S3_ACCESS_KEY,
+      secretKey: e.S3_SECRET_KEY,
+      bucket: e.S3_BUCKET,
+      region: e.S3_REGION,
+      ...(e.S3_PUBLIC_ENDPOINT ? { publicEndPoint: e.S3_PUBLIC_ENDPOINT } : {}),
+    };
+  }
+  return {
+    kind: 'fs',
+    rootDir: join(dataDir, 'objects'),
+    signingSecret: signingSecret(dataDir, e.HITA_SIGNING_SECRET, persistSecret),
+    maxUploadBytes: e.HITA_MAX_UPLOAD_BYTES,
+  };
+}
+
+/** Freezes `value` and every object and array in it. */
+function deepFreeze<T>(value: T): Readonly<T> {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
 /**
- * Parses the whole environment once, collecting every problem before failing; the result is frozen.
+ * Parses the whole environment once, collecting every problem before failing; the result is
+ * frozen, slices included, and each slice goes to its factory as is (`queue` to
+ * `createJobQueue`, `storage` to `createObjectStore`).
  * @throws AppError BAD_USER_INPUT listing every bad or missing variable.
  */
 export function readServerConfig(
@@ -192,55 +278,20 @@ export function readServerConfig(
   { persistSecret = true } = {},
 ): Readonly<ServerConfig> {
   const parsed = env.safeParse(source);
-  if (!parsed.success) fail(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
-  const e = parsed.data;
-  const issues: string[] = [];
-  const s3Given = [e.S3_ENDPOINT, e.S3_ACCESS_KEY, e.S3_SECRET_KEY].filter(
-    (v) => v !== undefined,
-  ).length;
-  if (s3Given > 0 && s3Given < 3)
-    issues.push('S3_ENDPOINT, S3_ACCESS_KEY and S3_SECRET_KEY go together');
-  let providers: ExecutionProvider[] = ['cpu'];
-  try {
-    providers = parseExecutionProviders(e.HITA_EP);
-  } catch (error) {
-    issues.push((error as Error).message);
+  const { issues, providers } = crossChecks(source);
+  if (!parsed.success) {
+    issues.unshift(...parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
-  if (issues.length) fail(issues);
+  if (!parsed.success || issues.length) fail(issues);
+  const e = parsed.data;
   const dataDir = resolve(e.HITA_DATA_DIR);
-  // One worker per device: an explicit list wins; otherwise HITA_WORKERS workers on devices 0 … N−1.
-  const workerDevices = e.HITA_DEVICES
-    ? e.HITA_DEVICES.split(',').map(Number)
-    : Array.from({ length: e.HITA_WORKERS }, (_, i) => i);
-  const queueCommon = {
-    leaseMs: e.HITA_LEASE_MS,
-    retentionMs: e.HITA_RETENTION_HOURS * 3_600_000,
-    maxQueued: e.HITA_MAX_QUEUED,
-  };
   const isDevelopmentMode = !e.HITA_API_KEYS?.trim();
-  return Object.freeze({
+  return deepFreeze({
     port: e.PORT,
     // Without keys anyone who reaches the port is the one tenant: only this machine, unless asked.
     host: e.HITA_HOST ?? (isDevelopmentMode ? '127.0.0.1' : '0.0.0.0'),
     workerPort: e.HITA_WORKER_PORT,
-    api: {
-      isDevelopmentMode,
-      corsOrigins: e.HITA_CORS_ORIGINS ?? [],
-      metricsToken: e.HITA_METRICS_TOKEN,
-      persistedQueries: e.HITA_PERSISTED_QUERIES,
-      queryLimits: {
-        maxTokens: e.HITA_MAX_TOKENS,
-        maxDepth: e.HITA_MAX_QUERY_DEPTH,
-        maxAliases: e.HITA_MAX_ALIASES,
-        maxDirectives: e.HITA_MAX_DIRECTIVES,
-        maxCost: e.HITA_MAX_QUERY_COST,
-        introspection: e.HITA_INTROSPECTION ?? isDevelopmentMode,
-      },
-      rateLimitPoints: e.HITA_RATE_LIMIT_POINTS,
-      rateLimitWindowSeconds: e.HITA_RATE_LIMIT_WINDOW_SECONDS,
-      maxJobsPerRequest: e.HITA_MAX_JOBS_PER_REQUEST,
-      maxSubscriptionsPerTenant: e.HITA_MAX_SUBSCRIPTIONS_PER_TENANT,
-    },
+    api: apiConfigOf(e, isDevelopmentMode),
     dataDir,
     publicUrl: e.HITA_PUBLIC_URL,
     apiKeys: e.HITA_API_KEYS,
@@ -252,29 +303,17 @@ export function readServerConfig(
       threads: e.HITA_THREADS,
       maxBatchRows: e.HITA_MAX_BATCH_ROWS,
     },
-    workerDevices,
-    drainMs: Math.round(e.HITA_DRAIN_SECONDS * 1000),
-    jobsPerWorker: e.HITA_JOBS_PER_WORKER,
-    queue: e.REDIS_URL
-      ? { kind: 'redis', redisUrl: e.REDIS_URL, ...queueCommon }
-      : { kind: 'sqlite', path: join(dataDir, 'queue.sqlite'), ...queueCommon },
-    storage:
-      e.S3_ENDPOINT && e.S3_ACCESS_KEY && e.S3_SECRET_KEY
-        ? {
-            kind: 's3',
-            endPoint: e.S3_ENDPOINT,
-            accessKey: e.S3_ACCESS_KEY,
-            secretKey: e.S3_SECRET_KEY,
-            bucket: e.S3_BUCKET,
-            region: e.S3_REGION,
-            ...(e.S3_PUBLIC_ENDPOINT ? { publicEndPoint: e.S3_PUBLIC_ENDPOINT } : {}),
-          }
-        : {
-            kind: 'fs',
-            rootDir: join(dataDir, 'objects'),
-            signingSecret: signingSecret(dataDir, e.HITA_SIGNING_SECRET, persistSecret),
-            maxUploadBytes: e.HITA_MAX_UPLOAD_BYTES,
-          },
+    workers: {
+      // One worker per device: an explicit list wins; otherwise HITA_WORKERS workers on 0 … N−1.
+      devices: e.HITA_DEVICES
+        ? e.HITA_DEVICES.split(',').map(Number)
+        : Array.from({ length: e.HITA_WORKERS }, (_, i) => i),
+      jobsPerWorker: e.HITA_JOBS_PER_WORKER,
+      leaseMs: e.HITA_LEASE_MS,
+      drainMs: Math.round(e.HITA_DRAIN_SECONDS * 1000),
+    },
+    queue: queueConfigOf(e, dataDir),
+    storage: storageConfigOf(e, dataDir, persistSecret),
     urlTtlSeconds: e.HITA_URL_TTL_SECONDS,
     limits: {
       maxCount: e.HITA_MAX_COUNT,
@@ -282,6 +321,5 @@ export function readServerConfig(
       maxImagePixels: e.HITA_MAX_IMAGE_PIXELS,
       maxRetentionHours: e.HITA_RETENTION_HOURS,
     },
-    redisUrl: e.REDIS_URL,
   } satisfies ServerConfig);
 }

@@ -17,13 +17,17 @@ import { Metrics } from './metrics.js';
 import { PACKAGE_ROOT } from './paths.js';
 import { createJobQueue } from './queue/create-job-queue.js';
 import type { JobQueue } from './queue/job-queue.js';
+import { ImageUrlService } from './services/image-url-service.js';
 import { JobEventHub } from './services/job-event-hub.js';
 import { JobService } from './services/job-service.js';
+import { ModelService } from './services/model-service.js';
 import { RetentionService } from './services/retention-service.js';
+import { StatusService } from './services/status-service.js';
 import { SubscriptionQuota } from './services/subscription-quota.js';
 import { UploadService } from './services/upload-service.js';
 import { createObjectStore } from './storage/create-object-store.js';
-import { FsObjectStore, fsObjectRouter } from './storage/fs-object-store.js';
+import { fsObjectRouter } from './storage/fs-object-router.js';
+import { FsObjectStore } from './storage/fs-object-store.js';
 import type { ObjectStore } from './storage/object-store.js';
 import { startHttpServer, type HttpServer } from './server.js';
 import { JobRunner } from './worker/job-runner.js';
@@ -33,7 +37,7 @@ export interface Running {
   url: string | null;
   /**
    * Graceful and idempotent (the first SIGTERM/SIGINT): new jobs are refused with SHUTTING_DOWN
-   * and /readyz answers 503, claiming stops, running jobs get `drainMs` (HITA_DRAIN_SECONDS) to
+   * and /readyz answers 503, claiming stops, running jobs get `workers.drainMs` (HITA_DRAIN_SECONDS) to
    * finish and the rest are handed back to the queue, then WebSockets close with 1001 and the
    * seams close in reverse order (the engine threads only once no inference call is running).
    */
@@ -55,7 +59,7 @@ function startWorkers(
   logger: Logger,
   metrics: Metrics,
 ) {
-  return config.workerDevices.map((deviceId) => {
+  return config.workers.devices.map((deviceId) => {
     const workerLog = logger.child({ worker: deviceId });
     const engine: InferenceEngine = new WorkerEngine({
       modelsDir: config.inference.modelsDir,
@@ -74,8 +78,8 @@ function startWorkers(
       store,
       models,
       logger: workerLog,
-      maxConcurrentJobs: config.jobsPerWorker,
-      leaseMs: config.queue.leaseMs,
+      maxConcurrentJobs: config.workers.jobsPerWorker,
+      leaseMs: config.workers.leaseMs,
       defaultModel: config.inference.defaultModel,
       onImages: (n: number) => metrics.images.inc(n),
       onStepSeconds: (s: number) => metrics.stepSeconds.observe(s),
@@ -161,7 +165,7 @@ export async function serve(
   const unsubscribe = queue.onEvent((event) => events.publish(event));
   let workers: ReturnType<typeof startWorkers> = [];
   const batchRows = () => batchRowsOf(workers);
-  const hasWorkers = config.workerDevices.length > 0;
+  const hasWorkers = config.workers.devices.length > 0;
   const metrics = new Metrics({ queue, ...(hasWorkers ? { batchRows } : {}) });
   workers = startWorkers(config, queue, store, registry, logger, metrics);
   const http: HttpServer = await startHttpServer(
@@ -172,35 +176,14 @@ export async function serve(
         events,
         uploads: new UploadService(store, config.urlTtlSeconds, config.limits.maxImageBytes),
         subscriptions: new SubscriptionQuota(config.api.maxSubscriptionsPerTenant),
-        registry,
-        store,
-        defaultModel: config.inference.defaultModel,
-        urlTtlSeconds: config.urlTtlSeconds,
-        queueInfo: async () => {
-          const stats = await queue.stats();
-          return {
-            depth: stats.depth,
-            running: stats.running,
-            workers: stats.workers,
-            batchRows: await batchRows(),
-          };
-        },
-        health: async () => {
-          const queueOk = await queue.stats().then(
-            () => 'ok',
-            (e: Error) => e.message,
-          );
-          const storeOk = await store.stat('healthcheck').then(
-            () => 'ok',
-            (e: Error) => e.message,
-          );
-          return {
-            ok: queueOk === 'ok' && storeOk === 'ok',
-            queue: queueOk,
-            storage: storeOk,
-            workers: workers.length,
-          };
-        },
+        imageUrls: new ImageUrlService({ store, ttlSeconds: config.urlTtlSeconds }),
+        models: new ModelService({ registry, defaultModel: config.inference.defaultModel }),
+        status: new StatusService({
+          queue,
+          store,
+          batchRows,
+          workerCount: () => workers.length,
+        }),
       },
       apiKeys,
       api: config.api,
@@ -244,7 +227,7 @@ export async function serve(
     close: () =>
       (closing ??= (async () => {
         stopAccepting();
-        await drainWorkers(workers, config.drainMs, logger);
+        await drainWorkers(workers, config.workers.drainMs, logger);
         // Only now: subscribers saw every job of the drain end (or go back to the queue).
         await http.close();
         unsubscribe();
@@ -309,7 +292,7 @@ export async function work(
     close: () =>
       (closing ??= (async () => {
         isDraining = true;
-        await drainWorkers(workers, config.drainMs, logger);
+        await drainWorkers(workers, config.workers.drainMs, logger);
         await http.close();
         await Promise.all(workers.map((w) => w.engine.close()));
         await queue.close();

@@ -23,7 +23,7 @@ import { metricsRoute } from './http/metrics-route.js';
 import { OriginPolicy } from './http/origin-policy.js';
 import type { Metrics } from './metrics.js';
 import type { RequestContext, Services } from './resolvers/context.js';
-import { buildHitaSchema } from './schema/build-schema.js';
+import { buildHitaSchema } from './resolvers/build-schema.js';
 
 interface Logger {
   info(obj: Record<string, unknown>, message: string): void;

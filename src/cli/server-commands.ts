@@ -3,7 +3,7 @@ import { printSchema } from 'graphql';
 import { Command } from 'commander';
 import { readServerConfig } from '../config.js';
 import { createLogger, serve, work } from '../main.js';
-import { buildHitaSchema } from '../schema/build-schema.js';
+import { buildHitaSchema } from '../resolvers/build-schema.js';
 import { runUntilSignal } from './shutdown-signals.js';
 
 export function serverCommands(): Command[] {

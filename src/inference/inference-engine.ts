@@ -9,7 +9,6 @@ import type {
   StyleJobRequest,
 } from '../jobs/job-request.js';
 import type { SamplingParams } from './sampling/sampling-params.js';
-import type { EngineStats } from './thread/worker-protocol.js';
 
 /**
  * The engine's requests are a validated JobRequest's fields (src/jobs/engine-request.ts derives
@@ -78,6 +77,15 @@ export interface InferenceJob {
 export interface InferenceResult {
   model: string;
   images: GeneratedImage[];
+}
+
+/** What `InferenceEngine.stats()` reports about one device's engine. */
+export interface EngineStats {
+  provider: string | null;
+  activeRows: number;
+  queuedSequences: number;
+  steps: number;
+  rssBytes: number;
 }
 
 /**

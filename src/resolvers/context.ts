@@ -1,18 +1,21 @@
-import type { ModelRegistry } from '../inference/model/model-registry.js';
+import type { ImageUrlService } from '../services/image-url-service.js';
 import type { JobBatch } from '../services/job-batch.js';
 import type { JobEventHub } from '../services/job-event-hub.js';
 import type { JobService } from '../services/job-service.js';
+import type { ModelService } from '../services/model-service.js';
+import type { StatusService } from '../services/status-service.js';
 import type { SubscriptionQuota } from '../services/subscription-quota.js';
 import type { UploadService } from '../services/upload-service.js';
-import type { ObjectStore } from '../storage/object-store.js';
-import type { QueueInfo } from '../schema/queue.types.js';
 
 /** What resolvers log through (pino's Logger fits): records they had to leave out, say. */
 export interface ServiceLogger {
   warn(obj: Record<string, unknown>, message: string): void;
 }
 
-/** Everything a resolver may use; built once per server and shared by every request. */
+/**
+ * Everything a resolver may use; built once per server and shared by every request. Services
+ * only: no store, registry or queue, so every use of a seam goes through one use-case.
+ */
 export interface Services {
   logger: ServiceLogger;
   jobs: JobService;
@@ -20,13 +23,11 @@ export interface Services {
   /** Open subscriptions per tenant, capped. */
   subscriptions: SubscriptionQuota;
   uploads: UploadService;
-  registry: ModelRegistry;
-  store: ObjectStore;
-  defaultModel: string;
-  /** Lifetime of presigned output URLs. */
-  urlTtlSeconds: number;
-  queueInfo(): Promise<QueueInfo>;
-  health(): Promise<{ ok: boolean; queue: string; storage: string; workers: number }>;
+  /** Presigned URLs of job outputs and input copies. */
+  imageUrls: ImageUrlService;
+  models: ModelService;
+  /** The `queue` and `health` answers. */
+  status: StatusService;
 }
 
 /** Per request (HTTP) or per connection (graphql-ws). */

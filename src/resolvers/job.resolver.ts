@@ -37,12 +37,12 @@ export class JobResolver {
     complexity: COSTS.outputs,
   })
   outputs(@Root() job: Job, @Ctx() ctx: RequestContext): Promise<Image[]> {
-    const { store, urlTtlSeconds } = ctx.services;
+    const { imageUrls } = ctx.services;
     return Promise.all(
       job.storedOutputs.map(async (output) => ({
         key: output.key,
-        url: await store.presignGet(output.key, urlTtlSeconds, ctx.baseUrl),
-        thumbnailUrl: await store.presignGet(output.thumbnailKey, urlTtlSeconds, ctx.baseUrl),
+        url: await imageUrls.urlFor(output.key, ctx.baseUrl),
+        thumbnailUrl: await imageUrls.urlFor(output.thumbnailKey, ctx.baseUrl),
         width: output.width,
         height: output.height,
         seed: output.seed,
@@ -56,12 +56,12 @@ export class JobResolver {
     complexity: COSTS.inputs,
   })
   inputs(@Root() job: Job, @Ctx() ctx: RequestContext): Promise<InputImage[]> {
-    const { store, urlTtlSeconds } = ctx.services;
+    const { imageUrls } = ctx.services;
     return Promise.all(
       job.storedInputs.map(async ({ role, key, objectKey }) => ({
         role,
         key,
-        url: await store.presignGet(objectKey, urlTtlSeconds, ctx.baseUrl),
+        url: await imageUrls.urlFor(objectKey, ctx.baseUrl),
       })),
     );
   }

@@ -6,7 +6,7 @@
 import type { InputRole } from '../queue/job-queue.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { CheckedImage } from './input-checks.js';
-import { inputCopyKey } from './object-keys.js';
+import { inputCopyKey } from '../storage/object-key.js';
 
 const EXTENSIONS: Record<string, string> = {
   'image/png': 'png',

@@ -30,7 +30,7 @@ import {
 import { copyInputs, dropInputCopies } from './input-copies.js';
 import { JobBatch } from './job-batch.js';
 import { inputFingerprint } from './input-fingerprint.js';
-import { requireOwnKey } from './object-keys.js';
+import { requireOwnKey } from '../storage/object-key.js';
 import type { RetentionService } from './retention-service.js';
 
 /** What the API adds around a job's request: how the queue treats the job. */

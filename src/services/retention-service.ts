@@ -10,7 +10,7 @@
  */
 import type { JobRemovals, RemovedJob } from '../queue/job-queue.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { jobOutputPrefix, tenantPrefix } from './object-keys.js';
+import { jobOutputPrefix, tenantPrefix } from '../storage/object-key.js';
 
 export interface RetentionServiceOptions {
   queue: JobRemovals;

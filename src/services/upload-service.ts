@@ -1,14 +1,24 @@
 import { errors } from '../errors.js';
-import type { Upload } from '../schema/queue.types.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { checkFilename } from './input-checks.js';
-import { uploadKey } from './object-keys.js';
+import { uploadKey } from '../storage/object-key.js';
 
 const EXTENSIONS: Record<string, string> = {
   'image/png': 'png',
   'image/jpeg': 'jpg',
   'image/webp': 'webp',
 };
+
+/** A presigned PUT for one input image (the fields of the schema's `Upload`). */
+export interface PresignedUpload {
+  /** The key a job input references the upload by. */
+  key: string;
+  url: string;
+  method: 'PUT';
+  expiresAt: Date;
+  /** Largest accepted body, in bytes. */
+  maxBytes: number;
+}
 
 /** Presigned uploads of input images; jobs check the bytes when they reference the key. */
 export class UploadService {
@@ -27,7 +37,7 @@ export class UploadService {
     tenant: string,
     input: { contentType: string; filename?: string | null | undefined },
     baseUrl: string,
-  ): Promise<Upload> {
+  ): Promise<PresignedUpload> {
     const { contentType } = input;
     checkFilename(input.filename ?? undefined);
     const extension = EXTENSIONS[contentType];

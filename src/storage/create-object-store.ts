@@ -7,7 +7,7 @@ export interface FsObjectStoreConfig {
   kind: 'fs';
   rootDir: string;
   signingSecret: string;
-  /** @default 20 MiB */
+  /** @default DEFAULT_MAX_UPLOAD_BYTES (10 MiB) */
   maxUploadBytes?: number;
 }
 

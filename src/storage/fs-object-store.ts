@@ -24,16 +24,18 @@ import {
   type SignedUrlVerdict,
 } from './fs-signed-url.js';
 
-// The server imports the store, its router and the URL check from this one module.
-export { fsObjectRouter } from './fs-object-router.js';
-export { verifySignedUrl, type SignedUrlParts, type SignedUrlVerdict } from './fs-signed-url.js';
+/**
+ * The largest body a presigned PUT may upload unless told otherwise: 10 MiB, also the default of
+ * HITA_MAX_UPLOAD_BYTES (README), which config.ts reads from here.
+ */
+export const DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
 
 export interface FsObjectStoreOptions {
   /** Directory holding `objects/` (the bodies, one file per key) and `meta/` (JSON sidecars). */
   rootDir: string;
   /** HMAC-SHA256 key for presigned URLs; every API replica serving the same rootDir needs the same one. */
   signingSecret: string;
-  /** Largest body a presigned PUT may upload, in bytes (put() itself is not limited). @default 20 MiB */
+  /** Largest body a presigned PUT may upload, in bytes (put() itself is not limited). @default DEFAULT_MAX_UPLOAD_BYTES (10 MiB) */
   maxUploadBytes?: number;
 }
 
@@ -90,7 +92,7 @@ export class FsObjectStore implements ObjectStore {
   readonly #inFlight = new Set<Promise<unknown>>();
 
   constructor(options: FsObjectStoreOptions) {
-    const { rootDir, signingSecret, maxUploadBytes = 20 * 1024 * 1024 } = options;
+    const { rootDir, signingSecret, maxUploadBytes = DEFAULT_MAX_UPLOAD_BYTES } = options;
     if (signingSecret === '') throw errors.badInput('signingSecret', 'must not be empty');
     this.#objectsDir = path.join(rootDir, 'objects');
     this.#metaDir = path.join(rootDir, 'meta');

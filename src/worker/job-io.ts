@@ -5,12 +5,12 @@
 import { MAX_IMAGES_PER_REQUEST, type InferenceRequest } from '../inference/inference-engine.js';
 import type { ModelRegistry } from '../inference/model/model-registry.js';
 import { webpThumbnail } from '../inference/pipeline/image-codec.js';
+import { errors } from '../errors.js';
 import { toInferenceRequest } from '../jobs/engine-request.js';
 import { validateJobRequest, type JobRequest } from '../jobs/job-request.js';
 import { draftOfStored, toObjectMetadata } from '../jobs/stored-job.js';
-import { errors } from '../errors.js';
 import type { JobOutput, JobRecord } from '../queue/job-queue.js';
-import { outputKeys } from '../services/object-keys.js';
+import { outputKeys } from '../storage/object-key.js';
 import type { ObjectStore } from '../storage/object-store.js';
 
 /**

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_QUERY_COST, readServerConfig } from '../../src/config.js';
 import { estimateCost } from '../../src/guard/query-cost.js';
 import { limitRules } from '../../src/guard/query-limits.js';
-import { buildHitaSchema } from '../../src/schema/build-schema.js';
+import { buildHitaSchema } from '../../src/resolvers/build-schema.js';
 import * as demo from '../../web/src/operations.js';
 
 const operations: [string, string, Record<string, unknown>][] = [

@@ -16,7 +16,7 @@ import {
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_QUERY_COST } from '../../src/config.js';
 import { estimateCost } from '../../src/guard/query-cost.js';
-import { buildHitaSchema } from '../../src/schema/build-schema.js';
+import { buildHitaSchema } from '../../src/resolvers/build-schema.js';
 
 let schema: GraphQLSchema;
 beforeAll(async () => {

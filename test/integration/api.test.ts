@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { printSchema } from 'graphql';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildHitaSchema } from '../../src/schema/build-schema.js';
+import { buildHitaSchema } from '../../src/resolvers/build-schema.js';
 import { collect, startApi, type ApiHarness } from '../support/api-harness.js';
 
 const JOB_FIELDS =

@@ -12,7 +12,7 @@ import { errors } from '../../src/errors.js';
 import { BullJobQueue } from '../../src/queue/redis/bull-job-queue.js';
 import type { JobOutput, JobQueue } from '../../src/queue/job-queue.js';
 import { SqliteJobQueue } from '../../src/queue/sqlite/sqlite-job-queue.js';
-import { outputKeys } from '../../src/services/object-keys.js';
+import { outputKeys } from '../../src/storage/object-key.js';
 import { RetentionService } from '../../src/services/retention-service.js';
 import { createObjectStore } from '../../src/storage/create-object-store.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';

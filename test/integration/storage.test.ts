@@ -8,7 +8,8 @@ import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAppError } from '../../src/errors.js';
 import { createObjectStore } from '../../src/storage/create-object-store.js';
-import { FsObjectStore, fsObjectRouter } from '../../src/storage/fs-object-store.js';
+import { fsObjectRouter } from '../../src/storage/fs-object-router.js';
+import { FsObjectStore } from '../../src/storage/fs-object-store.js';
 import { startS3Server } from '../support/s3-server.js';
 import { describeObjectStore, type StoreHarness } from './storage.suite.js';
 

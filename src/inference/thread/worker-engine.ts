@@ -3,8 +3,13 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { AppError, errors } from '../../errors.js';
 import type { InferenceProgress } from '../inference-engine.js';
-import type { InferenceEngine, InferenceJob, InferenceResult } from '../inference-engine.js';
-import type { EngineStats, EngineThreadConfig, FromEngine, ToEngine } from './worker-protocol.js';
+import type {
+  EngineStats,
+  InferenceEngine,
+  InferenceJob,
+  InferenceResult,
+} from '../inference-engine.js';
+import type { EngineThreadConfig, FromEngine, ToEngine } from './worker-protocol.js';
 
 export interface WorkerEngineOptions extends EngineThreadConfig {
   /** Receives the thread's log lines (provider fallbacks, model loads). */

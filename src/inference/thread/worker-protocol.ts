@@ -1,6 +1,11 @@
 import type { ErrorCode } from '../../errors.js';
 import type { ExecutionProvider } from '../ort/execution-providers.js';
-import type { GeneratedImage, InferenceProgress, InferenceRequest } from '../inference-engine.js';
+import type {
+  EngineStats,
+  GeneratedImage,
+  InferenceProgress,
+  InferenceRequest,
+} from '../inference-engine.js';
 
 /** What the engine thread needs to open models on its device. */
 export interface EngineThreadConfig {
@@ -20,14 +25,6 @@ export type ToEngine =
   | { type: 'cancel'; jobId: string }
   | { type: 'stats'; requestId: number }
   | { type: 'close' };
-
-export interface EngineStats {
-  provider: string | null;
-  activeRows: number;
-  queuedSequences: number;
-  steps: number;
-  rssBytes: number;
-}
 
 export interface SerializedError {
   code: ErrorCode;
