@@ -8,10 +8,10 @@ import type {
   RequestCommon,
   StyleJobRequest,
 } from '../jobs/job-request.js';
-import type { SamplingParams } from './sampling/sampling-params.js';
+import type { SamplingParams } from '../jobs/sampling-params.js';
 
 /**
- * The engine's requests are a validated JobRequest's fields (src/jobs/engine-request.ts derives
+ * The engine's requests are a validated JobRequest's fields (engine-request.ts derives
  * them), with the sampling knobs grouped and input images as bytes. The engine re-checks each
  * rule as an assertion: a break is a bug upstream (INTERNAL_SERVER_ERROR), not bad input.
  */

@@ -2,20 +2,20 @@
  * A job's request, defined once: the three kinds a client can ask for and the one validation
  * that every entry point runs (the API's JobService, the CLI, and the worker again before it
  * runs a job). Every other shape is derived from it: stored-job.ts has the parameters queues
- * store, the API's `JobParameters` and the metadata of stored images; engine-request.ts the
- * engine's request.
+ * store, the API's `JobParameters` and the metadata of stored images, and
+ * src/inference/engine-request.ts the engine's request. Like every module of src/jobs it imports
+ * leaves only (errors.ts), so every layer may import it.
  *
  * The request is flat on purpose: its stored parameters are the request without `kind` and
  * `model`, which is the very JSON that SQLite rows and Redis hashes have always held.
  */
 import { randomInt } from 'node:crypto';
 import { errors, quote, requireIntegerInRange } from '../errors.js';
-import type { ModelInfo } from '../inference/model/model-manifest.js';
 import {
   validateSamplingParams,
   withSamplingDefaults,
   type SamplingParams,
-} from '../inference/sampling/sampling-params.js';
+} from './sampling-params.js';
 
 /** Seeds travel as GraphQL Int (32-bit signed), and image i of a job uses seed + i. */
 export const MAX_SEED = 2 ** 31 - 1;
@@ -111,6 +111,18 @@ export type StyleDraft = DraftCommon & { kind: 'style' } & Given<
 /** A request as a caller gives it: anything optional may be left out. */
 export type JobDraft = GenerateDraft | InpaintDraft | StyleDraft;
 
+/**
+ * What a request is validated against: a loaded model (the registry's ModelInfo has these
+ * fields), seen from the domain, which imports no layer.
+ */
+export interface RequestModel {
+  id: string;
+  /** Class ids 0 … C−1 with their names. */
+  classes: readonly { id: number; name: string }[];
+  capabilities: { inpaint: boolean; style: boolean };
+  manifest: { sampling: SamplingParams; gpt: { vocabSize: number } };
+}
+
 export interface JobRequestLimits {
   /** Most images one job may ask for: the API's limit (HITA_MAX_COUNT), else the engine's. */
   maxCount: number;
@@ -128,13 +140,13 @@ export interface JobRequestLimits {
  */
 export function validateJobRequest<const D extends JobDraft>(
   draft: D,
-  model: ModelInfo,
+  model: RequestModel,
   limits: JobRequestLimits,
 ): Extract<JobRequest, { kind: D['kind'] }> {
   return validate(draft, model, limits) as Extract<JobRequest, { kind: D['kind'] }>;
 }
 
-function validate(draft: JobDraft, model: ModelInfo, limits: JobRequestLimits): JobRequest {
+function validate(draft: JobDraft, model: RequestModel, limits: JobRequestLimits): JobRequest {
   const { maxCount, drawSeed = (max: number) => randomInt(0, max + 1) } = limits;
   if (draft.kind !== 'generate') requireCapability(model, draft.kind);
   const classId = resolveClassId(model, draft.classId, draft.className);
@@ -192,7 +204,7 @@ function validate(draft: JobDraft, model: ModelInfo, limits: JobRequestLimits): 
  * @throws AppError BAD_USER_INPUT on `classId` or `className`
  */
 export function resolveClassId(
-  model: Pick<ModelInfo, 'id' | 'classes'>,
+  model: Pick<RequestModel, 'id' | 'classes'>,
   classId: number | undefined,
   className: string | undefined,
 ): number | undefined {

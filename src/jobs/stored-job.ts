@@ -5,7 +5,7 @@
  * again.
  */
 import { errors } from '../errors.js';
-import { pickSamplingParams, SAMPLING_KNOB_NAMES } from '../inference/sampling/sampling-params.js';
+import { pickSamplingParams, SAMPLING_KNOB_NAMES } from './sampling-params.js';
 import type { JobDraft, JobRequest, JobRequestKind, StoredJobParams } from './job-request.js';
 
 /** The queue's name of each kind. */

@@ -1,5 +1,5 @@
 import { errors, isAppError, type AppError } from '../errors.js';
-import { SAMPLING_KNOBS } from '../inference/sampling/sampling-params.js';
+import { SAMPLING_KNOBS } from '../jobs/sampling-params.js';
 import { toJobParameters } from '../jobs/stored-job.js';
 import type { JobEvent as QueueJobEvent, JobProgress, JobRecord } from '../queue/job-queue.js';
 import {

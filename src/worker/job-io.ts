@@ -6,7 +6,7 @@ import { MAX_IMAGES_PER_REQUEST, type InferenceRequest } from '../inference/infe
 import type { ModelRegistry } from '../inference/model/model-registry.js';
 import { webpThumbnail } from '../inference/pipeline/image-codec.js';
 import { errors } from '../errors.js';
-import { toInferenceRequest } from '../jobs/engine-request.js';
+import { toInferenceRequest } from '../inference/engine-request.js';
 import { validateJobRequest, type JobRequest } from '../jobs/job-request.js';
 import { draftOfStored, toObjectMetadata } from '../jobs/stored-job.js';
 import type { JobOutput, JobRecord } from '../queue/job-queue.js';

@@ -28,7 +28,7 @@ import {
   type InpaintRequest,
   type StyleRequest,
 } from '../inference-engine.js';
-import { validateSamplingParams, type SamplingParams } from '../sampling/sampling-params.js';
+import { validateSamplingParams, type SamplingParams } from '../../jobs/sampling-params.js';
 import {
   allFree,
   inpaintForcedTokens,

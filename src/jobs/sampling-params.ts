@@ -1,8 +1,9 @@
 /**
- * The per-request sampling knobs (SPEC §3, LlamaGen `generate.py`) and their validation. Every field
- * is wired into the pipeline (`buildPipeline`) or rejected here with `BAD_USER_INPUT`.
+ * The per-request sampling knobs (SPEC §3, LlamaGen `generate.py`) and their validation: part of
+ * a job's request, so they live in the domain module; the engine's sampling pipeline reads them.
+ * Every field is wired into the pipeline (`buildPipeline`) or rejected here with `BAD_USER_INPUT`.
  */
-import { errors } from '../../errors.js';
+import { errors } from '../errors.js';
 
 /** Sampling knobs of one request; identity values switch a stage off. */
 export interface SamplingParams {

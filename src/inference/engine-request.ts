@@ -4,10 +4,10 @@
  * object store, the CLI from files). The mask-size rule runs here on those bytes, for every
  * caller that reads them.
  */
-import type { InferenceRequest } from '../inference/inference-engine.js';
-import { imageSize } from '../inference/pipeline/image-codec.js';
-import { pickSamplingParams } from '../inference/sampling/sampling-params.js';
-import { checkMaskSize, type InputRole, type JobRequest } from './job-request.js';
+import type { InferenceRequest } from './inference-engine.js';
+import { imageSize } from './pipeline/image-codec.js';
+import { pickSamplingParams } from '../jobs/sampling-params.js';
+import { checkMaskSize, type InputRole, type JobRequest } from '../jobs/job-request.js';
 
 /**
  * Reads one input image.

@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { toInferenceRequest } from './engine-request.js';
-import type { InpaintJobRequest, StyleJobRequest } from './job-request.js';
+import type { InpaintJobRequest, StyleJobRequest } from '../jobs/job-request.js';
 
 const SAMPLING = { cfgScale: 1.5, temperature: 1, topK: 0, topP: 1 };
 
