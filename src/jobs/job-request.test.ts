@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { isAppError } from '../errors.js';
-import type { ModelInfo, ModelManifest } from '../inference/model/model-manifest.js';
 import {
   checkMaskSize,
   checkSeed,
@@ -8,6 +7,7 @@ import {
   validateJobRequest,
   type JobDraft,
   type JobRequestLimits,
+  type RequestModel,
 } from './job-request.js';
 import {
   draftOfStored,
@@ -19,20 +19,17 @@ import {
 
 const SAMPLING = { cfgScale: 1.5, temperature: 1, topK: 0, topP: 1 };
 
-/** What validateJobRequest reads of a model: id, classes, capabilities, sampling, vocab size. */
-function tinyModel(capabilities = { inpaint: true, style: true }): ModelInfo {
+/** What validateJobRequest reads of a model (the registry's ModelInfo has these fields). */
+function tinyModel(capabilities = { inpaint: true, style: true }): RequestModel {
   return {
     id: 'tiny',
-    dir: '/models/tiny',
-    imageSize: 32,
     classes: [
       { id: 0, name: 'Smileys' },
       { id: 1, name: 'Animals & Nature' },
       { id: 2, name: 'Food' },
     ],
-    capabilities: { generate: true, ...capabilities },
-    manifest: { sampling: SAMPLING, gpt: { vocabSize: 64 } } as unknown as ModelManifest,
-    graphPath: () => '/models/tiny/gpt.onnx',
+    capabilities,
+    manifest: { sampling: SAMPLING, gpt: { vocabSize: 64 } },
   };
 }
 
