@@ -214,6 +214,17 @@ export const errors = {
   internal(message: string, cause?: unknown, retryable = false): AppError {
     return new AppError('INTERNAL_SERVER_ERROR', message, { cause, retryable });
   },
+  /**
+   * A rule that is checked before a request reaches this layer (validateJobRequest), broken
+   * anyway: a bug upstream, never the client's input. Keeps the rule's message and details.
+   * @param broken the rule's own BAD_USER_INPUT
+   */
+  unvalidated(broken: AppError): AppError {
+    return new AppError('INTERNAL_SERVER_ERROR', broken.message, {
+      ...(broken.details ? { details: broken.details } : {}),
+      cause: broken,
+    });
+  },
   conflict(message: string, details: Record<string, unknown> = {}): AppError {
     return new AppError('CONFLICT', message, { details });
   },

@@ -55,6 +55,7 @@ function startWorkers(
   config: ServerConfig,
   queue: JobQueue,
   store: ObjectStore,
+  models: ModelRegistry,
   logger: Logger,
   metrics: Metrics,
 ) {
@@ -75,6 +76,7 @@ function startWorkers(
       queue,
       engine,
       store,
+      models,
       logger: workerLog,
       maxConcurrentJobs: config.workers.jobsPerWorker,
       leaseMs: config.workers.leaseMs,
@@ -165,7 +167,7 @@ export async function serve(
   const batchRows = () => batchRowsOf(workers);
   const hasWorkers = config.workers.devices.length > 0;
   const metrics = new Metrics({ queue, ...(hasWorkers ? { batchRows } : {}) });
-  workers = startWorkers(config, queue, store, logger, metrics);
+  workers = startWorkers(config, queue, store, registry, logger, metrics);
   const http: HttpServer = await startHttpServer(
     {
       services: {
@@ -270,7 +272,13 @@ export async function work(
     await store.close();
     throw error;
   });
-  workers = startWorkers(config, queue, store, logger, metrics);
+  // Manifests only, to validate each job before it runs: the engine threads verify the files.
+  const models = new ModelRegistry({
+    modelsDir: config.inference.modelsDir,
+    defaultModel: config.inference.defaultModel,
+    verifyChecksums: false,
+  });
+  workers = startWorkers(config, queue, store, models, logger, metrics);
   logger.info(
     { workers: workers.length, queue: config.queue.kind, url: http.url },
     `hita workers running; /healthz and /metrics on ${http.url}`,

@@ -95,7 +95,11 @@ describe('hita CLI', () => {
   });
 
   const failures: [string, string[], RegExp][] = [
-    ['an unknown class', ['generate', '--class', 'unicorns'], /unknown class "unicorns"/],
+    [
+      'an unknown class',
+      ['generate', '--class', 'unicorns'],
+      /className: "unicorns" is not a class of/,
+    ],
     [
       'an out-of-range number',
       ['generate', '--class', '1', '--top-p', '2'],

@@ -15,20 +15,14 @@ export function parseInteger(value: string): number {
   return parsed;
 }
 
-/** Resolves `--class` given as an id or a name (case-insensitive) against a model's classes. */
-export function resolveClass(
-  value: string,
-  classes: readonly { id: number; name: string }[],
-): number {
+/**
+ * `--class` as a request's field: an integer is a class id, anything else a class name
+ * (validateJobRequest looks either up in the model).
+ */
+export function classArgument(value: string | undefined): { classId?: number; className?: string } {
+  if (value === undefined) return {};
   const asNumber = Number(value);
-  if (value.trim() !== '' && Number.isInteger(asNumber)) {
-    if (classes.some((c) => c.id === asNumber)) return asNumber;
-    throw new Error(`unknown class ${value}: the model has classes 0 … ${classes.length - 1}`);
-  }
-  const wanted = value.trim().toLowerCase();
-  const match = classes.find((c) => c.name.toLowerCase() === wanted);
-  if (match) return match.id;
-  const names = classes.map((c) => c.name);
-  const shown = names.length > 12 ? [...names.slice(0, 12), '…'] : names;
-  throw new Error(`unknown class ${JSON.stringify(value)}; known: ${shown.join(', ')}`);
+  return value.trim() !== '' && Number.isInteger(asNumber)
+    ? { classId: asNumber }
+    : { className: value };
 }

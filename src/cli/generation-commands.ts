@@ -1,27 +1,25 @@
-import { randomInt } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
 import { readInferenceConfig } from '../config.js';
 import { errors } from '../errors.js';
 import { parseExecutionProviders } from '../inference/ort/execution-providers.js';
-import type { InferenceRequest } from '../inference/inference-engine.js';
-import type { ModelInfo } from '../inference/model/model-manifest.js';
+import { MAX_IMAGES_PER_REQUEST } from '../inference/inference-engine.js';
 import { ModelRegistry } from '../inference/model/model-registry.js';
-import type { SamplingParams } from '../inference/sampling/sampling-params.js';
+import type { SamplingParams } from '../jobs/sampling-params.js';
 import { WorkerEngine } from '../inference/thread/worker-engine.js';
-import { parseInteger, parseNumber, resolveClass } from './arguments.js';
+import { toInferenceRequest } from '../inference/engine-request.js';
+import { validateJobRequest, type JobDraft } from '../jobs/job-request.js';
+import { classArgument, parseInteger, parseNumber } from './arguments.js';
 import { createProgressBar } from './progress-bar.js';
 
-interface CommonOptions {
+/** Each sampling knob has a flag named after it in kebab case (`--top-k`), but cfgScale: `--cfg`. */
+interface CommonOptions extends Partial<Omit<SamplingParams, 'cfgScale'>> {
   model?: string;
   class?: string;
   count: number;
   seed?: number;
   cfg?: number;
-  temperature?: number;
-  topK?: number;
-  topP?: number;
   out?: string;
   ep?: string;
 }
@@ -41,14 +39,10 @@ function withSamplingOptions(command: Command): Command {
     );
 }
 
-function sampling(model: ModelInfo, options: CommonOptions): SamplingParams {
-  const defaults = model.manifest.sampling;
-  return {
-    cfgScale: options.cfg ?? defaults.cfgScale,
-    temperature: options.temperature ?? defaults.temperature,
-    topK: options.topK ?? defaults.topK,
-    topP: options.topP ?? defaults.topP,
-  };
+/** The flags every command shares, as a draft's fields (validateJobRequest reads the knobs). */
+function commonDraft(options: CommonOptions) {
+  const { model, class: classFlag, count, seed, cfg, out: _out, ep: _ep, ...knobs } = options;
+  return { ...knobs, cfgScale: cfg, model, count, seed, ...classArgument(classFlag) };
 }
 
 /** Where each image goes: `--out FILE.png` for one image, `--out DIR/<seed>.png` otherwise. */
@@ -75,15 +69,11 @@ async function readInput(path: string, field: string): Promise<Uint8Array> {
   }
 }
 
-/** Runs one request on a worker-thread engine with a progress bar, then writes the PNGs. */
-async function execute(
-  options: CommonOptions,
-  label: string,
-  build: (
-    model: ModelInfo,
-    common: { count: number; seed: number; sampling: SamplingParams },
-  ) => Promise<InferenceRequest>,
-): Promise<void> {
+/**
+ * Validates one request (validateJobRequest, as the API does), reads its input files, runs it on
+ * a worker-thread engine with a progress bar, then writes the PNGs.
+ */
+async function execute(options: CommonOptions, label: string, draft: JobDraft): Promise<void> {
   const config = readInferenceConfig();
   const providers =
     options.ep === undefined ? config.providers : parseExecutionProviders(options.ep);
@@ -92,14 +82,12 @@ async function execute(
     defaultModel: config.defaultModel,
   });
   const model = await registry.resolve(options.model ?? config.defaultModel);
-  const seed = options.seed ?? randomInt(0, 2 ** 31);
-  const request = await build(model, {
-    count: options.count,
-    seed,
-    sampling: sampling(model, options),
-  });
-  const seeds = Array.from({ length: options.count }, (_, i) => seed + i);
+  const validated = validateJobRequest(draft, model, { maxCount: MAX_IMAGES_PER_REQUEST });
+  const { seed } = validated;
+  const seeds = Array.from({ length: validated.count }, (_, i) => seed + i);
   const paths = outputPaths(options.out, seeds);
+  // The request's input "keys" are file paths here.
+  const request = await toInferenceRequest(validated, readInput);
   const engine = new WorkerEngine({
     modelsDir: config.modelsDir,
     defaultModel: config.defaultModel,
@@ -137,11 +125,7 @@ export function generationCommands(): Command[] {
       .description('make images of a class')
       .requiredOption('--class <id|name>', 'class id or name'),
   ).action((options: CommonOptions) =>
-    execute(options, 'generate', async (model, common) => ({
-      kind: 'generate',
-      classId: resolveClass(options.class!, model.classes),
-      ...common,
-    })),
+    execute(options, 'generate', { ...commonDraft(options), kind: 'generate' }),
   );
 
   const inpaint = withSamplingOptions(
@@ -163,17 +147,14 @@ export function generationCommands(): Command[] {
         composite: boolean;
       },
     ) =>
-      execute(options, 'inpaint', async (model, common) => ({
+      execute(options, 'inpaint', {
+        ...commonDraft(options),
         kind: 'inpaint',
-        image: await readInput(options.image, 'image'),
-        mask: await readInput(options.mask, 'mask'),
-        ...(options.class === undefined
-          ? {}
-          : { classId: resolveClass(options.class, model.classes) }),
+        imageKey: options.image,
+        maskKey: options.mask,
         keepHolistic: !options.resampleHolistic,
         composite: options.composite,
-        ...common,
-      })),
+      }),
   );
 
   const style = withSamplingOptions(
@@ -202,17 +183,14 @@ export function generationCommands(): Command[] {
         strength: number;
       },
     ) =>
-      execute(options, 'style', async (model, common) => ({
+      execute(options, 'style', {
+        ...commonDraft(options),
         kind: 'style',
-        content: await readInput(options.content, 'content'),
-        style: await readInput(options.style, 'style'),
+        contentKey: options.content,
+        styleKey: options.style,
         mode: options.mode,
         strength: options.strength,
-        ...(options.class === undefined
-          ? {}
-          : { classId: resolveClass(options.class, model.classes) }),
-        ...common,
-      })),
+      }),
   );
   return [generate, inpaint, style];
 }

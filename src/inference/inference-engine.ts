@@ -2,12 +2,20 @@
  * The inference seam: what a worker asks an engine for and what it gets back. The types live here,
  * not in the concrete pipeline, so callers depend on the seam alone.
  */
-import type { SamplingParams } from './sampling/sampling-params.js';
+import type {
+  GenerateJobRequest,
+  InpaintJobRequest,
+  RequestCommon,
+  StyleJobRequest,
+} from '../jobs/job-request.js';
+import type { SamplingParams } from '../jobs/sampling-params.js';
 
-export interface CommonRequest {
-  /** Images to make; image i uses seed + i. @default 1 */
-  count: number;
-  seed: number;
+/**
+ * The engine's requests are a validated JobRequest's fields (engine-request.ts derives
+ * them), with the sampling knobs grouped and input images as bytes. The engine re-checks each
+ * rule as an assertion: a break is a bug upstream (INTERNAL_SERVER_ERROR), not bad input.
+ */
+export interface CommonRequest extends Pick<RequestCommon, 'count' | 'seed'> {
   sampling: SamplingParams;
 }
 
@@ -16,33 +24,27 @@ export const MAX_IMAGES_PER_REQUEST = 64;
 /** Philox keys take seeds below 2^53; 2^48 keeps them exact in every JSON reader. */
 export const MAX_ENGINE_SEED = 2 ** 48;
 
-export interface GenerateRequest extends CommonRequest {
-  kind: 'generate';
-  classId: number;
-}
+export interface GenerateRequest
+  extends CommonRequest, Pick<GenerateJobRequest, 'kind' | 'classId'> {}
 
-export interface InpaintRequest extends CommonRequest {
-  kind: 'inpaint';
-  /** Encoded image bytes (PNG, JPEG, WebP, …) and its mask (white = regenerate), same size. */
+/** Image and mask: encoded bytes (PNG, JPEG, WebP, …), the mask white = regenerate, same size. */
+export interface InpaintRequest
+  extends
+    CommonRequest,
+    Pick<InpaintJobRequest, 'kind' | 'classId'>,
+    Partial<Pick<InpaintJobRequest, 'keepHolistic' | 'composite'>> {
   image: Uint8Array;
   mask: Uint8Array;
-  /** @default the null class (unconditional) */
-  classId?: number;
-  /** Keep the image's holistic tokens (true) or sample new ones. @default true */
-  keepHolistic?: boolean;
-  /** Paste the original pixels back outside the mask. @default true */
-  composite?: boolean;
 }
 
-export interface StyleRequest extends CommonRequest {
-  kind: 'style';
+/** Content and style: encoded bytes; `strength` @default 0.5 (DEFAULT_STRENGTH). */
+export interface StyleRequest
+  extends
+    CommonRequest,
+    Pick<StyleJobRequest, 'kind' | 'classId' | 'mode'>,
+    Partial<Pick<StyleJobRequest, 'strength'>> {
   content: Uint8Array;
   style: Uint8Array;
-  /** `swap`: decode (style holistic, content patches); `regenerate`: sample patches after them. */
-  mode: 'swap' | 'regenerate';
-  /** regenerate: share of content patch tokens resampled, 0 … 1. @default 0.5 */
-  strength?: number;
-  classId?: number;
 }
 
 export type InferenceRequest = GenerateRequest | InpaintRequest | StyleRequest;
@@ -91,7 +93,11 @@ export interface EngineStats {
  * Implementations never block the caller's thread.
  */
 export interface InferenceEngine {
-  /** @throws AppError (BAD_USER_INPUT, MODEL_UNAVAILABLE, CANCELLED, GENERATION_FAILED) */
+  /**
+   * @throws AppError BAD_USER_INPUT (input bytes that do not decode, an empty mask),
+   *   MODEL_UNAVAILABLE, CANCELLED, GENERATION_FAILED; INTERNAL_SERVER_ERROR for a request that
+   *   skipped validateJobRequest
+   */
   run(job: InferenceJob): Promise<InferenceResult>;
   /** Frees a running job's batch rows at the next step; its `run` rejects with CANCELLED. */
   cancel(jobId: string): void;

@@ -6,6 +6,8 @@
  */
 import type { ErrorCode } from '../errors.js';
 
+import type { InputRole, StoredJobParams } from '../jobs/job-request.js';
+
 export type JobKind = 'GENERATE' | 'INPAINT' | 'STYLE_TRANSFER';
 
 /**
@@ -50,37 +52,12 @@ export interface JobFailure {
 }
 
 /**
- * What a job asks for, stored verbatim (JSON). Seeds are resolved before enqueueing, so a retry or
- * a re-run after a crash makes the same images.
+ * What a job asks for, stored verbatim (JSON): its validated JobRequest without `kind` and
+ * `model` (src/jobs/job-request.ts defines both, and derives one from the other).
  */
-export interface JobParams {
-  classId?: number;
-  count: number;
-  seed: number;
-  cfgScale: number;
-  temperature: number;
-  topK: number;
-  topP: number;
-  /** In-painting inputs: object-store keys. */
-  imageKey?: string;
-  maskKey?: string;
-  keepHolistic?: boolean;
-  composite?: boolean;
-  /** Style-transfer inputs. */
-  contentKey?: string;
-  styleKey?: string;
-  mode?: 'swap' | 'regenerate';
-  strength?: number;
-  /**
-   * The job's own copies of its input images (the bytes validated at enqueue), by role; the
-   * worker reads these, while `imageKey` … `styleKey` stay the keys the client gave. Absent in
-   * jobs enqueued before copies were made: those read the given keys.
-   */
-  inputCopies?: Partial<Record<InputRole, string>>;
-}
+export type JobParams = StoredJobParams;
 
-/** What an input image is for: in-painting reads image and mask, style transfer content and style. */
-export type InputRole = 'image' | 'mask' | 'content' | 'style';
+export type { InputRole };
 
 export interface JobRecord {
   id: string;

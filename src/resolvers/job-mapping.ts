@@ -1,4 +1,6 @@
 import { errors, isAppError, type AppError } from '../errors.js';
+import { SAMPLING_KNOBS } from '../jobs/sampling-params.js';
+import { toJobParameters } from '../jobs/stored-job.js';
 import type { JobEvent as QueueJobEvent, JobProgress, JobRecord } from '../queue/job-queue.js';
 import {
   Job,
@@ -50,10 +52,12 @@ function numericFields(record: JobRecord): NumericField[] {
     int('parameters.classId', params.classId, true),
     int('parameters.count', params.count),
     int('parameters.seed', params.seed),
-    int('parameters.topK', params.topK),
-    float('parameters.cfgScale', params.cfgScale),
-    float('parameters.temperature', params.temperature),
-    float('parameters.topP', params.topP),
+    ...Object.entries(SAMPLING_KNOBS).map(([knob, kind]) =>
+      (kind === 'integer' ? int : float)(
+        `parameters.${knob}`,
+        params[knob as keyof typeof SAMPLING_KNOBS],
+      ),
+    ),
     float('parameters.strength', params.strength, true),
     ...(progress
       ? [int('progress.step', progress.step), int('progress.total', progress.total)]
@@ -109,7 +113,6 @@ export function toShowableJobs(
  */
 export function toJob(record: JobRecord): Job {
   assertShowable(record);
-  const { params } = record;
   return Object.assign(new Job(), {
     id: record.id,
     kind: record.kind,
@@ -121,17 +124,7 @@ export function toJob(record: JobRecord): Job {
     error: record.error,
     cancelRequested: record.cancelRequested,
     model: record.model,
-    parameters: {
-      classId: params.classId,
-      count: params.count,
-      seed: params.seed,
-      cfgScale: params.cfgScale,
-      temperature: params.temperature,
-      topK: params.topK,
-      topP: params.topP,
-      mode: params.mode,
-      strength: params.strength,
-    },
+    parameters: toJobParameters(record.params),
     priority: record.priority,
     attempts: record.attempts,
     workerId: record.workerId,

@@ -10,8 +10,6 @@ import {
   checkFilename,
   checkImageObjects,
   checkRetentionHours,
-  checkSeed,
-  MAX_SEED,
   type InputLimits,
 } from './input-checks.js';
 
@@ -87,17 +85,6 @@ describe('checkImageObjects', () => {
       { width: 4, height: 3, contentType: 'image/png' },
     ]);
     expect(sizes[0].bytes.equals(await store.get('t/a/uploads/ok.png'))).toBe(true);
-  });
-});
-
-describe('checkSeed', () => {
-  it('keeps seed + count − 1 within 2^31 − 1, given or drawn', () => {
-    expect(checkSeed(MAX_SEED - 1, 2, () => 0)).toBe(MAX_SEED - 1);
-    expect(() => checkSeed(MAX_SEED, 2, () => 0)).toThrow(/seed: .*0 … 2147483646/);
-    expect(checkSeed(MAX_SEED, 1, () => 0)).toBe(MAX_SEED);
-    const bounds: number[] = [];
-    checkSeed(undefined, 16, (max) => bounds.push(max));
-    expect(bounds).toEqual([2 ** 31 - 16]);
   });
 });
 

@@ -1,10 +1,5 @@
 import sharp from 'sharp';
 import { errors, quote, requireIntegerInRange } from '../errors.js';
-import type { ModelInfo } from '../inference/model/model-manifest.js';
-import {
-  validateSamplingParams,
-  type SamplingParams,
-} from '../inference/sampling/sampling-params.js';
 import type { ObjectStore } from '../storage/object-store.js';
 
 export interface InputLimits {
@@ -18,8 +13,6 @@ export interface InputLimits {
   maxRetentionHours: number;
 }
 
-/** Seeds travel as GraphQL Int (32-bit signed). */
-export const MAX_SEED = 2 ** 31 - 1;
 /** API priorities are a small scale; the queues accept a far wider one. */
 export const MAX_PRIORITY = 10;
 
@@ -29,51 +22,6 @@ export const MAX_PRIORITY = 10;
  */
 export function withoutNulls<T extends object>(input: T): T {
   return Object.fromEntries(Object.entries(input).filter(([, value]) => value !== null)) as T;
-}
-
-/** A class given as an id or a name, checked against the model; `undefined` when neither is given. */
-export function resolveClassInput(
-  model: ModelInfo,
-  classId: number | undefined,
-  className: string | undefined,
-  field = 'classId',
-): number | undefined {
-  if (classId !== undefined && className !== undefined) {
-    throw errors.badInput(field, 'give classId or className, not both');
-  }
-  if (className !== undefined) {
-    const match = model.classes.find(
-      (c) => c.name.toLowerCase() === className.trim().toLowerCase(),
-    );
-    if (!match) {
-      throw errors.badInput('className', `${quote(className)} is not a class of ${model.id}`, {
-        known: model.classes.map((c) => c.name),
-      });
-    }
-    return match.id;
-  }
-  if (classId === undefined) return undefined;
-  return requireIntegerInRange(field, classId, 0, model.classes.length - 1);
-}
-
-export function checkCount(count: number | undefined, limits: InputLimits): number {
-  return requireIntegerInRange('count', count ?? 1, 1, limits.maxCount);
-}
-
-/**
- * The seed of image 0: image i of a job uses seed + i, and every one of them must stay a GraphQL
- * Int, so the given seed may be at most 2^31 − count. Without one, `random(max)` draws it in
- * 0 … max (inclusive).
- * @throws AppError BAD_USER_INPUT on `seed`
- */
-export function checkSeed(
-  seed: number | undefined,
-  count: number,
-  random: (max: number) => number,
-): number {
-  const max = MAX_SEED - (count - 1);
-  if (seed === undefined) return random(max);
-  return requireIntegerInRange('seed', seed, 0, max);
 }
 
 /** Longest `createUpload` file name, in UTF-8 bytes (what common file systems allow). */
@@ -115,19 +63,6 @@ export function checkRetentionHours(
     );
   }
   return requireIntegerInRange('retentionHours', hours, 1, max) * 3_600_000;
-}
-
-export function samplingFor(model: ModelInfo, input: Partial<SamplingParams>): SamplingParams {
-  const defaults = model.manifest.sampling;
-  return validateSamplingParams(
-    {
-      cfgScale: input.cfgScale ?? defaults.cfgScale,
-      temperature: input.temperature ?? defaults.temperature,
-      topK: input.topK ?? defaults.topK,
-      topP: input.topP ?? defaults.topP,
-    },
-    model.manifest.gpt.vocabSize,
-  );
 }
 
 /** An input image by object key, with the input field that named it. */

@@ -1,24 +1,29 @@
-import { randomInt } from 'node:crypto';
 import { errors, quote, requireIntegerInRange } from '../errors.js';
+import type { ModelInfo } from '../inference/model/model-manifest.js';
 import type { ModelRegistry } from '../inference/model/model-registry.js';
+import { QUEUE_KIND, toStoredParams } from '../jobs/stored-job.js';
+import {
+  checkMaskSize,
+  validateJobRequest,
+  type GenerateDraft,
+  type InpaintDraft,
+  type JobDraft,
+  type JobRequest,
+  type StyleDraft,
+} from '../jobs/job-request.js';
 import type {
   EnqueueInput,
   JobFilter,
   JobKind,
   JobPage,
-  JobParams,
   JobProducer,
   JobRecord,
 } from '../queue/job-queue.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import {
-  checkCount,
   checkImageObjects,
   checkPriority,
   checkRetentionHours,
-  checkSeed,
-  resolveClassInput,
-  samplingFor,
   withoutNulls,
   type InputLimits,
 } from './input-checks.js';
@@ -28,35 +33,17 @@ import { inputFingerprint } from './input-fingerprint.js';
 import { requireOwnKey } from '../storage/object-key.js';
 import type { RetentionService } from './retention-service.js';
 
-/** Fields shared by the three submit inputs (the GraphQL inputs satisfy it structurally). */
-export interface SubmitCommon {
-  model?: string | undefined;
-  count?: number | undefined;
-  seed?: number | undefined;
-  cfgScale?: number | undefined;
-  temperature?: number | undefined;
-  topK?: number | undefined;
-  topP?: number | undefined;
+/** What the API adds around a job's request: how the queue treats the job. */
+export interface SubmitOptions {
   priority?: number | undefined;
   idempotencyKey?: string | undefined;
   retentionHours?: number | undefined;
-  classId?: number | undefined;
-  className?: string | undefined;
 }
 
-export interface SubmitInpaint extends SubmitCommon {
-  imageKey: string;
-  maskKey: string;
-  keepHolistic?: boolean | undefined;
-  composite?: boolean | undefined;
-}
-
-export interface SubmitStyle extends SubmitCommon {
-  contentKey: string;
-  styleKey: string;
-  mode?: 'swap' | 'regenerate' | undefined;
-  strength?: number | undefined;
-}
+/** The submit inputs: a draft of each kind plus SubmitOptions (the GraphQL inputs satisfy them). */
+export type SubmitGenerate = Omit<GenerateDraft, 'kind'> & SubmitOptions;
+export type SubmitInpaint = Omit<InpaintDraft, 'kind' | 'inputCopies'> & SubmitOptions;
+export type SubmitStyle = Omit<StyleDraft, 'kind' | 'inputCopies'> & SubmitOptions;
 
 export interface JobServiceOptions {
   queue: JobProducer;
@@ -93,29 +80,17 @@ export class JobService {
     } = options);
   }
 
-  async generate(tenant: string, sent: SubmitCommon, batch?: JobBatch): Promise<JobRecord> {
-    if (!this.isAccepting) throw errors.shuttingDown();
+  async generate(tenant: string, sent: SubmitGenerate, batch?: JobBatch): Promise<JobRecord> {
     const input = withoutNulls(sent);
-    const model = await this.resolveModel(input.model);
-    const classId = resolveClassInput(model, input.classId, input.className);
-    if (classId === undefined) throw errors.badInput('classId', 'give classId or className');
-    return this.enqueue(
-      tenant,
-      'GENERATE',
-      input,
-      { ...this.common(model, input), classId },
-      batch,
-    );
+    const request = await this.validate(input, { ...input, kind: 'generate' });
+    return this.enqueue(tenant, input, request, batch);
   }
 
   async inpaint(tenant: string, sent: SubmitInpaint, batch?: JobBatch): Promise<JobRecord> {
-    if (!this.isAccepting) throw errors.shuttingDown();
     const input = withoutNulls(sent);
-    const model = await this.resolveModel(input.model);
-    this.requireCapability(model.capabilities.inpaint, model.id, 'in-paint');
-    const classId = resolveClassInput(model, input.classId, input.className);
-    const imageKey = requireOwnKey(tenant, input.imageKey, 'imageKey');
-    const maskKey = requireOwnKey(tenant, input.maskKey, 'maskKey');
+    const request = await this.validate(input, { ...input, kind: 'inpaint' });
+    const imageKey = requireOwnKey(tenant, request.imageKey, 'imageKey');
+    const maskKey = requireOwnKey(tenant, request.maskKey, 'maskKey');
     const [image, mask] = await checkImageObjects(
       this.store,
       [
@@ -124,50 +99,19 @@ export class JobService {
       ],
       this.limits,
     );
-    if (image.width !== mask.width || image.height !== mask.height) {
-      throw errors.badInput(
-        'maskKey',
-        `is ${mask.width}×${mask.height}, the image is ${image.width}×${image.height}; they must match`,
-      );
-    }
-    const common = this.common(model, input);
+    checkMaskSize(image, mask, 'maskKey');
     const inputCopies = await copyInputs(this.store, tenant, [
       { role: 'image', image },
       { role: 'mask', image: mask },
     ]);
-    return this.enqueue(
-      tenant,
-      'INPAINT',
-      input,
-      {
-        ...common,
-        ...(classId === undefined ? {} : { classId }),
-        imageKey,
-        maskKey,
-        keepHolistic: input.keepHolistic ?? true,
-        composite: input.composite ?? true,
-        inputCopies,
-      },
-      batch,
-    );
+    return this.enqueue(tenant, input, { ...request, inputCopies }, batch);
   }
 
   async transferStyle(tenant: string, sent: SubmitStyle, batch?: JobBatch): Promise<JobRecord> {
-    if (!this.isAccepting) throw errors.shuttingDown();
     const input = withoutNulls(sent);
-    const model = await this.resolveModel(input.model);
-    this.requireCapability(model.capabilities.style, model.id, 'transfer style');
-    const classId = resolveClassInput(model, input.classId, input.className);
-    const mode = input.mode ?? 'swap';
-    const strength = input.strength ?? 0.5;
-    if (!Number.isFinite(strength) || strength < 0 || strength > 1) {
-      throw errors.badInput('strength', `must be in [0, 1], got ${strength}`);
-    }
-    const common = this.common(model, input);
-    if (mode === 'swap' && common.count !== 1)
-      throw errors.badInput('count', 'SWAP is deterministic: it makes one image');
-    const contentKey = requireOwnKey(tenant, input.contentKey, 'contentKey');
-    const styleKey = requireOwnKey(tenant, input.styleKey, 'styleKey');
+    const request = await this.validate(input, { ...input, kind: 'style' });
+    const contentKey = requireOwnKey(tenant, request.contentKey, 'contentKey');
+    const styleKey = requireOwnKey(tenant, request.styleKey, 'styleKey');
     const [content, style] = await checkImageObjects(
       this.store,
       [
@@ -180,21 +124,7 @@ export class JobService {
       { role: 'content', image: content },
       { role: 'style', image: style },
     ]);
-    return this.enqueue(
-      tenant,
-      'STYLE_TRANSFER',
-      input,
-      {
-        ...common,
-        ...(classId === undefined ? {} : { classId }),
-        contentKey,
-        styleKey,
-        mode,
-        strength,
-        inputCopies,
-      },
-      batch,
-    );
+    return this.enqueue(tenant, input, { ...request, inputCopies }, batch);
   }
 
   /**
@@ -277,7 +207,7 @@ export class JobService {
     return this.queue.position(id);
   }
 
-  private async resolveModel(model: string | undefined) {
+  private async resolveModel(model: string | undefined): Promise<ModelInfo> {
     // An id, never a path: it must not start with '.' (the registry reads '..' as a directory).
     if (model !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(model)) {
       throw errors.badInput('model', `${quote(model)} is not a model id`);
@@ -298,69 +228,68 @@ export class JobService {
     }
   }
 
-  private requireCapability(available: boolean, modelId: string, verb: string): void {
-    if (!available)
-      throw errors.badInput('model', `${modelId} has no image encoder, so it cannot ${verb}`);
-  }
-
-  private common(model: Awaited<ReturnType<ModelRegistry['resolve']>>, input: SubmitCommon) {
-    const count = checkCount(input.count, this.limits);
-    // Checked here too, before any input image is read; `request` stores it.
-    checkRetentionHours(input.retentionHours, this.limits);
-    return {
-      count,
-      seed: checkSeed(input.seed, count, (max) => randomInt(0, max + 1)),
-      ...samplingFor(model, input),
-    };
-  }
-
   /**
-   * Enqueues, held in `batch` when the operation may create several jobs; input copies in
-   * `params` are removed again unless a new job now owns them.
+   * Everything that needs no input image, before any is read: the request (validateJobRequest,
+   * against its model) and how the queue should treat it.
+   * @throws AppError SHUTTING_DOWN; BAD_USER_INPUT naming the field
    */
-  private async enqueue(
-    tenant: string,
-    kind: JobKind,
-    input: SubmitCommon,
-    params: JobParams,
-    batch: JobBatch | undefined,
-  ): Promise<JobRecord> {
-    let created = false;
-    try {
-      const request = this.request(tenant, kind, input, params);
-      const result = await (batch ?? this.queue).enqueue(request);
-      created = result.created;
-      return result.job;
-    } finally {
-      if (!created && params.inputCopies) await dropInputCopies(this.store, params.inputCopies);
-    }
+  private async validate<D extends JobDraft>(
+    options: SubmitOptions,
+    draft: D,
+  ): Promise<Extract<JobRequest, { kind: D['kind'] }>> {
+    if (!this.isAccepting) throw errors.shuttingDown();
+    const model = await this.resolveModel(draft.model);
+    const request = validateJobRequest(draft, model, { maxCount: this.limits.maxCount });
+    this.checkOptions(options);
+    return request;
   }
 
   /** @throws AppError BAD_USER_INPUT on `idempotencyKey`, `priority` or `retentionHours` */
-  private request(
-    tenant: string,
-    kind: JobKind,
-    input: SubmitCommon,
-    params: JobParams,
-  ): EnqueueInput {
-    const idempotencyKey = input.idempotencyKey;
+  private checkOptions(options: SubmitOptions): void {
+    const { idempotencyKey } = options;
     if (
       idempotencyKey !== undefined &&
       (idempotencyKey.length < 1 || idempotencyKey.length > 200)
     ) {
       throw errors.badInput('idempotencyKey', 'must be 1 … 200 characters');
     }
-    const retentionMs = checkRetentionHours(input.retentionHours, this.limits);
-    return {
-      tenant,
-      kind,
-      model: input.model ?? null,
-      params,
-      priority: checkPriority(input.priority),
-      ...(retentionMs === undefined ? {} : { retentionMs }),
-      ...(idempotencyKey
-        ? { idempotencyKey, idempotencyFingerprint: inputFingerprint(MUTATION_OF[kind], input) }
-        : {}),
-    };
+    checkRetentionHours(options.retentionHours, this.limits);
+    checkPriority(options.priority);
+  }
+
+  /**
+   * Enqueues, held in `batch` when the operation may create several jobs; input copies in
+   * the request are removed again unless a new job now owns them.
+   * @param input the input as the client sent it, less its nulls: what an idempotency key binds
+   */
+  private async enqueue(
+    tenant: string,
+    input: SubmitOptions & { model?: string | undefined },
+    request: JobRequest,
+    batch: JobBatch | undefined,
+  ): Promise<JobRecord> {
+    const params = toStoredParams(request);
+    let created = false;
+    try {
+      const kind: JobKind = QUEUE_KIND[request.kind];
+      const retentionMs = checkRetentionHours(input.retentionHours, this.limits);
+      const { idempotencyKey } = input;
+      const enqueued: EnqueueInput = {
+        tenant,
+        kind,
+        model: request.model,
+        params,
+        priority: checkPriority(input.priority),
+        ...(retentionMs === undefined ? {} : { retentionMs }),
+        ...(idempotencyKey
+          ? { idempotencyKey, idempotencyFingerprint: inputFingerprint(MUTATION_OF[kind], input) }
+          : {}),
+      };
+      const result = await (batch ?? this.queue).enqueue(enqueued);
+      created = result.created;
+      return result.job;
+    } finally {
+      if (!created && params.inputCopies) await dropInputCopies(this.store, params.inputCopies);
+    }
   }
 }

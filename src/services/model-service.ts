@@ -1,4 +1,5 @@
 import type { ModelRegistry } from '../inference/model/model-registry.js';
+import type { SamplingParams } from '../jobs/sampling-params.js';
 
 /** One servable model as the API shows it (the fields of the schema's `Model`). */
 export interface ServedModel {
@@ -13,7 +14,7 @@ export interface ServedModel {
   classes: { id: number; name: string }[];
   capabilities: { generate: boolean; inpaint: boolean; styleTransfer: boolean };
   /** The manifest's default sampling. */
-  defaults: { cfgScale: number; temperature: number; topK: number; topP: number };
+  defaults: SamplingParams;
   license: string;
 }
 

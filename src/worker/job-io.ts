@@ -2,60 +2,50 @@
  * A worker's input and output of one job: the engine request read from the job's stored
  * parameters (and its input images), and the generated images written to the object store.
  */
-import { errors } from '../errors.js';
-import type { InferenceRequest } from '../inference/inference-engine.js';
+import { MAX_IMAGES_PER_REQUEST, type InferenceRequest } from '../inference/inference-engine.js';
+import type { ModelRegistry } from '../inference/model/model-registry.js';
 import { webpThumbnail } from '../inference/pipeline/image-codec.js';
-import type { InputRole, JobOutput, JobRecord } from '../queue/job-queue.js';
+import { errors } from '../errors.js';
+import { toInferenceRequest } from '../inference/engine-request.js';
+import { validateJobRequest, type JobRequest } from '../jobs/job-request.js';
+import { draftOfStored, toObjectMetadata } from '../jobs/stored-job.js';
+import type { JobOutput, JobRecord } from '../queue/job-queue.js';
 import { outputKeys } from '../storage/object-key.js';
 import type { ObjectStore } from '../storage/object-store.js';
 
 /**
- * The engine request of a job; in-painting and style inputs are read from `store`.
- * @throws AppError GENERATION_FAILED when an input key is missing, or the store's errors
+ * A claimed job's request, validated again against its model as the model is now: a job can
+ * wait in the queue across a model change. Failures are the ones the engine gave such a job
+ * before this check existed (BAD_USER_INPUT, NOT_FOUND or MODEL_UNAVAILABLE for the model).
+ * @throws AppError as validateJobRequest and ModelRegistry.resolve; GENERATION_FAILED when an
+ *   input key is missing
  */
-export async function inferenceRequest(
+export async function jobRequest(
   job: JobRecord,
+  models: Pick<ModelRegistry, 'resolve'>,
+): Promise<JobRequest> {
+  const draft = draftOfStored(job);
+  const model = await models.resolve(job.model ?? undefined);
+  return validateJobRequest(draft, model, {
+    // The engine's limit: the API's own (HITA_MAX_COUNT) may have been lowered since.
+    maxCount: MAX_IMAGES_PER_REQUEST,
+    drawSeed: () => {
+      throw errors.badInput('seed', `job ${job.id} was stored without one`);
+    },
+  });
+}
+
+/**
+ * The engine request of a validated job; in-painting and style inputs are read from `store`,
+ * the job's own copies where it has them.
+ * @throws AppError BAD_USER_INPUT when in-painting inputs do not decode or differ in size; the
+ *   store's errors
+ */
+export function inferenceRequest(
+  request: JobRequest,
   store: ObjectStore,
 ): Promise<InferenceRequest> {
-  const { params } = job;
-  const sampling = {
-    cfgScale: params.cfgScale,
-    temperature: params.temperature,
-    topK: params.topK,
-    topP: params.topP,
-  };
-  const common = { count: params.count, seed: params.seed, sampling };
-  // The job's own copy when it has one: the key the client gave may have been overwritten.
-  const read = (role: InputRole, key: string | undefined) => {
-    const source = params.inputCopies?.[role] ?? key;
-    if (!source) throw errors.generationFailed(`job ${job.id} lacks an input key`);
-    return store.get(source);
-  };
-  const classId = params.classId === undefined ? {} : { classId: params.classId };
-  switch (job.kind) {
-    case 'GENERATE':
-      return { kind: 'generate', classId: params.classId ?? 0, ...common };
-    case 'INPAINT':
-      return {
-        kind: 'inpaint',
-        image: await read('image', params.imageKey),
-        mask: await read('mask', params.maskKey),
-        keepHolistic: params.keepHolistic ?? true,
-        composite: params.composite ?? true,
-        ...classId,
-        ...common,
-      };
-    case 'STYLE_TRANSFER':
-      return {
-        kind: 'style',
-        content: await read('content', params.contentKey),
-        style: await read('style', params.styleKey),
-        mode: params.mode ?? 'swap',
-        strength: params.strength ?? 0.5,
-        ...classId,
-        ...common,
-      };
-  }
+  return toInferenceRequest(request, (key) => store.get(key));
 }
 
 /**
@@ -71,17 +61,12 @@ export async function storeOutputs(
     images.map(async (image, index) => {
       const keys = outputKeys(job.tenant, job.id, index, image.seed);
       // One short value per field: S3 servers cap each metadata value (Swift: 256 bytes).
-      const { params } = job;
       const metadata: Record<string, string> = {
         'job-id': job.id,
         kind: job.kind,
         model: job.model ?? 'default',
         seed: String(image.seed),
-        'class-id': params.classId === undefined ? 'none' : String(params.classId),
-        'cfg-scale': String(params.cfgScale),
-        temperature: String(params.temperature),
-        'top-k': String(params.topK),
-        'top-p': String(params.topP),
+        ...toObjectMetadata(job.params),
       };
       // The two writes are independent (each is atomic on its own), so neither waits for the other.
       await Promise.all([

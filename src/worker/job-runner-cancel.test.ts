@@ -3,20 +3,36 @@
  * steers: a cancel reaches the engine at once through the queue's event, stops a job still
  * reading its inputs, and a completion the cancel overtook leaves no stored image behind.
  */
+import { join } from 'node:path';
 import sharp from 'sharp';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { errors } from '../errors.js';
 import type {
   InferenceEngine,
   InferenceJob,
   InferenceResult,
 } from '../inference/inference-engine.js';
+import { ModelRegistry } from '../inference/model/model-registry.js';
+import { PACKAGE_ROOT } from '../paths.js';
 import type { JobConsumer, JobParams } from '../queue/job-queue.js';
 import { SqliteJobQueue } from '../queue/sqlite/sqlite-job-queue.js';
 import type { ObjectLevel, ObjectStore } from '../storage/object-store.js';
 import { JobRunner } from './job-runner.js';
 
-const PARAMS: JobParams = { count: 1, seed: 1, cfgScale: 1, temperature: 1, topK: 0, topP: 1 };
+const PARAMS: JobParams = {
+  classId: 0,
+  count: 1,
+  seed: 1,
+  cfgScale: 1,
+  temperature: 1,
+  topK: 0,
+  topP: 1,
+};
+/** The shipped models: the runner validates each job against its model before it runs. */
+const MODELS = new ModelRegistry({
+  modelsDir: join(PACKAGE_ROOT, 'models'),
+  defaultModel: 'hita-tiny-random',
+});
 const SILENT = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /** Runs end when the test calls `finish`, or with CANCELLED when cancelled. */
@@ -124,6 +140,9 @@ function deaf(queue: SqliteJobQueue): JobConsumer {
 }
 
 describe('JobRunner cancel path', () => {
+  // Loading opens every graph (seconds on a busy machine): once, before any wait for a job.
+  beforeAll(() => MODELS.default());
+
   const cleanups: (() => Promise<void>)[] = [];
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -140,6 +159,7 @@ describe('JobRunner cancel path', () => {
       queue: options.isDeaf ? deaf(queue) : queue,
       engine,
       store,
+      models: MODELS,
       logger: SILENT,
       leaseMs: 30_000,
     });

@@ -1,7 +1,10 @@
+import { join } from 'node:path';
 import sharp from 'sharp';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { errors } from '../errors.js';
 import type { InferenceEngine, InferenceJob } from '../inference/inference-engine.js';
+import { ModelRegistry } from '../inference/model/model-registry.js';
+import { PACKAGE_ROOT } from '../paths.js';
 import type { EnqueueInput } from '../queue/job-queue.js';
 import { SqliteJobQueue } from '../queue/sqlite/sqlite-job-queue.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -46,6 +49,11 @@ function fakeEngine(): InferenceEngine {
 }
 
 const memoryStore = { put: async () => undefined } as unknown as ObjectStore;
+/** The shipped models; jobs name none, so they run on the one with ten classes. */
+const models = new ModelRegistry({
+  modelsDir: join(PACKAGE_ROOT, 'models'),
+  defaultModel: 'hita-tiny-random',
+});
 
 function input(classId: number): EnqueueInput {
   return {
@@ -71,6 +79,7 @@ async function startRunner(announceIntervalMs = 5000) {
     queue,
     engine: fakeEngine(),
     store: memoryStore,
+    models,
     logger,
     announceIntervalMs,
     defaultModel: 'tiny',
@@ -80,6 +89,9 @@ async function startRunner(announceIntervalMs = 5000) {
 }
 
 describe('JobRunner', () => {
+  // Loading opens every graph (seconds on a busy machine): once, before any wait for a job.
+  beforeAll(() => models.default());
+
   it('announces itself while idle, at every interval, and retires on stop', async () => {
     const { queue, runner } = await startRunner(20);
     const announce = vi.spyOn(queue, 'announce');

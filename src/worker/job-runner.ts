@@ -1,5 +1,6 @@
 import { errors, isAppError } from '../errors.js';
 import type { InferenceEngine } from '../inference/inference-engine.js';
+import type { ModelRegistry } from '../inference/model/model-registry.js';
 import type {
   ClaimedJob,
   JobConsumer,
@@ -9,7 +10,7 @@ import type {
   JobProgress,
 } from '../queue/job-queue.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { deleteOutputs, inferenceRequest, storeOutputs } from './job-io.js';
+import { deleteOutputs, inferenceRequest, jobRequest, storeOutputs } from './job-io.js';
 import { WorkerPresence } from './worker-presence.js';
 
 interface Logger {
@@ -24,6 +25,11 @@ export interface JobRunnerOptions {
   queue: JobConsumer;
   engine: InferenceEngine;
   store: ObjectStore;
+  /**
+   * The models the engine serves (same models directory and default): each job is validated
+   * again against its model before it runs.
+   */
+  models: Pick<ModelRegistry, 'resolve'>;
   logger: Logger;
   /** Jobs held at once; several feed one continuous batch. @default 8 */
   maxConcurrentJobs?: number;
@@ -276,7 +282,10 @@ export class JobRunner {
       if (active.fate !== 'running') throw errors.cancelled(job.id);
     };
     try {
-      const request = await inferenceRequest(job, this.options.store);
+      const request = await inferenceRequest(
+        await jobRequest(job, this.options.models),
+        this.options.store,
+      );
       goOn();
       const result = await engine.run({
         id: job.id,

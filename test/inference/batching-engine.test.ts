@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { SamplingParams } from '../../src/inference/sampling/sampling-params.js';
+import type { SamplingParams } from '../../src/jobs/sampling-params.js';
 import type { GenerateRequest } from '../../src/inference/inference-engine.js';
 import { openTinyModel, tinyPipeline, type TinyModel } from '../support/tiny-pipeline.js';
 

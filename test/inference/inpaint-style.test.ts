@@ -123,24 +123,26 @@ describe('in-painting and style transfer on the tiny model', () => {
     expect(result!.patchIds.slice(0, kept)).toEqual([...content.patch.subarray(0, kept)]);
   });
 
+  // Rules that validateJobRequest checks before a request gets here are assertions in the engine
+  // (INTERNAL_SERVER_ERROR); what only the bytes can tell stays BAD_USER_INPUT.
   const bad: [string, () => Promise<InferenceRequest>, string, string][] = [
     [
       'an unknown class',
       async () => ({ kind: 'generate', classId: 10, count: 1, seed: 1, sampling: SAMPLING }),
       'classId',
-      'BAD_USER_INPUT',
+      'INTERNAL_SERVER_ERROR',
     ],
     [
       'a zero count',
       async () => ({ kind: 'generate', classId: 1, count: 0, seed: 1, sampling: SAMPLING }),
       'count',
-      'BAD_USER_INPUT',
+      'INTERNAL_SERVER_ERROR',
     ],
     [
       'a negative seed',
       async () => ({ kind: 'generate', classId: 1, count: 1, seed: -1, sampling: SAMPLING }),
       'seed',
-      'BAD_USER_INPUT',
+      'INTERNAL_SERVER_ERROR',
     ],
     [
       'an infinite cfg',
@@ -152,7 +154,7 @@ describe('in-painting and style transfer on the tiny model', () => {
         sampling: { ...SAMPLING, cfgScale: Infinity },
       }),
       'cfgScale',
-      'BAD_USER_INPUT',
+      'INTERNAL_SERVER_ERROR',
     ],
     [
       'top-p above 1',
@@ -164,7 +166,7 @@ describe('in-painting and style transfer on the tiny model', () => {
         sampling: { ...SAMPLING, topP: 1.5 },
       }),
       'topP',
-      'BAD_USER_INPUT',
+      'INTERNAL_SERVER_ERROR',
     ],
     [
       'an unreadable image',
@@ -190,7 +192,7 @@ describe('in-painting and style transfer on the tiny model', () => {
         sampling: SAMPLING,
       }),
       'mask',
-      'BAD_USER_INPUT',
+      'INTERNAL_SERVER_ERROR',
     ],
     [
       'an empty mask',
@@ -218,7 +220,7 @@ describe('in-painting and style transfer on the tiny model', () => {
         sampling: SAMPLING,
       }),
       'strength',
-      'BAD_USER_INPUT',
+      'INTERNAL_SERVER_ERROR',
     ],
     [
       'two swap images',
@@ -232,7 +234,7 @@ describe('in-painting and style transfer on the tiny model', () => {
         sampling: SAMPLING,
       }),
       'count',
-      'BAD_USER_INPUT',
+      'INTERNAL_SERVER_ERROR',
     ],
   ];
   it.each(bad)('rejects %s with a typed error naming the field', async (_, build, field, code) => {

@@ -3,18 +3,18 @@ import { errors } from '../../errors.js';
 import { KvCache, type KvShape } from './kv-cache.js';
 import { chooseToken } from '../sampling/sampler.js';
 import { RowRng } from '../sampling/rng.js';
-import type { SamplingParams } from '../sampling/sampling-params.js';
+import type { CommonRequest } from '../inference-engine.js';
 import { FREE, forcedPrefixLength } from './token-layout.js';
 
-/** One image to generate: its tokens depend only on these fields and the model. */
-export interface SequenceSpec {
-  /** The image's seed; its RNG stream is (seed, position). */
-  seed: number;
+/**
+ * One image to generate, cut from its request: its tokens depend only on these fields and the
+ * model. `seed` is the image's own (request seed + index); its RNG stream is (seed, position).
+ */
+export interface SequenceSpec extends Pick<CommonRequest, 'seed' | 'sampling'> {
   /** A class id, or the model's null class for unconditional generation. */
   classId: number;
   /** Length M + N; a token id where known in advance, FREE (−1) where it is sampled. */
   forced: Int32Array;
-  sampling: SamplingParams;
 }
 
 export interface TokenProgress {

@@ -1,5 +1,12 @@
 import * as ort from 'onnxruntime-node';
-import { errors, requireIntegerInRange } from '../../errors.js';
+import { errors, isAppError, requireIntegerInRange } from '../../errors.js';
+import {
+  checkMaskSize,
+  checkStrength,
+  checkSwapCount,
+  DEFAULT_STRENGTH,
+  requireCapability,
+} from '../../jobs/job-request.js';
 import { BatchingEngine, type SequenceSpec } from './batching-engine.js';
 import {
   composite,
@@ -21,7 +28,7 @@ import {
   type InpaintRequest,
   type StyleRequest,
 } from '../inference-engine.js';
-import { validateSamplingParams, type SamplingParams } from '../sampling/sampling-params.js';
+import { validateSamplingParams, type SamplingParams } from '../../jobs/sampling-params.js';
 import {
   allFree,
   inpaintForcedTokens,
@@ -113,9 +120,10 @@ export class HitaPipeline {
     request: InferenceRequest,
     onProgress: (progress: InferenceProgress) => void,
   ): Promise<GeneratedImage[]> {
-    const sampling = validateSamplingParams(request.sampling, this.manifest.gpt.vocabSize);
-    this.checkCount(request.count);
-    this.checkSeed(request.seed);
+    const { vocabSize } = this.manifest.gpt;
+    const sampling = asserted(() => validateSamplingParams(request.sampling, vocabSize));
+    asserted(() => requireIntegerInRange('count', request.count, 1, MAX_IMAGES_PER_REQUEST));
+    asserted(() => requireIntegerInRange('seed', request.seed, 0, MAX_ENGINE_SEED));
     const seeds = Array.from({ length: request.count }, (_, i) => request.seed + i);
     switch (request.kind) {
       case 'generate': {
@@ -152,12 +160,7 @@ export class HitaPipeline {
       imageSize(request.image, 'image'),
       imageSize(request.mask, 'mask'),
     ]);
-    if (imageDims.width !== maskDims.width || imageDims.height !== maskDims.height) {
-      throw errors.badInput(
-        'mask',
-        `is ${maskDims.width}×${maskDims.height}, the image is ${imageDims.width}×${imageDims.height}; they must match`,
-      );
-    }
+    asserted(() => checkMaskSize(imageDims, maskDims, 'mask'));
     const classId = this.checkClass(request.classId, true);
     const encoder = this.requireEncoder('inpaint');
     const [image, mask] = await Promise.all([
@@ -189,13 +192,8 @@ export class HitaPipeline {
     onProgress: (progress: InferenceProgress) => void,
   ): Promise<GeneratedImage[]> {
     const size = this.layout.imageSize;
-    const strength = request.strength ?? 0.5;
-    if (!Number.isFinite(strength) || strength < 0 || strength > 1) {
-      throw errors.badInput('strength', `must be between 0 and 1, got ${strength}`);
-    }
-    if (request.mode === 'swap' && request.count !== 1) {
-      throw errors.badInput('count', 'swap mode is deterministic: it makes exactly one image');
-    }
+    const strength = asserted(() => checkStrength(request.strength ?? DEFAULT_STRENGTH));
+    asserted(() => checkSwapCount(request.mode, request.count));
     const classId = this.checkClass(request.classId, true);
     const encoder = this.requireEncoder('style');
     const [content, style] = await Promise.all([
@@ -336,27 +334,33 @@ export class HitaPipeline {
     }));
   }
 
+  /** @throws AppError INTERNAL_SERVER_ERROR: the capability is checked before a job runs */
   requireEncoder(capability: 'inpaint' | 'style'): ort.InferenceSession {
-    if (!this.encodeSession || !this.manifest.capabilities[capability]) {
-      throw errors.badInput(
-        'model',
-        `${this.manifest.id} has no image encoder, so it cannot ${capability === 'inpaint' ? 'in-paint' : 'transfer style'}`,
-      );
-    }
-    return this.encodeSession;
+    const { id, capabilities } = this.manifest;
+    const encoder = this.encodeSession;
+    // Opened without its encode graph, a model has no encoder, whatever its manifest says.
+    const has = encoder ? capabilities : { inpaint: false, style: false };
+    asserted(() => requireCapability({ id, capabilities: has }, capability));
+    return encoder!;
   }
 
   private checkClass(classId: number | undefined, optional: boolean): number {
     const { numClasses, nullClassId } = this.manifest.gpt;
     if (classId === undefined && optional) return nullClassId;
-    return requireIntegerInRange('classId', classId, 0, numClasses - 1);
+    return asserted(() => requireIntegerInRange('classId', classId, 0, numClasses - 1));
   }
+}
 
-  private checkCount(count: number): void {
-    requireIntegerInRange('count', count, 1, MAX_IMAGES_PER_REQUEST);
-  }
-
-  private checkSeed(seed: number): void {
-    requireIntegerInRange('seed', seed, 0, MAX_ENGINE_SEED);
+/**
+ * Runs a rule that validateJobRequest checked before the request got here: a break is a bug
+ * upstream, so its BAD_USER_INPUT becomes INTERNAL_SERVER_ERROR (same message and field). The
+ * engine's own limits (MAX_IMAGES_PER_REQUEST, MAX_ENGINE_SEED) are such assertions too.
+ */
+function asserted<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (isAppError(error) && error.code === 'BAD_USER_INPUT') throw errors.unvalidated(error);
+    throw error;
   }
 }

@@ -7,7 +7,7 @@ import {
   topKFilter,
   topPFilter,
 } from './processors.js';
-import type { SamplingParams } from './sampling-params.js';
+import type { SamplingParams } from '../../jobs/sampling-params.js';
 
 const NEG = -Infinity;
 const f32 = (values: number[]) => Float32Array.from(values);

@@ -14,7 +14,7 @@
  * Processors share module-level scratch buffers: they are synchronous and never re-entered.
  */
 import { errors } from '../../errors.js';
-import type { SamplingParams } from './sampling-params.js';
+import type { SamplingParams } from '../../jobs/sampling-params.js';
 
 /** The official lower bound on the temperature divisor, `max(T, 1e-5)`. */
 export const MIN_TEMPERATURE = 1e-5;

@@ -124,15 +124,18 @@ describe('RowRng', () => {
     expect(forward.uniform(10, 1)).not.toBe(values[10]);
   });
 
-  it.each([-1, 1.5, Number.NaN, Infinity, 2 ** 53])('rejects seed %s as BAD_USER_INPUT', (seed) => {
-    try {
-      new RowRng(seed);
-      expect.unreachable('RowRng accepted a bad seed');
-    } catch (err) {
-      expect(isAppError(err) && err.code).toBe('BAD_USER_INPUT');
-      expect((err as Error).message).toMatch(/^seed: must be an integer/);
-    }
-  });
+  it.each([-1, 1.5, Number.NaN, Infinity, 2 ** 53])(
+    'rejects seed %s as INTERNAL_SERVER_ERROR (an assertion)',
+    (seed) => {
+      try {
+        new RowRng(seed);
+        expect.unreachable('RowRng accepted a bad seed');
+      } catch (err) {
+        expect(isAppError(err) && err.code).toBe('INTERNAL_SERVER_ERROR');
+        expect((err as Error).message).toMatch(/^seed: must be an integer/);
+      }
+    },
+  );
 
   it('rejects steps and lanes that are not uint32', () => {
     const rng = new RowRng(1);

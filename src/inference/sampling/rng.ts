@@ -104,13 +104,19 @@ export class RowRng {
 
   /**
    * @param seed an integer in [0, Number.MAX_SAFE_INTEGER]
-   * @throws AppError `BAD_USER_INPUT` (field `seed`) for anything else
+   * @throws AppError `INTERNAL_SERVER_ERROR` (field `seed`) for anything else: seeds are
+   *   validated long before (validateJobRequest), so this is an assertion
    */
   constructor(seed: number) {
     if (!Number.isSafeInteger(seed) || seed < 0) {
-      throw errors.badInput('seed', `must be an integer in [0, 2^53 - 1], got ${String(seed)}`, {
-        received: Number.isFinite(seed) ? seed : String(seed),
-      });
+      const broken = errors.badInput(
+        'seed',
+        `must be an integer in [0, 2^53 - 1], got ${String(seed)}`,
+        {
+          received: Number.isFinite(seed) ? seed : String(seed),
+        },
+      );
+      throw errors.unvalidated(broken);
     }
     this.seed = seed;
     this.key0 = seed % TWO_POW_32;

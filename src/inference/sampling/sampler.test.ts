@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RowRng } from './rng.js';
 import { chooseToken, greedyToken, sampleToken } from './sampler.js';
-import type { SamplingParams } from './sampling-params.js';
+import type { SamplingParams } from '../../jobs/sampling-params.js';
 
 const NEG = -Infinity;
 const V = 32;

@@ -5,7 +5,7 @@
  */
 import { errors } from '../../errors.js';
 import { applyPipeline, buildPipeline, maxLogit, type LogitsProcessor } from './processors.js';
-import type { SamplingParams } from './sampling-params.js';
+import type { SamplingParams } from '../../jobs/sampling-params.js';
 
 /**
  * Inverse-CDF sampling in index order: with w_i = exp(x_i − max) in float64 (0 for -Infinity),

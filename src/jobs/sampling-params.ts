@@ -1,8 +1,9 @@
 /**
- * The per-request sampling knobs (SPEC §3, LlamaGen `generate.py`) and their validation. Every field
- * is wired into the pipeline (`buildPipeline`) or rejected here with `BAD_USER_INPUT`.
+ * The per-request sampling knobs (SPEC §3, LlamaGen `generate.py`) and their validation: part of
+ * a job's request, so they live in the domain module; the engine's sampling pipeline reads them.
+ * Every field is wired into the pipeline (`buildPipeline`) or rejected here with `BAD_USER_INPUT`.
  */
-import { errors } from '../../errors.js';
+import { errors } from '../errors.js';
 
 /** Sampling knobs of one request; identity values switch a stage off. */
 export interface SamplingParams {
@@ -14,6 +15,38 @@ export interface SamplingParams {
   topK: number;
   /** Nucleus mass p in (0, 1]; 1 switches top-p off. */
   topP: number;
+}
+
+/**
+ * Every knob of {@link SamplingParams} with the kind of number it takes: the one list that code
+ * moving knobs between shapes (defaults, stored parameters, object metadata, the API's checks of
+ * stored values) iterates, so that a new knob is named only where it has a meaning.
+ */
+export const SAMPLING_KNOBS = {
+  cfgScale: 'float',
+  temperature: 'float',
+  topK: 'integer',
+  topP: 'float',
+} as const satisfies Record<keyof SamplingParams, 'float' | 'integer'>;
+
+/** The knob names, in {@link SAMPLING_KNOBS} order. */
+export const SAMPLING_KNOB_NAMES = Object.keys(SAMPLING_KNOBS) as (keyof SamplingParams)[];
+
+/** The sampling knobs of any object that carries them (a flat job request, stored parameters). */
+export function pickSamplingParams(source: SamplingParams): SamplingParams {
+  return Object.fromEntries(
+    SAMPLING_KNOB_NAMES.map((knob) => [knob, source[knob]]),
+  ) as unknown as SamplingParams;
+}
+
+/** Each knob as given, else its default (a model's manifest defaults); not validated. */
+export function withSamplingDefaults(
+  given: Partial<SamplingParams>,
+  defaults: SamplingParams,
+): SamplingParams {
+  return Object.fromEntries(
+    SAMPLING_KNOB_NAMES.map((knob) => [knob, given[knob] ?? defaults[knob]]),
+  ) as unknown as SamplingParams;
 }
 
 /** Inclusive or exclusive bounds of one numeric field. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AppError } from '../../errors.js';
+import { AppError } from '../errors.js';
 import { validateSamplingParams, type SamplingParams } from './sampling-params.js';
 
 const V = 16384;
