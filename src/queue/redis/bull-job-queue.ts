@@ -19,6 +19,9 @@ import type {
   JobRecord,
   QueueStats,
   RemovedJob,
+  AttemptOutcome,
+  OutboxDelivery,
+  WebhookAttempt,
 } from '../job-queue.js';
 import { ownRetention, validateEnqueue } from '../enqueue-checks.js';
 import { JobIdGenerator } from '../job-ids.js';
@@ -50,6 +53,7 @@ import {
 import { sweepRedis } from './redis-sweep.js';
 import { expectOutcome, ScriptOutcome } from './script-outcomes.js';
 import { RedisWorkerCalls } from './redis-worker-calls.js';
+import { RedisOutbox } from './redis-outbox.js';
 
 /** Options of `BullJobQueue`. */
 export interface BullJobQueueOptions extends JobQueueTunables {
@@ -73,6 +77,7 @@ interface Running {
   lua: LuaRunner;
   bull: BullDispatcher;
   worker: RedisWorkerCalls;
+  outbox: RedisOutbox;
   sweepTimer: NodeJS.Timeout;
 }
 
@@ -129,7 +134,8 @@ export class BullJobQueue implements JobQueue {
     }, sweepIntervalMs);
     sweepTimer.unref(); // housekeeping must not keep an otherwise finished process alive
     const worker = new RedisWorkerCalls(lua, bull, this.tunables);
-    this.running = { connections, lua, bull, worker, sweepTimer };
+    const outbox = new RedisOutbox(lua, connections.commands, this.keys);
+    this.running = { connections, lua, bull, worker, outbox, sweepTimer };
     await this.sweep().catch((error: unknown) =>
       onWarning('job queue sweep at start failed', error),
     );
@@ -169,6 +175,8 @@ export class BullJobQueue implements JobQueue {
         input.idempotencyFingerprint ?? '',
         input.hold ? '1' : '',
         ownRetention(input.retentionMs, this.tunables.retentionMs) ?? '',
+        input.webhook ? JSON.stringify(input.webhook) : '',
+        input.webhook ? `,${input.webhook.events.join(',')},` : '',
       ]);
       const outcome = expectOutcome(word, [ScriptOutcome.Created, ScriptOutcome.Existing], {
         jobId: id,
@@ -311,6 +319,22 @@ export class BullJobQueue implements JobQueue {
         .hdel(this.keys.removed, ...ids)
         .exec();
     });
+  }
+
+  claimDeliveries(limit: number, leaseMs: number): Promise<OutboxDelivery[]> {
+    return this.track(({ outbox }) => outbox.claimDeliveries(limit, leaseMs));
+  }
+
+  settleDelivery(delivery: OutboxDelivery, outcome: AttemptOutcome): Promise<boolean> {
+    return this.track(({ outbox }) => outbox.settleDelivery(delivery, outcome));
+  }
+
+  deliveries(jobId: string): Promise<WebhookAttempt[]> {
+    return this.track(({ outbox }) => outbox.deliveries(jobId));
+  }
+
+  outboxDepth(): Promise<number> {
+    return this.track(({ outbox }) => outbox.outboxDepth());
   }
 
   onEvent(listener: (event: JobEvent) => void): () => void {

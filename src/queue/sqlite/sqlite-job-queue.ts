@@ -22,6 +22,9 @@ import type {
   JobRecord,
   QueueStats,
   RemovedJob,
+  AttemptOutcome,
+  OutboxDelivery,
+  WebhookAttempt,
 } from '../job-queue.js';
 import { isTerminal } from '../job-queue.js';
 import { ownRetention, validateEnqueue } from '../enqueue-checks.js';
@@ -45,6 +48,7 @@ import { migrate } from './migrations.js';
 import { rowToEvent, rowToRecord, type JobRow } from './rows.js';
 import { prepareStatements, type Statements } from './statements.js';
 import { SqliteWorkerCalls } from './sqlite-worker-calls.js';
+import { SqliteOutbox } from './sqlite-outbox.js';
 import {
   discardHeldJobs,
   removeJob,
@@ -85,6 +89,7 @@ export class SqliteJobQueue implements JobQueue {
   private sweepTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private readonly worker: SqliteWorkerCalls;
+  private readonly outbox: SqliteOutbox;
 
   constructor(options: SqliteJobQueueOptions) {
     const { path, busyTimeoutMs = 5000, ...tunables } = options;
@@ -97,6 +102,11 @@ export class SqliteJobQueue implements JobQueue {
       statements: () => this.statements(),
       mustGet: (id) => this.mustGet(id),
       notify: () => this.work.notify(),
+    });
+    this.outbox = new SqliteOutbox({
+      write: (body) => this.write(body),
+      statements: () => this.statements(),
+      clock: this.tunables.clock,
     });
   }
 
@@ -195,6 +205,7 @@ export class SqliteJobQueue implements JobQueue {
             availableAt: input.hold ? null : now,
             heldAt: input.hold ? now : null,
             retentionMs: ownRetention(input.retentionMs, this.tunables.retentionMs),
+            webhook: input.webhook ? JSON.stringify(input.webhook) : null,
           }) as JobRow;
           queued++;
           return {
@@ -340,6 +351,22 @@ export class SqliteJobQueue implements JobQueue {
   onEvent(listener: (event: JobEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  async claimDeliveries(limit: number, leaseMs: number): Promise<OutboxDelivery[]> {
+    return this.outbox.claimDeliveries(limit, leaseMs);
+  }
+
+  async settleDelivery(delivery: OutboxDelivery, outcome: AttemptOutcome): Promise<boolean> {
+    return this.outbox.settleDelivery(delivery, outcome);
+  }
+
+  async deliveries(jobId: string): Promise<WebhookAttempt[]> {
+    return this.outbox.deliveries(jobId);
+  }
+
+  async outboxDepth(): Promise<number> {
+    return this.outbox.outboxDepth();
   }
 
   async claim(workerId: string, leaseMs: number): Promise<ClaimedJob | null> {
