@@ -59,7 +59,7 @@ export class SqliteOutbox {
       });
       sql.trimAttempts.run(leased.job_id, leased.job_id);
       if (outcome.status === 'FAILED' && outcome.retryAt !== undefined) {
-        sql.retryOutbox.run(outcome.retryAt, delivery.id);
+        sql.retryOutbox.run(Math.ceil(outcome.retryAt), delivery.id);
       } else {
         sql.deleteOutbox.run(delivery.id);
       }
