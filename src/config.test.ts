@@ -308,6 +308,10 @@ describe('readServerConfig refuses bad environments', () => {
     expect(problemOf({ REDIS_URL: 'redis://cache:6379' })).toContain(
       'HITA_WEBHOOK_SECRET: required with REDIS_URL',
     );
+    // The generation commands read the inference slice only, and sign nothing.
+    expect(
+      readInferenceConfig({ ...BASE, REDIS_URL: 'redis://cache:6379' }).defaultModel,
+    ).toBeTruthy();
   });
 
   it('S3 variables that do not come together', () => {

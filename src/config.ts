@@ -187,7 +187,9 @@ function fail(issues: string[]): never {
 export function readInferenceConfig(
   source: NodeJS.ProcessEnv = process.env,
 ): Readonly<InferenceConfig> {
-  return readServerConfig(source, { persistSecret: false }).inference;
+  // The generation commands sign no webhooks: REDIS_URL alone must not stop them.
+  return readServerConfig(source, { persistSecret: false, isWebhookSecretRequired: false })
+    .inference;
 }
 
 /**
@@ -214,7 +216,10 @@ function dataDirSecret(
 type Env = z.infer<typeof env>;
 
 /** Problems no single variable's schema sees: variables that go together, HITA_EP's list. */
-function crossChecks(source: NodeJS.ProcessEnv): {
+function crossChecks(
+  source: NodeJS.ProcessEnv,
+  isWebhookSecretRequired: boolean,
+): {
   issues: string[];
   providers: ExecutionProvider[];
 } {
@@ -225,7 +230,7 @@ function crossChecks(source: NodeJS.ProcessEnv): {
   if (s3Given > 0 && s3Given < 3)
     issues.push('S3_ENDPOINT, S3_ACCESS_KEY and S3_SECRET_KEY go together');
   // Replicas must sign alike, and a secret generated per data dir would differ between them.
-  if (source.REDIS_URL !== undefined && !source.HITA_WEBHOOK_SECRET)
+  if (isWebhookSecretRequired && source.REDIS_URL !== undefined && !source.HITA_WEBHOOK_SECRET)
     issues.push('HITA_WEBHOOK_SECRET: required with REDIS_URL (every replica signs with it)');
   let providers: ExecutionProvider[] = ['cpu'];
   try {
@@ -306,10 +311,10 @@ function deepFreeze<T>(value: T): Readonly<T> {
  */
 export function readServerConfig(
   source: NodeJS.ProcessEnv = process.env,
-  { persistSecret = true } = {},
+  { persistSecret = true, isWebhookSecretRequired = true } = {},
 ): Readonly<ServerConfig> {
   const parsed = env.safeParse(source);
-  const { issues, providers } = crossChecks(source);
+  const { issues, providers } = crossChecks(source, isWebhookSecretRequired);
   if (!parsed.success) {
     issues.unshift(...parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
