@@ -14,7 +14,15 @@ export type JobKind = 'GENERATE' | 'INPAINT' | 'STYLE_TRANSFER';
  * QUEUED → RUNNING → SUCCEEDED | FAILED | CANCELLED; QUEUED → CANCELLED | EXPIRED. A cancel
  * accepted for a RUNNING job always ends it CANCELLED (docs/architecture.md has the table).
  */
-export type JobStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED' | 'EXPIRED';
+export const JOB_STATUSES = [
+  'QUEUED',
+  'RUNNING',
+  'SUCCEEDED',
+  'FAILED',
+  'CANCELLED',
+  'EXPIRED',
+] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
 
 export const TERMINAL_STATUSES: readonly JobStatus[] = [
   'SUCCEEDED',

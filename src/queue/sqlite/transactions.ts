@@ -5,6 +5,7 @@
 import type Database from 'better-sqlite3';
 import { errors } from '../../errors.js';
 import type { JobEvent, JobEventType, JobFailure, JobProgress } from '../job-queue.js';
+import { tell } from '../event-listeners.js';
 import { workerLostFailure } from '../worker-lost.js';
 import type { JobRow } from './rows.js';
 import type { Statements } from './statements.js';
@@ -57,17 +58,6 @@ export function writeTransaction<T>(
   }
   for (const event of pending) tell(listeners, event);
   return result;
-}
-
-/** Hands one committed event (or a live-only one, such as `deleted`) to every listener. */
-export function tell(listeners: Iterable<(event: JobEvent) => void>, event: JobEvent): void {
-  for (const listener of listeners) {
-    try {
-      listener(event);
-    } catch {
-      // A listener's bug must not undo or hide a committed state change.
-    }
-  }
 }
 
 /**
