@@ -61,6 +61,8 @@ function outputsOf(id: string, seed = 4242): JobOutput[] {
       height: 32,
       seed,
       format: 'png',
+      // What the worker ran with: both engines must keep it (JobParameters.precision reads it).
+      precision: 'int4',
     },
   ];
 }
@@ -150,6 +152,8 @@ export function describeJobQueue(name: string, factory: QueueFactory): void {
       const done = await queue.complete(claim, outputsOf(job.id));
       expect(done).toMatchObject({ status: 'SUCCEEDED', sequence: 5, outputs: outputsOf(job.id) });
       expect(done.finishedAt).not.toBeNull();
+      // Read back as stored, the worker's precision included.
+      expect((await queue.get(job.id))?.outputs).toEqual(outputsOf(job.id));
 
       const events = await queue.events(job.id, 0);
       expectSequencesRise(events);
