@@ -3,14 +3,18 @@
  * - images/s at batch 1, 8, 16 with CFG, against the PyTorch eager loop on the same weights;
  * - 16 concurrent single-image jobs against the same 16 run one by one;
  * - worker RSS after 20 and 200 jobs, and the peak.
+ *
+ * HITA_EP picks the execution provider as in the server (`cpu` by default; `bench/gpu.sh` runs this
+ * file once per provider that loads). HITA_BENCH_TORCH=0 skips the PyTorch baseline (a CPU figure).
  */
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { it } from 'vitest';
 import type { GenerateRequest } from '../src/inference/inference-engine.js';
-import { HitaPipeline } from '../src/inference/pipeline/hita-pipeline.js';
+import type { HitaPipeline } from '../src/inference/pipeline/hita-pipeline.js';
 import { loadModel } from '../src/inference/model/model-loader.js';
+import { parseExecutionProviders } from '../src/inference/ort/execution-providers.js';
+import { openPipeline as openModelPipeline } from '../src/inference/ort/open-pipeline.js';
 import { WorkerEngine } from '../src/inference/thread/worker-engine.js';
 import { record, runTorchBaseline, timed } from './support.js';
 
@@ -18,23 +22,20 @@ const MODEL_DIR = process.env.HITA_BENCH_MODEL ?? 'models/hita-tiny-random';
 const THREADS = Number(process.env.HITA_BENCH_THREADS ?? cpus().length);
 const REPEATS = Number(process.env.HITA_BENCH_REPEATS ?? 3);
 const SAMPLING = { cfgScale: 2, temperature: 1, topK: 0, topP: 1 };
+const PROVIDERS = parseExecutionProviders(process.env.HITA_EP);
+const WITH_TORCH = process.env.HITA_BENCH_TORCH !== '0';
+/** The provider the GPT opened on, recorded with every figure. */
+let provider: string = PROVIDERS[0]!;
 
 async function openPipeline(maxBatchRows = 64): Promise<HitaPipeline> {
   const model = await loadModel(MODEL_DIR);
-  const options: ort.InferenceSession.SessionOptions = {
-    executionProviders: ['cpu'],
-    intraOpNumThreads: THREADS,
-    graphOptimizationLevel: 'all',
-  };
-  const open = (name: 'gpt' | 'decode' | 'encode') =>
-    ort.InferenceSession.create(model.graphPath(name), options);
-  return new HitaPipeline({
-    manifest: model.manifest,
-    gpt: await open('gpt'),
-    decode: await open('decode'),
-    encode: await open('encode'),
+  const opened = await openModelPipeline(model, {
+    providers: PROVIDERS,
+    threads: THREADS,
     maxBatchRows,
   });
+  provider = opened.provider;
+  return opened.pipeline;
 }
 
 function request(count: number, seed: number): GenerateRequest {
@@ -50,17 +51,29 @@ it('engine vs PyTorch eager, images/s with CFG', async () => {
         await pipeline.run(`b${batch}-${r}`, request(batch, r * 100));
     });
     const engine = (batch * REPEATS) / seconds;
-    const [torch] = runTorchBaseline(
-      ['--model', MODEL_DIR, '--batch', String(batch), '--repeats', String(REPEATS), '--cfg', '2'],
-      THREADS,
-    );
+    const torch = WITH_TORCH
+      ? runTorchBaseline(
+          [
+            '--model',
+            MODEL_DIR,
+            '--batch',
+            String(batch),
+            '--repeats',
+            String(REPEATS),
+            '--cfg',
+            '2',
+          ],
+          THREADS,
+        )[0]!.imagesPerSecond!
+      : null;
     record('engine', {
       figure: 'images/s with CFG',
+      provider,
       batch,
       threads: THREADS,
       engineImagesPerSecond: engine,
-      torchImagesPerSecond: torch!.imagesPerSecond,
-      ratio: engine / torch!.imagesPerSecond!,
+      torchImagesPerSecond: torch,
+      ratio: torch === null ? null : engine / torch,
     });
   }
 });
@@ -76,6 +89,7 @@ it('continuous batching: 16 concurrent single-image jobs against 16 in a row', a
   );
   record('engine', {
     figure: 'continuous batching, 16 jobs',
+    provider,
     threads: THREADS,
     sequentialSeconds: sequential.seconds,
     concurrentSeconds: concurrent.seconds,
@@ -87,7 +101,7 @@ it('worker memory: RSS after 20 and after 200 jobs', async () => {
   const engine = new WorkerEngine({
     modelsDir: join(MODEL_DIR, '..'),
     defaultModel: MODEL_DIR,
-    providers: ['cpu'],
+    providers: PROVIDERS,
     threads: THREADS,
   });
   const wave = (from: number, count: number) =>
@@ -107,6 +121,7 @@ it('worker memory: RSS after 20 and after 200 jobs', async () => {
   await engine.close();
   record('engine', {
     figure: 'worker RSS',
+    providers: PROVIDERS.join(','),
     rssAfter20MiB: after20 / 2 ** 20,
     rssAfter200MiB: after200 / 2 ** 20,
     growth: after200 / after20 - 1,

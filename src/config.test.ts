@@ -83,6 +83,7 @@ describe('readServerConfig defaults (no variables set)', () => {
       providers: ['cpu'],
       threads: undefined,
       maxBatchRows: 32,
+      precision: 'fp32',
     });
     expect(config.inference.modelsDir).toMatch(/models$/);
   });
@@ -157,6 +158,7 @@ const CASES: [string, string, (c: Readonly<ServerConfig>) => unknown, unknown][]
   ['HITA_EP', 'CUDA, cpu, cuda', (c) => c.inference.providers, ['cuda', 'cpu']],
   ['HITA_THREADS', '2', (c) => c.inference.threads, 2],
   ['HITA_MAX_BATCH_ROWS', '8', (c) => c.inference.maxBatchRows, 8],
+  ['HITA_PRECISION', 'int4', (c) => c.inference.precision, 'int4'],
   ['HITA_WORKERS', '3', (c) => c.workers.devices, [0, 1, 2]],
   ['HITA_DEVICES', '2,5', (c) => c.workers.devices, [2, 5]],
   ['HITA_JOBS_PER_WORKER', '2', (c) => c.workers.jobsPerWorker, 2],
@@ -293,6 +295,8 @@ describe('readServerConfig refuses bad environments', () => {
     ['HITA_WEBHOOK_ALLOW_PRIVATE', 'yes'],
     ['REDIS_URL', 'not a url'],
     ['LOG_LEVEL', 'loud'],
+    ['HITA_PRECISION', 'fp16'],
+    ['HITA_PRECISION', 'INT8'],
   ])('%s=%s, naming the variable', (name, value) => {
     // A list's entry is named by its index: HITA_CORS_ORIGINS.0.
     expect(problemOf({ [name]: value })).toMatch(new RegExp(`\\b${name}(\\.\\d+)?: `));
@@ -312,6 +316,10 @@ describe('readServerConfig refuses bad environments', () => {
     expect(
       readInferenceConfig({ ...BASE, REDIS_URL: 'redis://cache:6379' }).defaultModel,
     ).toBeTruthy();
+  });
+
+  it('an unknown precision, naming the three it takes', () => {
+    expect(problemOf({ HITA_PRECISION: 'int2' })).toMatch(/HITA_PRECISION: .*fp32.*int8.*int4/);
   });
 
   it('S3 variables that do not come together', () => {

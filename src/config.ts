@@ -8,6 +8,7 @@ import {
   type ExecutionProvider,
 } from './inference/ort/execution-providers.js';
 import type { QueryLimits } from './guard/query-limits.js';
+import { GPT_PRECISIONS, type GptPrecision } from './jobs/gpt-precision.js';
 import { PACKAGE_ROOT } from './paths.js';
 import type { JobQueueConfig } from './queue/create-job-queue.js';
 import type { ObjectStoreConfig } from './storage/create-object-store.js';
@@ -28,6 +29,11 @@ export interface InferenceConfig {
   /** ORT intra-op threads; undefined lets ORT use every core. */
   threads: number | undefined;
   maxBatchRows: number;
+  /**
+   * The GPT precision every model runs at (HITA_PRECISION): `fp32` (gpt.onnx), `int8` or `int4`
+   * (graphs.gptVariants); a model without it runs fp32, and the start log says so per model.
+   */
+  precision: GptPrecision;
 }
 
 /** The workers of one process (`hita serve`, `hita worker`): one per device, each a `JobRunner`. */
@@ -144,6 +150,7 @@ export const env = z.object({
   HITA_EP: z.string().optional(),
   HITA_THREADS: intFrom(1, 256).optional(),
   HITA_MAX_BATCH_ROWS: intFrom(2, 1024).default(32),
+  HITA_PRECISION: z.enum(GPT_PRECISIONS).default('fp32'),
   HITA_WORKERS: intFrom(0, 64).default(1),
   HITA_DEVICES: z
     .string()
@@ -338,6 +345,7 @@ export function readServerConfig(
       providers,
       threads: e.HITA_THREADS,
       maxBatchRows: e.HITA_MAX_BATCH_ROWS,
+      precision: e.HITA_PRECISION,
     },
     workers: {
       // One worker per device: an explicit list wins; otherwise HITA_WORKERS workers on 0 … N−1.

@@ -11,7 +11,9 @@ import type { ServerConfig } from './config.js';
 import { CostRateLimiter } from './guard/cost-rate-limiter.js';
 import { startWorkerHttpServer } from './http/worker-http-server.js';
 import type { InferenceEngine } from './inference/inference-engine.js';
+import { effectivePrecision } from './inference/model/model-manifest.js';
 import { ModelRegistry } from './inference/model/model-registry.js';
+import type { GptPrecision } from './jobs/gpt-precision.js';
 import { WorkerEngine } from './inference/thread/worker-engine.js';
 import { Metrics } from './metrics.js';
 import { PACKAGE_ROOT } from './paths.js';
@@ -53,6 +55,23 @@ export function createLogger(level: string): Logger {
   return pino({ level, base: undefined });
 }
 
+/**
+ * The start log of HITA_PRECISION: one line per model of the models directory with the GPT
+ * precision its workers run, a warning for each that lacks the one asked for (it runs fp32).
+ */
+async function logPrecisions(
+  models: ModelRegistry,
+  wanted: GptPrecision,
+  logger: Logger,
+): Promise<void> {
+  for (const model of await models.list()) {
+    const precision = effectivePrecision(model, wanted);
+    const data = { model: model.id, precision, precisions: model.gptPrecisions };
+    if (precision === wanted) logger.info(data, `model ${model.id} runs at ${precision}`);
+    else logger.warn(data, `model ${model.id} has no ${wanted} GPT graph; it runs at fp32`);
+  }
+}
+
 /** One engine and one runner per device; each counts its images and steps in `metrics`. */
 function startWorkers(
   config: ServerConfig,
@@ -62,6 +81,11 @@ function startWorkers(
   logger: Logger,
   metrics: Metrics,
 ) {
+  if (config.workers.devices.length > 0) {
+    void logPrecisions(models, config.inference.precision, logger).catch((error: unknown) =>
+      logger.warn({ err: error }, 'could not list the models to log their precisions'),
+    );
+  }
   return config.workers.devices.map((deviceId) => {
     const workerLog = logger.child({ worker: deviceId });
     const engine: InferenceEngine = new WorkerEngine({
@@ -70,6 +94,7 @@ function startWorkers(
       providers: config.inference.providers,
       deviceId,
       maxBatchRows: config.inference.maxBatchRows,
+      precision: config.inference.precision,
       ...(config.inference.threads === undefined ? {} : { threads: config.inference.threads }),
       onLog: (level, message, data) => workerLog[level](data ?? {}, message),
     });

@@ -127,6 +127,11 @@ describe('hita CLI', () => {
       /model "nope" does not exist/,
     ],
     [
+      'an unknown precision',
+      ['generate', '--class', '1', '--precision', 'fp16'],
+      /--precision.*fp16.*fp32, int8, int4/,
+    ],
+    [
       'a missing CUDA provider',
       ['generate', '--class', '1', '--ep', 'cuda'],
       /libonnxruntime_providers_shared\.so.*ONNXRUNTIME_NODE_INSTALL=cuda12/,
@@ -143,10 +148,41 @@ describe('hita CLI', () => {
     expect(lines[0]).toMatch(pattern);
   });
 
-  it('lists the models', async () => {
+  it('lists the models with their GPT precisions', async () => {
     const result = await hita(['models', '--json']);
     expect(result.code).toBe(0);
-    const models = JSON.parse(result.stdout) as { id: string; capabilities: string[] }[];
+    const models = JSON.parse(result.stdout) as { id: string; precisions: string[] }[];
     expect(models.map((m) => m.id)).toContain('hita-tiny-random');
+    const byId = new Map(models.map((m) => [m.id, m.precisions]));
+    expect(byId.get('hita-tiny-emoji')).toEqual(['fp32', 'int8', 'int4']);
+    expect(byId.get('hita-tiny-random')).toEqual(['fp32']);
+  });
+
+  it('--precision runs the quantized graph, over HITA_PRECISION, and says which ran', async () => {
+    const out = join(dir, 'int8.png');
+    const args = ['generate', '--class', '1', '--seed', '7', '--out', out];
+    const result = await hita([...args, '--precision', 'int8'], { HITA_PRECISION: 'int4' });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/seed 7\t\d+x\d+\tint8$/m);
+    const fromEnv = await hita(args, { HITA_PRECISION: 'int4' });
+    expect(fromEnv.stdout).toMatch(/\tint4$/m);
+  });
+
+  it('a model without the precision asked for runs fp32, and the command says so', async () => {
+    const out = join(dir, 'random.png');
+    const result = await hita([
+      'generate',
+      '--class',
+      '1',
+      '--model',
+      'hita-tiny-random',
+      '--precision',
+      'int4',
+      '--out',
+      out,
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/\tfp32$/m);
+    expect(result.stderr).toContain('hita-tiny-random has no int4 GPT graph');
   });
 });

@@ -21,7 +21,7 @@ import torch
 from hita.checkpoint import CheckpointError
 from hita.model_dir import write_model_dir
 from hita.official import ConversionOptions, convert
-from hita.quantize import add_cli_args, parse_precisions
+from hita.quantize import parse_cli_args
 from hita.runtime import configure_threads
 
 
@@ -43,12 +43,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--pos-m-embedding", choices=["tok", "slot"], default=defaults.pos_m_embedding,
                         help="table embedding h(M-1) at p = M: 'tok' as official inference, 'slot' as training")
     parser.add_argument("--fixture-batch", type=int, default=1)
-    add_cli_args(parser)
-    args = parser.parse_args(argv)
-    try:
-        args.gpt_precision = parse_precisions(args.gpt_precision)
-    except ValueError as error:
-        parser.error(str(error))
+    args = parse_cli_args(parser, argv)
     return args
 
 

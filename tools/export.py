@@ -19,7 +19,7 @@ import torch
 from hita.checkpoint import load_checkpoint
 from hita.gpt import GPT_PRESETS, HitaGPT, gpt_config
 from hita.model_dir import write_model_dir
-from hita.quantize import add_cli_args, parse_precisions
+from hita.quantize import parse_cli_args
 from hita.runtime import configure_threads
 from hita.tokenizer import TOKENIZER_PRESETS, HitaTokenizer, tokenizer_config
 
@@ -38,12 +38,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--license", default="Apache-2.0")
     parser.add_argument("--description")
     parser.add_argument("--fixture-batch", type=int, default=2)
-    add_cli_args(parser)
-    args = parser.parse_args(argv)
-    try:
-        args.gpt_precision = parse_precisions(args.gpt_precision)
-    except ValueError as error:
-        parser.error(str(error))
+    args = parse_cli_args(parser, argv)
     return args
 
 

@@ -15,18 +15,13 @@ import os
 import sys
 
 from hita.model_dir import sha256_file, write_gpt_variants
-from hita.quantize import add_cli_args, parse_precisions
+from hita.quantize import parse_cli_args
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="model directory holding model.json")
-    add_cli_args(parser)
-    args = parser.parse_args(argv)
-    try:
-        args.gpt_precision = parse_precisions(args.gpt_precision)
-    except ValueError as error:
-        parser.error(str(error))
+    args = parse_cli_args(parser, argv)
     if not args.gpt_precision:
         parser.error("name at least one --gpt-precision (int8, int4)")
     return args

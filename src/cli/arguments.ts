@@ -1,4 +1,21 @@
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import { GPT_PRECISIONS, type GptPrecision } from '../jobs/gpt-precision.js';
+
+/**
+ * `--precision`: the GPT graph to run (overrides HITA_PRECISION); a model without it runs fp32
+ * and the command says so.
+ */
+export function precisionOption(): Option {
+  return new Option(
+    '--precision <p>',
+    'GPT precision: fp32, or a quantized graph the model lists (int8, int4); default HITA_PRECISION or fp32',
+  ).choices(GPT_PRECISIONS);
+}
+
+/** The precision of a command: its `--precision`, else the configuration's (HITA_PRECISION). */
+export function chosenPrecision(flag: GptPrecision | undefined, configured: GptPrecision) {
+  return flag ?? configured;
+}
 
 /** Commander parser for a finite number; rejects '', 'abc', 'NaN', 'Infinity' in one line. */
 export function parseNumber(value: string): number {

@@ -10,7 +10,14 @@ import type { SamplingParams } from '../jobs/sampling-params.js';
 import { WorkerEngine } from '../inference/thread/worker-engine.js';
 import { toInferenceRequest } from '../inference/engine-request.js';
 import { validateJobRequest, type JobDraft } from '../jobs/job-request.js';
-import { classArgument, parseInteger, parseNumber } from './arguments.js';
+import type { GptPrecision } from '../jobs/gpt-precision.js';
+import {
+  chosenPrecision,
+  classArgument,
+  parseInteger,
+  parseNumber,
+  precisionOption,
+} from './arguments.js';
 import { createProgressBar } from './progress-bar.js';
 
 /** Each sampling knob has a flag named after it in kebab case (`--top-k`), but cfgScale: `--cfg`. */
@@ -22,6 +29,7 @@ interface CommonOptions extends Partial<Omit<SamplingParams, 'cfgScale'>> {
   cfg?: number;
   out?: string;
   ep?: string;
+  precision?: GptPrecision;
 }
 
 function withSamplingOptions(command: Command): Command {
@@ -36,12 +44,23 @@ function withSamplingOptions(command: Command): Command {
     .option('--out <path>', 'FILE.png for one image, a directory for several (files <seed>.png)')
     .addOption(
       new Option('--ep <list>', 'execution providers in order of preference').env('HITA_EP'),
-    );
+    )
+    .addOption(precisionOption());
 }
 
 /** The flags every command shares, as a draft's fields (validateJobRequest reads the knobs). */
 function commonDraft(options: CommonOptions) {
-  const { model, class: classFlag, count, seed, cfg, out: _out, ep: _ep, ...knobs } = options;
+  const {
+    model,
+    class: classFlag,
+    count,
+    seed,
+    cfg,
+    out: _out,
+    ep: _ep,
+    precision: _precision,
+    ...knobs
+  } = options;
   return { ...knobs, cfgScale: cfg, model, count, seed, ...classArgument(classFlag) };
 }
 
@@ -93,6 +112,7 @@ async function execute(options: CommonOptions, label: string, draft: JobDraft): 
     defaultModel: config.defaultModel,
     providers,
     maxBatchRows: config.maxBatchRows,
+    precision: chosenPrecision(options.precision, config.precision),
     ...(config.threads === undefined ? {} : { threads: config.threads }),
     onLog: (level, message) => {
       if (level !== 'info') process.stderr.write(`hita: ${message}\n`);
@@ -111,7 +131,9 @@ async function execute(options: CommonOptions, label: string, draft: JobDraft): 
       const path = paths[i]!;
       await mkdir(dirname(path), { recursive: true });
       await writeFile(path, image.png);
-      process.stdout.write(`${path}\tseed ${image.seed}\t${image.width}x${image.height}\n`);
+      process.stdout.write(
+        `${path}\tseed ${image.seed}\t${image.width}x${image.height}\t${result.precision}\n`,
+      );
     }
   } finally {
     bar.stop();

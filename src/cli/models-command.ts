@@ -22,6 +22,7 @@ export function modelsCommand(): Command {
         capabilities: Object.entries(m.capabilities)
           .filter(([, on]) => on)
           .map(([name]) => name),
+        precisions: m.gptPrecisions,
         description: m.manifest.description,
       }));
       if (options.json) {
@@ -30,7 +31,7 @@ export function modelsCommand(): Command {
       }
       for (const row of rows) {
         process.stdout.write(
-          `${row.default ? '*' : ' '} ${row.id}\t${row.imageSize}px\t${row.classes} classes\t${row.capabilities.join(',')}\t${row.description}\n`,
+          `${row.default ? '*' : ' '} ${row.id}\t${row.imageSize}px\t${row.classes} classes\t${row.capabilities.join(',')}\t${row.precisions.join(',')}\t${row.description}\n`,
         );
       }
     });

@@ -16,7 +16,7 @@ import {
 import { errors } from '../errors.js';
 import type { CostContext } from '../schema/costs.js';
 import type { CostRateLimiter, CostReport } from './cost-rate-limiter.js';
-import { estimateCost } from './query-cost.js';
+import { estimateCost, estimateOperationCost } from './query-cost.js';
 import type { QueryLimits } from './query-limits.js';
 
 /** The mutations that create a job, counted against `maxJobsPerRequest`. */
@@ -48,8 +48,23 @@ export interface Admission {
   jobCreatingFields: number;
 }
 
+/** What admission learns of an operation once, for as long as its document lives. */
+interface OperationFacts {
+  jobCreatingFields: number;
+  /** The estimate of an operation without variables; absent until first estimated. */
+  cost?: number;
+}
+
 export class OperationGuard {
   private readonly options: OperationGuardOptions;
+  /**
+   * Keyed by the operation's AST node, so an entry lives exactly as long as its document: Apollo
+   * hands every request of the same query string the same DocumentNode from its document store
+   * (an LRU of about 30 MiB), and graphql-ws and graphql-sse from GuardedOperations' document
+   * LRU. The WeakMap holds no document alive, so it is bounded by those caches, never by what
+   * clients send; a document parsed for one request takes its entry with it.
+   */
+  private readonly facts = new WeakMap<OperationDefinitionNode, OperationFacts>();
 
   constructor(options: OperationGuardOptions) {
     this.options = options;
@@ -69,17 +84,17 @@ export class OperationGuard {
       operation.variables,
       { maxErrors: 1 },
     );
-    if (coerced.errors?.[0]) throw errors.badVariables(coerced.errors[0].message);
-    const cost = limits.maxCost > 0 ? this.costOf(operation) : 0;
+    if (coerced.errors) throw errors.badVariables(coerced.errors[0]!.message);
+    const facts = definition ? this.factsOf(operation.document, definition) : null;
+    const cost =
+      limits.maxCost > 0 ? this.costOf(operation, definition, facts, coerced.coerced) : 0;
     if (cost > limits.maxCost) {
       throw errors.queryTooComplex(
         `the operation costs ${cost}; the most one operation may cost is ${limits.maxCost}`,
         { limit: 'cost', max: limits.maxCost, cost },
       );
     }
-    const jobCreatingFields = definition
-      ? countJobCreatingFields(operation.document, definition)
-      : 0;
+    const jobCreatingFields = facts?.jobCreatingFields ?? 0;
     if (jobCreatingFields > maxJobsPerRequest) {
       throw errors.badInput(
         'operation',
@@ -90,11 +105,41 @@ export class OperationGuard {
     return { cost: await rateLimiter.consume(operation.tenant, cost), jobCreatingFields };
   }
 
-  /** @throws AppError QUERY_TOO_COMPLEX when the estimator gives up (too many field nodes) */
-  private costOf(operation: OperationToAdmit): number {
+  private factsOf(document: DocumentNode, definition: OperationDefinitionNode): OperationFacts {
+    let facts = this.facts.get(definition);
+    if (!facts) {
+      facts = { jobCreatingFields: countJobCreatingFields(document, definition) };
+      this.facts.set(definition, facts);
+    }
+    return facts;
+  }
+
+  /**
+   * The operation's estimate from its coerced variables. An operation that declares no variables
+   * can use none (validation's NoUndefinedVariables, fragments included), so its cost is a
+   * function of the document alone and is estimated once; any other is estimated every time,
+   * since `first` or `count` may come from a variable.
+   * @throws AppError QUERY_TOO_COMPLEX when the estimator gives up (too many field nodes)
+   */
+  private costOf(
+    operation: OperationToAdmit,
+    definition: OperationDefinitionNode | null | undefined,
+    facts: OperationFacts | null,
+    variableValues: Record<string, unknown>,
+  ): number {
     const { schema, limits, costContext } = this.options;
+    if (facts?.cost !== undefined) return facts.cost;
     try {
-      return estimateCost(schema, operation, costContext);
+      if (!definition) return estimateCost(schema, operation, costContext);
+      const cost = estimateOperationCost(
+        schema,
+        operation.document,
+        definition,
+        variableValues,
+        costContext,
+      );
+      if (facts && !definition.variableDefinitions?.length) facts.cost = cost;
+      return cost;
     } catch (error) {
       throw errors.queryTooComplex(`the operation cannot be costed: ${(error as Error).message}`, {
         limit: 'cost',

@@ -5,14 +5,22 @@
  * when it returns a scalar.
  */
 import {
+  TypeInfo,
+  ValidationContext,
   getNamedType,
   getNullableType,
+  getOperationAST,
+  getVariableValues,
   isLeafType,
   isListType,
   type DocumentNode,
+  type GraphQLError,
+  type GraphQLObjectType,
   type GraphQLSchema,
+  type OperationDefinitionNode,
 } from 'graphql';
 import {
+  createComplexityRule,
   fieldExtensionsEstimator,
   getComplexity,
   type ComplexityEstimator,
@@ -32,10 +40,14 @@ const undeclaredFieldCost: ComplexityEstimator = ({ field, childComplexity }) =>
   return 1 + entries * childComplexity;
 };
 
-const ESTIMATORS = [fieldExtensionsEstimator(), undeclaredFieldCost];
+/** Declared costs first, then {@link UNDECLARED_LIST_LENGTH}'s rule for every other field. */
+export const ESTIMATORS: readonly ComplexityEstimator[] = [
+  fieldExtensionsEstimator(),
+  undeclaredFieldCost,
+];
 
 /** Most field nodes the estimator visits before it gives up (a huge document is refused anyway). */
-const MAX_QUERY_NODES = 10_000;
+export const MAX_QUERY_NODES = 10_000;
 
 export interface CostQuery {
   document: DocumentNode;
@@ -44,21 +56,75 @@ export interface CostQuery {
 }
 
 /**
- * The estimated cost of the operation `operationName` of a validated document.
- * @throws GraphQLError when the document has more than {@link MAX_QUERY_NODES} field nodes
+ * The estimated cost of the operation `operationName` of a validated document, from raw
+ * variables (coerced here).
+ * @throws GraphQLError when the variables do not coerce, or the document has more than
+ *   {@link MAX_QUERY_NODES} field nodes
  */
 export function estimateCost(
   schema: GraphQLSchema,
   query: CostQuery,
   context: CostContext,
 ): number {
-  return getComplexity({
-    schema,
-    query: query.document,
-    variables: query.variables,
-    ...(query.operationName ? { operationName: query.operationName } : {}),
-    estimators: ESTIMATORS,
+  const operation = getOperationAST(query.document, query.operationName);
+  if (!operation) {
+    // No single operation to run (the transports refuse these before admission): the library's
+    // walk, which sums every operation of the document.
+    return getComplexity({
+      schema,
+      query: query.document,
+      variables: query.variables,
+      estimators: [...ESTIMATORS],
+      context: context as unknown as Record<string, unknown>,
+      maxQueryNodes: MAX_QUERY_NODES,
+    });
+  }
+  const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], query.variables);
+  if (coerced.errors) throw coerced.errors[0]!;
+  return estimateOperationCost(schema, query.document, operation, coerced.coerced, context);
+}
+
+/**
+ * The estimated cost of one operation of a validated document, from variables graphql-js has
+ * already coerced (`getVariableValues(…).coerced`). The same walk as graphql-query-complexity's
+ * `getComplexity`, which would visit the whole document once more with a TypeInfo only to find
+ * the operation, and coerce the variables again: here its walk starts at the operation itself.
+ * @throws GraphQLError when the document has more than {@link MAX_QUERY_NODES} field nodes, or
+ *   an argument does not coerce
+ */
+export function estimateOperationCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  variableValues: Record<string, unknown>,
+  context: CostContext,
+): number {
+  const reported: GraphQLError[] = [];
+  // The ValidationContext gives the walk its fragments and collects what it reports.
+  const walk = createComplexityRule({
+    maximumComplexity: Infinity,
+    estimators: [...ESTIMATORS],
     context: context as unknown as Record<string, unknown>,
     maxQueryNodes: MAX_QUERY_NODES,
-  });
+  })(new ValidationContext(schema, document, new TypeInfo(schema), (e) => reported.push(e)));
+  walk.variableValues = variableValues;
+  const cost = walk.nodeComplexity(operation, rootTypeOf(schema, operation));
+  // As getComplexity: the last error it reported.
+  const error = reported.pop();
+  if (error) throw error;
+  return cost;
+}
+
+function rootTypeOf(
+  schema: GraphQLSchema,
+  operation: OperationDefinitionNode,
+): GraphQLObjectType | undefined {
+  switch (operation.operation) {
+    case 'query':
+      return schema.getQueryType() ?? undefined;
+    case 'mutation':
+      return schema.getMutationType() ?? undefined;
+    case 'subscription':
+      return schema.getSubscriptionType() ?? undefined;
+  }
 }

@@ -1,7 +1,8 @@
 /**
  * The per-operation path of the transports that execute with graphql-js themselves (graphql-ws
  * and graphql-sse), so that they apply exactly what Apollo applies on HTTP: parse with the token
- * limit, validate with the limit rules, admit through the OperationGuard (variables, cost
+ * limit, validate with the limit rules (a valid document is kept by its query string, as Apollo
+ * keeps it on HTTP), admit through the OperationGuard (variables, cost
  * budget, job-field cap, rate limit), open a JobBatch when the operation holds several
  * job-creating fields and settle it after execution, format every error with the one
  * formatter, and put `extensions.cost` on the first result. The adapters only translate their
@@ -26,6 +27,7 @@ import type { CostReport } from '../guard/cost-rate-limiter.js';
 import type { OperationGuard } from '../guard/operation-guard.js';
 import { asGraphQLError, tokenLimitError } from '../guard/query-limits.js';
 import type { RequestContext } from '../resolvers/context.js';
+import { DocumentCache } from './document-cache.js';
 
 export interface GuardedOperationsOptions {
   schema: GraphQLSchema;
@@ -75,6 +77,8 @@ class Refusal {
 export class GuardedOperations {
   private readonly options: GuardedOperationsOptions;
   private readonly rules: readonly ValidationRule[];
+  /** Valid documents only: the schema and rules are this instance's, so the query decides. */
+  private readonly documents = new DocumentCache();
 
   constructor(options: GuardedOperationsOptions) {
     this.options = options;
@@ -93,13 +97,7 @@ export class GuardedOperations {
   ): Promise<Preparation> {
     const { schema, guard } = this.options;
     try {
-      const document = this.parseDocument(request.query);
-      const invalid = validate(schema, document, this.rules);
-      if (invalid.length > 0) {
-        throw new Refusal(
-          invalid.map((e) => (e.originalError ? e : coded(e.message, 'GRAPHQL_VALIDATION_FAILED'))),
-        );
-      }
+      const document = this.validDocument(request.query);
       const operationName = request.operationName ?? undefined;
       const definition = getOperationAST(document, operationName);
       if (!definition) {
@@ -165,9 +163,24 @@ export class GuardedOperations {
     return errors.map((e) => this.options.formatError(e.toJSON(), e)) as GraphQLError[];
   }
 
-  private parseDocument(query: unknown): DocumentNode {
+  /** The query parsed and validated, or from the cache when it was before. */
+  private validDocument(query: unknown): DocumentNode {
     if (typeof query !== 'string')
       throw new Refusal([coded('query must be a string', 'BAD_REQUEST')]);
+    const cached = this.documents.get(query);
+    if (cached) return cached;
+    const document = this.parseDocument(query);
+    const invalid = validate(this.options.schema, document, this.rules);
+    if (invalid.length > 0) {
+      throw new Refusal(
+        invalid.map((e) => (e.originalError ? e : coded(e.message, 'GRAPHQL_VALIDATION_FAILED'))),
+      );
+    }
+    this.documents.set(query, document);
+    return document;
+  }
+
+  private parseDocument(query: string): DocumentNode {
     try {
       return parse(query, this.options.parseOptions);
     } catch (error) {

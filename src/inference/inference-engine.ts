@@ -9,6 +9,7 @@ import type {
   StyleJobRequest,
 } from '../jobs/job-request.js';
 import type { SamplingParams } from '../jobs/sampling-params.js';
+import type { GptPrecision } from './model/model-manifest.js';
 
 /**
  * The engine's requests are a validated JobRequest's fields (engine-request.ts derives
@@ -76,6 +77,11 @@ export interface InferenceJob {
 
 export interface InferenceResult {
   model: string;
+  /**
+   * The GPT graph the images came from: the engine's precision when the model has it, else
+   * `fp32`. Recorded with the job, so a result can be reproduced.
+   */
+  precision: GptPrecision;
   images: GeneratedImage[];
 }
 

@@ -256,9 +256,10 @@ describe('derived shapes', () => {
     );
   });
 
-  it('shows the stored parameters as JobParameters', () => {
+  it('shows the stored parameters as JobParameters, with the precision its outputs record', () => {
     const style = validate({ ...STYLE, kind: 'style', seed: 5, classId: 1 });
-    expect(toJobParameters(toStoredParams(style))).toEqual({
+    expect(toJobParameters(toStoredParams(style), [{ precision: 'int4' }])).toEqual({
+      precision: 'int4',
       classId: 1,
       count: 1,
       seed: 5,
@@ -266,8 +267,13 @@ describe('derived shapes', () => {
       mode: 'swap',
       strength: 0.5,
     });
-    const generate = toJobParameters(toStoredParams(validate({ kind: 'generate', classId: 0 })));
-    expect(generate).toMatchObject({ mode: undefined, strength: undefined });
+    const generate = toJobParameters(
+      toStoredParams(validate({ kind: 'generate', classId: 0 })),
+      [],
+    );
+    // No images yet, or outputs stored before precisions were recorded: fp32.
+    expect(generate).toMatchObject({ mode: undefined, strength: undefined, precision: 'fp32' });
+    expect(toJobParameters(toStoredParams(style), [{}]).precision).toBe('fp32');
   });
 
   it('describes stored images with one short metadata value per knob', () => {

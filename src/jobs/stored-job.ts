@@ -5,6 +5,7 @@
  * again.
  */
 import { errors } from '../errors.js';
+import { precisionOfOutputs, type GptPrecision } from './gpt-precision.js';
 import { pickSamplingParams, SAMPLING_KNOB_NAMES } from './sampling-params.js';
 import type { JobDraft, JobRequest, JobRequestKind, StoredJobParams } from './job-request.js';
 
@@ -63,9 +64,17 @@ export function draftOfStored(job: {
   }
 }
 
-/** The API's `JobParameters` of stored parameters. */
-export function toJobParameters(params: StoredJobParams) {
+/**
+ * The API's `JobParameters` of stored parameters, plus the GPT precision the job ran with: the
+ * worker's, recorded on its outputs at completion (`precisionOfOutputs`: `fp32` before then, and
+ * for records older than precisions).
+ */
+export function toJobParameters(
+  params: StoredJobParams,
+  outputs: readonly { precision?: GptPrecision }[],
+) {
   return {
+    precision: precisionOfOutputs(outputs),
     classId: params.classId,
     count: params.count,
     seed: params.seed,

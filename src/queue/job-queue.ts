@@ -6,6 +6,7 @@
  */
 import type { ErrorCode } from '../errors.js';
 
+import type { GptPrecision } from '../jobs/gpt-precision.js';
 import type { InputRole, StoredJobParams } from '../jobs/job-request.js';
 
 export type JobKind = 'GENERATE' | 'INPAINT' | 'STYLE_TRANSFER';
@@ -14,7 +15,15 @@ export type JobKind = 'GENERATE' | 'INPAINT' | 'STYLE_TRANSFER';
  * QUEUED → RUNNING → SUCCEEDED | FAILED | CANCELLED; QUEUED → CANCELLED | EXPIRED. A cancel
  * accepted for a RUNNING job always ends it CANCELLED (docs/architecture.md has the table).
  */
-export type JobStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED' | 'EXPIRED';
+export const JOB_STATUSES = [
+  'QUEUED',
+  'RUNNING',
+  'SUCCEEDED',
+  'FAILED',
+  'CANCELLED',
+  'EXPIRED',
+] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
 
 export const TERMINAL_STATUSES: readonly JobStatus[] = [
   'SUCCEEDED',
@@ -42,6 +51,12 @@ export interface JobOutput {
   height: number;
   seed: number;
   format: 'png';
+  /**
+   * The GPT precision the worker that made it ran (`fp32`, `int8`, `int4`): a property of the
+   * worker's loaded model, known only when the job runs, so it is recorded here at completion,
+   * not with the request. Absent in records written before precisions existed (read as `fp32`).
+   */
+  precision?: GptPrecision;
 }
 
 export interface JobFailure {

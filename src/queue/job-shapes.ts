@@ -1,18 +1,9 @@
 /** Contract values (job-queue.ts) that both engines build the same way from their own rows. */
-import type { JobEvent, JobStatus, QueueStats } from './job-queue.js';
-
-const ALL_STATUSES: readonly JobStatus[] = [
-  'QUEUED',
-  'RUNNING',
-  'SUCCEEDED',
-  'FAILED',
-  'CANCELLED',
-  'EXPIRED',
-];
+import { JOB_STATUSES, type JobEvent, type JobStatus, type QueueStats } from './job-queue.js';
 
 /** Stats from a count per status (absent statuses count 0) and the live workers. */
 export function countsToStats(countOf: (status: JobStatus) => number, workers: number): QueueStats {
-  const byStatus = Object.fromEntries(ALL_STATUSES.map((s) => [s, countOf(s)])) as Record<
+  const byStatus = Object.fromEntries(JOB_STATUSES.map((s) => [s, countOf(s)])) as Record<
     JobStatus,
     number
   >;

@@ -125,7 +125,7 @@ export function toJob(record: JobRecord): Job {
     error: record.error,
     cancelRequested: record.cancelRequested,
     model: record.model,
-    parameters: toJobParameters(record.params),
+    parameters: toJobParameters(record.params, record.outputs),
     priority: record.priority,
     attempts: record.attempts,
     workerId: record.workerId,

@@ -52,6 +52,8 @@ export const COSTS = {
   queuePosition: 2,
   /** Models of the models directory; a server holds a handful. */
   models: listOf(() => 10),
+  /** GPT precisions of a model: fp32, int8, int4. */
+  precisions: listOf(() => 3),
   /** Classes of a model (ImageNet has 1,000). */
   classes: listOf(() => 1000),
   queue: 5,

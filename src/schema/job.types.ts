@@ -100,6 +100,12 @@ export class JobParameters {
 
   @Field(() => Float, { nullable: true })
   strength?: number | undefined;
+
+  @Field(() => String, {
+    description:
+      "GPT precision the job ran with (fp32, int8, int4): the worker's, recorded with its images; fp32 until the job has images, and for jobs finished before precisions were recorded",
+  })
+  precision!: string;
 }
 
 @ObjectType({ description: 'An image a job read: its source, mask, content or style' })

@@ -68,4 +68,11 @@ export class Model {
 
   @Field(() => String)
   license!: string;
+
+  @Field(() => [String], {
+    complexity: COSTS.precisions,
+    description:
+      'GPT precisions this model has graphs for (fp32 first, then int8, int4); a worker runs the one HITA_PRECISION names, or fp32 when the model lacks it',
+  })
+  precisions!: string[];
 }

@@ -2,12 +2,9 @@
  * JobEventHub's fan-out in-process: many subscriptions of one tenant (or one job) must not pile
  * listeners onto a shared EventTarget topic, which Node reports as MaxListenersExceededWarning
  * past 10, and one published event must still reach every subscriber. Then, over the real
- * SqliteJobQueue in a temp dir: fan-out, resume, completion when a job ends, and a client's
+ * SqliteJobQueue in memory: fan-out, resume, completion when a job ends, and a client's
  * return ending its stream at once.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { errors } from '../errors.js';
 import type { JobEvent, JobProducer, JobRecord } from '../queue/job-queue.js';
@@ -166,20 +163,19 @@ describe('JobEventHub and clients that leave', () => {
 });
 
 /**
- * The hub over the real SQLite engine in a temp dir, wired as main.ts wires it (every queue
+ * The hub over the real SQLite engine in memory, wired as main.ts wires it (every queue
  * event published to the hub): what a subscriber sees of real jobs moving through their states.
  */
 describe('JobEventHub over a SqliteJobQueue', () => {
   /** Longer than any test: a stream that ends must have ended without waiting for a resync. */
   const HOUR_MS = 3_600_000;
-  let dir: string;
   let queue: SqliteJobQueue;
   let events: JobEventHub;
   let unsubscribe: () => void;
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'hita-hub-'));
-    queue = new SqliteJobQueue({ path: join(dir, 'queue.db') });
+    // In memory: a unit test touches no disk (STYLE §7), and the engine is the real one.
+    queue = new SqliteJobQueue({ path: ':memory:' });
     await queue.start();
     // What JobService.get promises: the tenant's own job, NOT_FOUND for anyone else's.
     const jobs = {
@@ -196,7 +192,6 @@ describe('JobEventHub over a SqliteJobQueue', () => {
   afterEach(async () => {
     unsubscribe();
     await queue.close();
-    await rm(dir, { recursive: true, force: true });
   });
 
   function enqueue(tenant = 'dev'): Promise<JobRecord> {

@@ -1,4 +1,5 @@
 import type { ModelRegistry } from '../inference/model/model-registry.js';
+import type { GptPrecision } from '../jobs/gpt-precision.js';
 import type { SamplingParams } from '../jobs/sampling-params.js';
 
 /** One servable model as the API shows it (the fields of the schema's `Model`). */
@@ -16,6 +17,8 @@ export interface ServedModel {
   /** The manifest's default sampling. */
   defaults: SamplingParams;
   license: string;
+  /** The GPT precisions it has graphs for, `fp32` first (ModelInfo.gptPrecisions). */
+  precisions: GptPrecision[];
 }
 
 /** Options of {@link ModelService}. */
@@ -57,6 +60,7 @@ export class ModelService {
       },
       defaults: m.manifest.sampling,
       license: m.manifest.license,
+      precisions: m.gptPrecisions,
     }));
   }
 }

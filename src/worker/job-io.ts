@@ -2,7 +2,11 @@
  * A worker's input and output of one job: the engine request read from the job's stored
  * parameters (and its input images), and the generated images written to the object store.
  */
-import { MAX_IMAGES_PER_REQUEST, type InferenceRequest } from '../inference/inference-engine.js';
+import {
+  MAX_IMAGES_PER_REQUEST,
+  type InferenceRequest,
+  type InferenceResult,
+} from '../inference/inference-engine.js';
 import type { ModelRegistry } from '../inference/model/model-registry.js';
 import { webpThumbnail } from '../inference/pipeline/image-codec.js';
 import { errors } from '../errors.js';
@@ -50,13 +54,15 @@ export function inferenceRequest(
 
 /**
  * Writes a PNG plus a WebP thumbnail per image under job-scoped keys (a re-run rewrites the
- * same keys) and returns the job's outputs in image order.
+ * same keys) and returns the job's outputs in image order, each with the precision it was made
+ * at (also in the objects' metadata), so the record says what this run used.
  */
 export async function storeOutputs(
   store: ObjectStore,
   job: JobRecord,
-  images: { seed: number; png: Buffer; width: number; height: number }[],
+  result: Pick<InferenceResult, 'precision' | 'images'>,
 ): Promise<JobOutput[]> {
+  const { precision, images } = result;
   return Promise.all(
     images.map(async (image, index) => {
       const keys = outputKeys(job.tenant, job.id, index, image.seed);
@@ -66,6 +72,7 @@ export async function storeOutputs(
         kind: job.kind,
         model: job.model ?? 'default',
         seed: String(image.seed),
+        precision,
         ...toObjectMetadata(job.params),
       };
       // The two writes are independent (each is atomic on its own), so neither waits for the other.
@@ -82,6 +89,7 @@ export async function storeOutputs(
         height: image.height,
         seed: image.seed,
         format: 'png' as const,
+        precision,
       };
     }),
   );

@@ -52,7 +52,7 @@ class FakeEngine implements InferenceEngine {
 
   finish(jobId: string, png: Buffer): void {
     const image = { seed: 1, png, width: 8, height: 8, holisticIds: [], patchIds: [] };
-    this.results.get(jobId)?.({ model: 'fake', images: [image] });
+    this.results.get(jobId)?.({ model: 'fake', precision: 'fp32', images: [image] });
     this.forget(jobId);
   }
 

@@ -33,6 +33,7 @@ function fakeEngine(): InferenceEngine {
         .toBuffer();
       return {
         model: 'tiny',
+        precision: 'int8',
         images: [{ seed: 1, png, width: 1, height: 1, holisticIds: [], patchIds: [] }],
       };
     },
@@ -115,6 +116,8 @@ describe('JobRunner', () => {
     });
     await runner.stop(1000);
     expect((await queue.get(good.id))?.workerId).toBe(WORKER);
+    // The precision is the engine's, recorded on each image at completion.
+    expect((await queue.get(good.id))?.outputs.map((o) => o.precision)).toEqual(['int8']);
     const about = (id: string) => lines.filter(([, fields]) => fields.jobId === id);
     expect(about(good.id)).toEqual([
       ['job claimed', { workerId: WORKER, jobId: good.id, model: 'tiny', images: 1, attempt: 1 }],

@@ -294,7 +294,7 @@ export class JobRunner {
         onProgress: this.throttledProgress(claim),
       });
       goOn();
-      const outputs = await storeOutputs(this.options.store, job, result.images);
+      const outputs = await storeOutputs(this.options.store, job, result);
       // Handed back meanwhile: the queue gives it to the next worker, so publish nothing (it
       // rewrites the same keys). Any other fate: `complete` decides, atomically.
       if (active.fate === 'released') return;

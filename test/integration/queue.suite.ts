@@ -3,9 +3,6 @@
  * the contract of src/queue/job-queue.ts (states, events and their sequences, leases, errors)
  * and records each scenario's event types so the engines can be compared with each other.
  */
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { JobQueueConfig } from '../../src/queue/create-job-queue.js';
 import type {
@@ -20,6 +17,7 @@ import { cancelScenarios } from './queue-cancel.suite.js';
 import { deleteScenarios } from './queue-delete.suite.js';
 import { outboxScenarios } from './queue-outbox.suite.js';
 import { requestScenarios } from './queue-request.suite.js';
+import { restartScenarios } from './queue-restart.suite.js';
 import { workerScenarios } from './queue-worker.suite.js';
 import { TestClock } from '../support/test-clock.js';
 
@@ -44,9 +42,6 @@ export const eventTranscripts = new Map<string, Map<string, string[]>>();
 /** A waitForWork timeout far past any test's: only a wake-up can end such a wait in time. */
 export const HOUR_MS = 3_600_000;
 
-const CHILD = resolve('test/integration/fixtures/queue-worker-child.mjs');
-const COMPILED_ENGINE = resolve('dist/queue/create-job-queue.js');
-
 /** An enqueue input for tenant-a with fixed parameters; override what a test varies. */
 export function input(overrides: Partial<EnqueueInput> = {}): EnqueueInput {
   return {
@@ -67,6 +62,8 @@ function outputsOf(id: string, seed = 4242): JobOutput[] {
       height: 32,
       seed,
       format: 'png',
+      // What the worker ran with: both engines must keep it (JobParameters.precision reads it).
+      precision: 'int4',
     },
   ];
 }
@@ -92,26 +89,6 @@ async function eventTypes(queue: JobQueue, id: string): Promise<string[]> {
 
 function expectSequencesRise(events: JobEvent[]): void {
   events.forEach((event, index) => expect(event.sequence).toBe(index + 1));
-}
-
-function runChild(
-  config: JobQueueConfig,
-  leaseMs: number,
-): Promise<{ stdout: string; signal: string | null }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [CHILD, JSON.stringify(config), String(leaseMs)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', fail);
-    child.on('close', (code, signal) => {
-      if (signal === 'SIGKILL') done({ stdout, signal });
-      else fail(new Error(`child exited with ${code ?? signal}: ${stdout}${stderr}`));
-    });
-  });
 }
 
 /** Registers the whole conformance suite for one engine. */
@@ -143,6 +120,14 @@ export function describeJobQueue(name: string, factory: QueueFactory): void {
     cancelScenarios({ open, input, claimNext: (queue) => claimNext(queue), outputsOf, record });
     deleteScenarios({ open, input, claimNext: (queue) => claimNext(queue), outputsOf });
     outboxScenarios({ open, input, claimNext: (queue) => claimNext(queue), outputsOf });
+    restartScenarios({
+      open,
+      fixture: () => fixture as QueueFixture,
+      input,
+      claimNext,
+      outputsOf,
+      record,
+    });
 
     it('runs a job through enqueue → claim → progress → complete with rising sequences', async () => {
       const queue = await open();
@@ -169,6 +154,8 @@ export function describeJobQueue(name: string, factory: QueueFactory): void {
       const done = await queue.complete(claim, outputsOf(job.id));
       expect(done).toMatchObject({ status: 'SUCCEEDED', sequence: 5, outputs: outputsOf(job.id) });
       expect(done.finishedAt).not.toBeNull();
+      // Read back as stored, the worker's precision included.
+      expect((await queue.get(job.id))?.outputs).toEqual(outputsOf(job.id));
 
       const events = await queue.events(job.id, 0);
       expectSequencesRise(events);
@@ -580,55 +567,6 @@ export function describeJobQueue(name: string, factory: QueueFactory): void {
         claim = await queue.claim('worker-1', 1000);
       }
       expect(claim?.job.attempts).toBe(2);
-    });
-
-    it('keeps every job across a restart and finishes them all', async () => {
-      const queue = await open();
-      const ids: string[] = [];
-      for (let i = 0; i < 5; i += 1)
-        ids.push((await queue.enqueue(input({ priority: i % 2 }))).job.id);
-      const interrupted = await claimNext(queue, { leaseMs: 300 }); // its process "dies" at close
-      await queue.close();
-      await queue.close(); // idempotent
-      const reopened = await (fixture as QueueFixture).reopen();
-      for (const id of ids)
-        expect((await reopened.get(id))?.status).toBe(
-          id === interrupted.job.id ? 'RUNNING' : 'QUEUED',
-        );
-      for (let i = 0; i < ids.length; i += 1) {
-        const claim = await claimNext(reopened);
-        await reopened.complete(claim, outputsOf(claim.job.id));
-      }
-      for (const id of ids) expect((await reopened.get(id))?.status).toBe('SUCCEEDED');
-      expect((await reopened.get(interrupted.job.id))?.attempts).toBe(2);
-      expect((await reopened.stats()).byStatus.SUCCEEDED).toBe(5);
-    });
-
-    it('re-runs the job of a worker process killed mid-job exactly once', async () => {
-      if (!existsSync(COMPILED_ENGINE))
-        throw new Error(`${COMPILED_ENGINE} is missing: run npm run build first`);
-      const queue = await open();
-      const { job } = await queue.enqueue(input());
-      const { stdout } = await runChild((fixture as QueueFixture).config, 400);
-      const dead = JSON.parse(stdout.trim()) as { jobId: string; token: string; attempts: number };
-      expect(dead).toMatchObject({ jobId: job.id, attempts: 1 });
-      expect((await queue.get(job.id))?.status).toBe('RUNNING');
-
-      const claim = await claimNext(queue, { workerId: 'survivor', withinMs: 15_000 });
-      expect(claim.job).toMatchObject({ id: job.id, attempts: 2 });
-      const deadClaim: ClaimedJob = { job: claim.job, token: dead.token };
-      await expect(queue.complete(deadClaim, outputsOf(job.id, 1))).rejects.toMatchObject({
-        code: 'CONFLICT',
-      });
-      const done = await queue.complete(claim, outputsOf(job.id));
-      await expect(queue.complete(deadClaim, outputsOf(job.id, 1))).rejects.toMatchObject({
-        code: 'CONFLICT',
-      });
-      expect(done).toMatchObject({ status: 'SUCCEEDED', attempts: 2, outputs: outputsOf(job.id) });
-      expect(await queue.get(job.id)).toEqual(done);
-      const types = await record('killed-worker', queue, job.id);
-      expect(types.filter((type) => type === 'completed')).toHaveLength(1);
-      expect(types).toEqual(['added', 'active', 'progress', 'retrying', 'active', 'completed']);
     });
   });
 }

@@ -257,3 +257,15 @@ def add_cli_args(parser) -> None:
     parser.add_argument("--gpt-block-size", type=int, default=32, help="weights per scale along K")
     parser.add_argument("--gpt-accuracy-level", type=int, default=4,
                         help="MatMulNBits accuracy_level (4: int8 activations per block, the fast path)")
+
+
+def parse_cli_args(parser, argv=None):
+    """Parses `argv` with the quantization flags added, their precisions resolved (a bad name is
+    a usage error, as argparse reports its own)."""
+    add_cli_args(parser)
+    args = parser.parse_args(argv)
+    try:
+        args.gpt_precision = parse_precisions(args.gpt_precision)
+    except ValueError as error:
+        parser.error(str(error))
+    return args

@@ -13,6 +13,7 @@ import {
   parseManifest,
   toModelInfo,
   type GraphManifest,
+  type GptVariantManifest,
   type GraphName,
   type ModelInfo,
   type ModelManifest,
@@ -30,10 +31,13 @@ export interface LoadModelOptions {
 
 /**
  * Reads `dir/model.json`, checks that every listed file exists (and, by default, matches its
- * sha256), opens each graph on the CPU to compare its input and output names and dtypes with the
- * manifest, and checks the manifest's sizes agree with each other.
+ * size and sha256), opens each graph on the CPU to compare its input and output names and dtypes
+ * with the manifest, and checks the manifest's sizes agree with each other. The quantized GPT
+ * graphs (`graphs.gptVariants`) are verified the same way, and each must name `graphs.gpt.sha256`
+ * as its `quantizedFrom`.
  * @throws AppError MODEL_UNAVAILABLE naming the offending file: missing or invalid model.json, a
- *   missing or corrupt graph, a graph whose inputs/outputs differ from the manifest.
+ *   missing or corrupt graph, a graph whose inputs/outputs differ from the manifest, a variant
+ *   quantized from another gpt.onnx.
  */
 export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<ModelInfo> {
   const { verifyChecksums = true } = options;
@@ -48,6 +52,14 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     await checkGraphIo(name, join(root, graph.file), graph);
   }
   return toModelInfo(root, manifest);
+}
+
+/** `graphs.gptVariants` entries with the name their errors give them (`gptVariants.int8`). */
+function variantEntries(manifest: ModelManifest): [string, GptVariantManifest][] {
+  return (['int8', 'int4'] as const).flatMap((precision) => {
+    const variant = manifest.graphs.gptVariants[precision];
+    return variant ? [[`gptVariants.${precision}`, variant] as [string, GptVariantManifest]] : [];
+  });
 }
 
 async function readJson(path: string): Promise<unknown> {
@@ -65,11 +77,16 @@ async function readJson(path: string): Promise<unknown> {
   }
 }
 
-function graphEntries(manifest: ModelManifest): [GraphName, GraphManifest][] {
-  return (['encode', 'decode', 'gpt'] as const).flatMap((name) => {
+/**
+ * Every graph to verify, named as in the manifest: `encode`, `decode`, `gpt`, then each quantized
+ * GPT (`gptVariants.int8`), verified like the others whether or not this process runs it.
+ */
+function graphEntries(manifest: ModelManifest): [string, GraphManifest][] {
+  const graphs = (['encode', 'decode', 'gpt'] as const).flatMap((name) => {
     const graph = manifest.graphs[name];
     return graph ? [[name, graph] as [GraphName, GraphManifest]] : [];
   });
+  return [...graphs, ...variantEntries(manifest)];
 }
 
 /** Sizes that must agree across the manifest; the schema checks each field alone. */
@@ -95,6 +112,12 @@ function crossCheck(m: ModelManifest, file: string): void {
       ? 'gpt.numHolistic/numPatch differ from tokenizer.numHolistic/numPatch'
       : '',
     tok.numPatch !== tok.grid ** 2 ? `tokenizer.numPatch is not tokenizer.grid²` : '',
+    // A variant quantized from another gpt.onnx would serve other weights under this model's name.
+    ...variantEntries(m).map(([name, variant]) =>
+      variant.quantizedFrom !== m.graphs.gpt.sha256
+        ? `graphs.${name}.quantizedFrom ${variant.quantizedFrom} differs from graphs.gpt.sha256 ${m.graphs.gpt.sha256} (re-quantize it from this gpt.onnx)`
+        : '',
+    ),
   ].filter(Boolean);
   if (problems.length) {
     throw errors.modelUnavailable(file, `inconsistent manifest: ${problems.join('; ')}`);
@@ -137,7 +160,7 @@ async function sha256File(path: string): Promise<string> {
 }
 
 /** Opens the graph on the CPU (no optimisation: only its signature is read) and compares. */
-async function checkGraphIo(name: GraphName, path: string, graph: GraphManifest): Promise<void> {
+async function checkGraphIo(name: string, path: string, graph: GraphManifest): Promise<void> {
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(path, {

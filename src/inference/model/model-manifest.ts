@@ -6,6 +6,7 @@
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import { errors } from '../../errors.js';
+import { GPT_PRECISIONS, type GptPrecision } from '../../jobs/gpt-precision.js';
 
 /** The only manifest format this runtime reads. */
 export const MANIFEST_FORMAT = 'hita-serve/model@1';
@@ -13,14 +14,7 @@ export const MANIFEST_FORMAT = 'hita-serve/model@1';
 /** The graphs a model directory may hold; `encode` is absent for generation-only models. */
 export type GraphName = 'encode' | 'decode' | 'gpt';
 
-/**
- * The precisions a GPT graph can come in, in this order: `fp32` is `graphs.gpt`, always present;
- * `int8` and `int4` are weight-only quantized variants (`graphs.gptVariants`, tools/hita/quantize.py).
- */
-export const GPT_PRECISIONS = ['fp32', 'int8', 'int4'] as const;
-
-/** One of {@link GPT_PRECISIONS}. */
-export type GptPrecision = (typeof GPT_PRECISIONS)[number];
+export { GPT_PRECISIONS, type GptPrecision } from '../../jobs/gpt-precision.js';
 
 const count = z.number().int().positive();
 const index = z.number().int().nonnegative();
@@ -158,6 +152,17 @@ export function gptPrecisions(manifest: ModelManifest): GptPrecision[] {
   return GPT_PRECISIONS.filter((p) => p === 'fp32' || manifest.graphs.gptVariants[p] !== undefined);
 }
 
+/**
+ * The precision a runtime asked for `wanted` runs for a model: `wanted` when the model has that
+ * GPT graph, else `fp32` (every model has it).
+ */
+export function effectivePrecision(
+  model: Pick<ModelInfo, 'gptPrecisions'>,
+  wanted: GptPrecision,
+): GptPrecision {
+  return model.gptPrecisions.includes(wanted) ? wanted : 'fp32';
+}
+
 /** A loaded model: the manifest plus the facts callers ask for most. */
 export interface ModelInfo {
   /** The manifest's `id`. */
@@ -177,6 +182,12 @@ export interface ModelInfo {
    * @throws AppError MODEL_UNAVAILABLE when the manifest has no such graph (`encode` is optional).
    */
   graphPath(name: GraphName): string;
+  /**
+   * Absolute path of the GPT graph of a precision: `gpt.onnx` for `fp32`, else its
+   * `graphs.gptVariants` file.
+   * @throws AppError MODEL_UNAVAILABLE when the model has no GPT graph of that precision.
+   */
+  gptPath(precision: GptPrecision): string;
 }
 
 /** `graphs.gpt.inputs[0].name`-style path of a zod issue, for error messages. */
@@ -219,6 +230,17 @@ export function toModelInfo(dir: string, manifest: ModelManifest): ModelInfo {
         );
       }
       return join(dir, graph.file);
+    },
+    gptPath(precision: GptPrecision): string {
+      if (precision === 'fp32') return join(dir, manifest.graphs.gpt.file);
+      const variant = manifest.graphs.gptVariants[precision];
+      if (!variant) {
+        throw errors.modelUnavailable(
+          join(dir, 'model.json'),
+          `model ${manifest.id} has no ${precision} GPT graph (graphs.gptVariants.${precision} is absent)`,
+        );
+      }
+      return join(dir, variant.file);
     },
   };
 }

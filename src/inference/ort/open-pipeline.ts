@@ -4,30 +4,60 @@ import {
   type SessionLogger,
 } from './execution-providers.js';
 import { HitaPipeline } from '../pipeline/hita-pipeline.js';
-import type { GraphName, ModelInfo } from '../model/model-manifest.js';
+import {
+  effectivePrecision,
+  type GptPrecision,
+  type GraphName,
+  type ModelInfo,
+} from '../model/model-manifest.js';
+import { isLoneRowInvariant } from './row-invariance.js';
 
 export interface OpenPipelineOptions {
   providers: ExecutionProvider[];
+  /**
+   * The GPT precision asked for; a model without that graph runs `fp32` (see `precision` in
+   * the result). @default 'fp32'
+   */
+  precision?: GptPrecision;
   deviceId?: number;
   maxBatchRows?: number;
   threads?: number;
   logger?: SessionLogger;
 }
 
-/** Opens a model's graphs on the first usable provider and wires them into a pipeline. */
+/** An opened pipeline and the facts of how it runs, for logs and job records. */
+export interface OpenedPipeline {
+  pipeline: HitaPipeline;
+  provider: ExecutionProvider;
+  /** The GPT graph it runs: the precision asked for, or `fp32` when the model lacks it. */
+  precision: GptPrecision;
+  /** The probe found a lone row differs from a row in a batch, so one-row steps are padded. */
+  isPaddingLoneRows: boolean;
+}
+
+/**
+ * Opens a model's graphs on the first usable provider (the GPT of the chosen precision), checks
+ * whether a lone GPT row matches a row in a batch on this machine (row-invariance.ts), and
+ * wires them into a pipeline that pads one-row steps when it does not.
+ */
 export async function openPipeline(
   model: ModelInfo,
   options: OpenPipelineOptions,
-): Promise<{ pipeline: HitaPipeline; provider: ExecutionProvider }> {
-  const { providers, deviceId, maxBatchRows, threads, logger } = options;
+): Promise<OpenedPipeline> {
+  const {
+    providers,
+    precision: wanted = 'fp32',
+    deviceId,
+    maxBatchRows,
+    threads,
+    logger,
+  } = options;
+  const sessionOptions = { deviceId, intraOpNumThreads: threads, logger };
   const open = (graph: GraphName, order: readonly ExecutionProvider[]) =>
-    createSession(model.graphPath(graph), {
-      providers: order,
-      deviceId,
-      intraOpNumThreads: threads,
-      logger,
-    });
-  const gpt = await open('gpt', providers);
+    createSession(model.graphPath(graph), { providers: order, ...sessionOptions });
+  const precision = effectivePrecision(model, wanted);
+  const gpt = await createSession(model.gptPath(precision), { providers, ...sessionOptions });
+  const isPaddingLoneRows = !(await isLoneRowInvariant(gpt.session, model.manifest));
   // Every graph of a model runs where the GPT landed, so a device never waits on another.
   const decode = await open('decode', [gpt.provider]);
   const encode = model.manifest.graphs.encode ? await open('encode', [gpt.provider]) : undefined;
@@ -37,6 +67,7 @@ export async function openPipeline(
     decode: decode.session,
     ...(encode ? { encode: encode.session } : {}),
     ...(maxBatchRows === undefined ? {} : { maxBatchRows }),
+    padLoneRows: isPaddingLoneRows,
   });
-  return { pipeline, provider: gpt.provider };
+  return { pipeline, provider: gpt.provider, precision, isPaddingLoneRows };
 }

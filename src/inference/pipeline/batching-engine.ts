@@ -39,6 +39,13 @@ export interface BatchingEngineOptions {
   nullClassId: number;
   /** Cap on rows per call; a CFG image takes two. @default 32 */
   maxBatchRows?: number;
+  /**
+   * Feed a one-row step as two rows (a copy whose outputs are dropped), for a graph whose one-row
+   * kernel differs from its many-row one (int4 MatMulNBits on AVX2; row-invariance.ts decides).
+   * A lone row then gets the same bytes as in any batch. Ignored when `maxBatchRows` is 1: every
+   * step has one row then. @default false
+   */
+  padLoneRows?: boolean;
 }
 
 export interface BatchingStats {
@@ -87,12 +94,14 @@ export class BatchingEngine {
   private readonly pending: Sequence[] = [];
   private readonly owners: Sequence[] = [];
   private readonly scratch: Float32Array;
+  private readonly isPaddingLoneRows: boolean;
   private running: Promise<void> | null = null;
   private steps = 0;
 
   constructor(options: BatchingEngineOptions) {
-    const { session, kv, vocabSize, nullClassId, maxBatchRows = 32 } = options;
+    const { session, kv, vocabSize, nullClassId, maxBatchRows = 32, padLoneRows = false } = options;
     this.session = session;
+    this.isPaddingLoneRows = padLoneRows && maxBatchRows >= 2;
     this.cache = new KvCache(kv, maxBatchRows);
     this.vocabSize = vocabSize;
     this.nullClassId = nullClassId;
@@ -262,23 +271,26 @@ export class BatchingEngine {
 
   /** One position for every active row, all rows in one call over the whole cache. */
   private async step(): Promise<void> {
-    const rows = this.owners.length;
+    // A padded lone row: row 1 repeats row 0's inputs over cache row 1 (free, whatever it holds:
+    // masked-in stale slots only change the dummy's outputs, which are never read).
+    const fed = this.owners.length === 1 && this.isPaddingLoneRows ? 2 : this.owners.length;
     const slots = this.length;
-    const ids = new BigInt64Array(rows);
-    const positions = new BigInt64Array(rows);
-    const mask = new Uint8Array(rows * (slots + 1));
-    this.owners.forEach((seq, b) => {
-      const half = seq.rows.indexOf(b);
+    const ids = new BigInt64Array(fed);
+    const positions = new BigInt64Array(fed);
+    const mask = new Uint8Array(fed * (slots + 1));
+    for (let b = 0; b < fed; b++) {
+      const seq = this.owners[Math.min(b, this.owners.length - 1)]!;
+      const half = seq.rows.indexOf(b < this.owners.length ? b : 0);
       ids[b] = BigInt(this.inputAt(seq, half, seq.position));
       positions[b] = BigInt(seq.position);
       mask.fill(1, b * (slots + 1), b * (slots + 1) + seq.position);
       mask[b * (slots + 1) + slots] = 1;
-    });
+    }
     const out = await this.session.run({
-      input_ids: new ort.Tensor('int64', ids, [rows, 1]),
-      position_ids: new ort.Tensor('int64', positions, [rows, 1]),
-      attention_mask: new ort.Tensor('bool', mask, [rows, slots + 1]),
-      ...this.cache.pastFeeds(rows),
+      input_ids: new ort.Tensor('int64', ids, [fed, 1]),
+      position_ids: new ort.Tensor('int64', positions, [fed, 1]),
+      attention_mask: new ort.Tensor('bool', mask, [fed, slots + 1]),
+      ...this.cache.pastFeeds(fed),
     });
     this.steps++;
     const logits = out.logits!.data as Float32Array;

@@ -46,6 +46,8 @@ export interface HitaPipelineOptions {
   encode?: ort.InferenceSession;
   /** @default 32 */
   maxBatchRows?: number;
+  /** Pad one-row GPT steps to two rows (BatchingEngineOptions.padLoneRows). @default false */
+  padLoneRows?: boolean;
 }
 
 /**
@@ -64,7 +66,7 @@ export class HitaPipeline {
   private readonly stopping = new Set<string>();
 
   constructor(options: HitaPipelineOptions) {
-    const { manifest, gpt, decode, encode, maxBatchRows = 32 } = options;
+    const { manifest, gpt, decode, encode, maxBatchRows = 32, padLoneRows = false } = options;
     this.manifest = manifest;
     this.layout = tokenLayout(manifest);
     this.encodeSession = encode;
@@ -81,6 +83,7 @@ export class HitaPipeline {
       vocabSize: manifest.gpt.vocabSize,
       nullClassId: manifest.gpt.nullClassId,
       maxBatchRows,
+      padLoneRows,
     });
   }
 

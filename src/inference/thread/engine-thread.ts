@@ -5,6 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { AppError, errors, isAppError } from '../../errors.js';
 import { openPipeline } from '../ort/open-pipeline.js';
+import type { GptPrecision } from '../model/model-manifest.js';
 import type { HitaPipeline } from '../pipeline/hita-pipeline.js';
 import { ModelRegistry } from '../model/model-registry.js';
 import type {
@@ -21,8 +22,13 @@ const registry = new ModelRegistry({
   modelsDir: config.modelsDir,
   defaultModel: config.defaultModel,
 });
-const pipelines = new Map<string, Promise<HitaPipeline>>();
-const jobModels = new Map<string, Promise<HitaPipeline>>();
+/** An open model: its pipeline and the precision its GPT runs at. */
+interface OpenModel {
+  pipeline: HitaPipeline;
+  precision: GptPrecision;
+}
+const pipelines = new Map<string, Promise<OpenModel>>();
+const jobModels = new Map<string, Promise<OpenModel>>();
 /**
  * Runs still waiting for their model (resolved, then opened: seconds for a large one), by job
  * id. A cancel then answers CANCELLED at once and the run, once the model is open, sends nothing.
@@ -53,14 +59,22 @@ function serialize(error: unknown): SerializedError {
 
 async function pipelineFor(
   model: string | undefined,
-): Promise<{ id: string; pipeline: Promise<HitaPipeline> }> {
+): Promise<{ id: string; pipeline: Promise<OpenModel> }> {
   const info = await registry.resolve(model);
   let pipeline = pipelines.get(info.dir);
   if (!pipeline) {
     pipeline = openPipeline(info, { ...config, logger }).then((opened) => {
       provider = opened.provider;
-      logger.info({ model: info.id, provider: opened.provider }, 'model opened');
-      return opened.pipeline;
+      const wanted = config.precision ?? 'fp32';
+      const data = {
+        model: info.id,
+        provider: opened.provider,
+        precision: opened.precision,
+        padLoneRows: opened.isPaddingLoneRows,
+      };
+      if (opened.precision === wanted) logger.info(data, 'model opened');
+      else logger.warn(data, `model opened at fp32: ${info.id} has no ${wanted} GPT graph`);
+      return { pipeline: opened.pipeline, precision: opened.precision };
     });
     pipelines.set(info.dir, pipeline);
     pipeline.catch(() => pipelines.delete(info.dir));
@@ -83,7 +97,7 @@ async function run(message: Extract<ToEngine, { type: 'run' }>): Promise<void> {
   try {
     const { id, pipeline } = await pipelineFor(message.model);
     jobModels.set(jobId, pipeline);
-    const opened = await pipeline;
+    const { pipeline: opened, precision } = await pipeline;
     stopWaiting();
     if (waiting.isAnswered) return; // cancelled while its model was opening: answered already
     // close() cancels the jobs it can see; one still opening its model is cancelled here.
@@ -92,7 +106,7 @@ async function run(message: Extract<ToEngine, { type: 'run' }>): Promise<void> {
     const images = await opened.run(jobId, message.request, (progress) =>
       send({ type: 'progress', jobId, progress }),
     );
-    send({ type: 'done', jobId, model: id, images });
+    send({ type: 'done', jobId, model: id, precision, images });
   } catch (error) {
     if (!waiting.isAnswered) send({ type: 'failed', jobId, error: serialize(error) });
   } finally {
@@ -110,7 +124,7 @@ function cancel(jobId: string): void {
     send({ type: 'failed', jobId, error: serialize(errors.cancelled(jobId)) });
     return;
   }
-  void jobModels.get(jobId)?.then((pipeline) => pipeline.cancel(jobId));
+  void jobModels.get(jobId)?.then((opened) => opened.pipeline.cancel(jobId));
 }
 
 /**
@@ -123,11 +137,13 @@ async function close(): Promise<void> {
   if (closing) return;
   closing = true;
   for (const [jobId, pipeline] of jobModels) {
-    void pipeline.then((opened) => opened.cancel(jobId)).catch(() => undefined);
+    void pipeline.then((opened) => opened.pipeline.cancel(jobId)).catch(() => undefined);
   }
   await Promise.allSettled([...inFlight]);
   for (const opened of await Promise.allSettled([...pipelines.values()])) {
-    if (opened.status === 'fulfilled') await opened.value.close().catch(() => undefined);
+    if (opened.status === 'fulfilled') {
+      await opened.value.pipeline.close().catch(() => undefined);
+    }
   }
   port!.close();
 }
@@ -148,7 +164,7 @@ port.on('message', (message: ToEngine) => {
       void Promise.allSettled([...pipelines.values()]).then((settled) => {
         for (const result of settled) {
           if (result.status !== 'fulfilled') continue;
-          const s = result.value.engine.stats;
+          const s = result.value.pipeline.engine.stats;
           stats.activeRows += s.activeRows;
           stats.queuedSequences += s.queuedSequences;
           stats.steps += s.steps;

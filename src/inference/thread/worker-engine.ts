@@ -138,7 +138,7 @@ export class WorkerEngine implements InferenceEngine {
         this.jobs.delete(message.jobId);
         // Buffers arrive as plain Uint8Arrays after structured cloning.
         const images = message.images.map((image) => ({ ...image, png: Buffer.from(image.png) }));
-        pending?.resolve({ model: message.model, images });
+        pending?.resolve({ model: message.model, precision: message.precision, images });
         break;
       }
       case 'failed': {

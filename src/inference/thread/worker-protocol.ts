@@ -1,4 +1,5 @@
 import type { ErrorCode } from '../../errors.js';
+import type { GptPrecision } from '../model/model-manifest.js';
 import type { ExecutionProvider } from '../ort/execution-providers.js';
 import type {
   EngineStats,
@@ -12,6 +13,11 @@ export interface EngineThreadConfig {
   modelsDir: string;
   defaultModel: string;
   providers: ExecutionProvider[];
+  /**
+   * The GPT precision of every model this thread opens (HITA_PRECISION); a model without it
+   * runs fp32. @default 'fp32'
+   */
+  precision?: GptPrecision;
   /** Device ordinal for GPU providers. @default 0 */
   deviceId?: number;
   /** @default 32 */
@@ -36,7 +42,13 @@ export interface SerializedError {
 export type FromEngine =
   | { type: 'ready' }
   | { type: 'progress'; jobId: string; progress: InferenceProgress }
-  | { type: 'done'; jobId: string; model: string; images: GeneratedImage[] }
+  | {
+      type: 'done';
+      jobId: string;
+      model: string;
+      precision: GptPrecision;
+      images: GeneratedImage[];
+    }
   | { type: 'failed'; jobId: string; error: SerializedError }
   | { type: 'stats'; requestId: number; stats: EngineStats }
   | {

@@ -23,7 +23,6 @@ import type {
   OutboxDelivery,
   WebhookAttempt,
 } from '../job-queue.js';
-import { ownRetention, validateEnqueue } from '../enqueue-checks.js';
 import { JobIdGenerator } from '../job-ids.js';
 import { countsToStats } from '../job-shapes.js';
 import { queueClosed } from '../queue-errors.js';
@@ -32,8 +31,10 @@ import {
   type JobQueueTunables,
   type ResolvedTunables,
 } from '../queue-tunables.js';
+import { tell } from '../event-listeners.js';
 import { WorkSignal } from '../work-signal.js';
 import { BullDispatcher } from './bull-dispatcher.js';
+import { enqueueOnRedis } from './redis-enqueue.js';
 import { WORK_SIGNAL } from './lua-held-scripts.js';
 import { LuaRunner } from './lua-scripts.js';
 import {
@@ -156,41 +157,9 @@ export class BullJobQueue implements JobQueue {
   }
 
   enqueue(input: EnqueueInput): Promise<{ job: JobRecord; created: boolean }> {
-    return this.track(async ({ lua, bull }) => {
-      const { priority, maxAttempts } = validateEnqueue(input, this.tunables.defaultMaxAttempts);
-      const { tenant, idempotencyKey } = input;
-      const id = this.ids.next(this.tunables.clock());
-      const ownKeys = [...lua.jobKeys(id), this.keys.tenant(tenant)];
-      if (idempotencyKey !== undefined) ownKeys.push(this.keys.idempotency(tenant, idempotencyKey));
-      const [word, pairs] = await lua.reply('hitaEnqueue', ownKeys, [
-        id,
-        tenant,
-        input.kind,
-        JSON.stringify(input.model),
-        JSON.stringify(input.params),
-        priority,
-        maxAttempts,
-        JSON.stringify(idempotencyKey ?? null),
-        this.tunables.maxQueued ?? '',
-        input.idempotencyFingerprint ?? '',
-        input.hold ? '1' : '',
-        ownRetention(input.retentionMs, this.tunables.retentionMs) ?? '',
-        input.webhook ? JSON.stringify(input.webhook) : '',
-        input.webhook ? `,${input.webhook.events.join(',')},` : '',
-      ]);
-      const outcome = expectOutcome(word, [ScriptOutcome.Created, ScriptOutcome.Existing], {
-        jobId: id,
-        change: 'enqueue',
-        maxQueued: this.tunables.maxQueued,
-        idempotencyKey,
-      });
-      const hash = pairsToHash(pairs);
-      // Should this process die right here, the sweep finds the orphan and dispatches it. A
-      // held job reaches BullMQ only when released.
-      const created = outcome === ScriptOutcome.Created;
-      if (created && !input.hold) await bull.addRun(hash, 0);
-      return { job: hashToRecord(hash), created };
-    });
+    return this.track(({ lua, bull }) =>
+      enqueueOnRedis({ lua, bull, keys: this.keys, tunables: this.tunables, ids: this.ids }, input),
+    );
   }
 
   get(id: string): Promise<JobRecord | null> {
@@ -417,13 +386,7 @@ export class BullJobQueue implements JobQueue {
       return; // not one of ours: something else published on the channel
     }
     if (event.type === 'added' || event.type === 'retrying') this.work.notify();
-    for (const listener of this.listeners) {
-      try {
-        listener(event);
-      } catch {
-        // A listener's bug must not stop the other listeners or the subscription.
-      }
-    }
+    tell(this.listeners, event); // a listener's bug must not stop the others or the subscription
   }
 
   /** Runs a call on the started queue and lets close() wait for it. */

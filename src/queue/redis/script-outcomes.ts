@@ -5,7 +5,7 @@
  * the same `AppError`s.
  */
 import { errors, type AppError } from '../../errors.js';
-import type { JobStatus } from '../job-queue.js';
+import { JOB_STATUSES, type JobStatus } from '../job-queue.js';
 import {
   cannotCancel,
   cannotDelete,
@@ -64,14 +64,7 @@ export interface OutcomeContext {
   idempotencyKey?: string;
 }
 
-const STATUSES: ReadonlySet<string> = new Set<JobStatus>([
-  'QUEUED',
-  'RUNNING',
-  'SUCCEEDED',
-  'FAILED',
-  'CANCELLED',
-  'EXPIRED',
-]);
+const STATUSES: ReadonlySet<string> = new Set<string>(JOB_STATUSES);
 
 /** The CONFLICT of a job whose status forbids the change (enqueue never answers a status). */
 const STATUS_CONFLICTS: Partial<Record<ScriptChange, (id: string, status: JobStatus) => AppError>> =

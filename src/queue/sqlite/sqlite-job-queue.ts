@@ -27,23 +27,18 @@ import type {
   WebhookAttempt,
 } from '../job-queue.js';
 import { isTerminal } from '../job-queue.js';
-import { ownRetention, validateEnqueue } from '../enqueue-checks.js';
 import { JobIdGenerator } from '../job-ids.js';
 import { deletedEvent, countsToStats } from '../job-shapes.js';
 import { decodeCursor, encodeCursor, validatePageSize } from '../list-cursor.js';
-import {
-  cannotCancel,
-  cannotDelete,
-  cannotRetry,
-  idempotencyConflict,
-  queueClosed,
-} from '../queue-errors.js';
+import { cannotCancel, cannotDelete, cannotRetry, queueClosed } from '../queue-errors.js';
 import {
   resolveTunables,
   type JobQueueTunables,
   type ResolvedTunables,
 } from '../queue-tunables.js';
+import { tell } from '../event-listeners.js';
 import { WorkSignal } from '../work-signal.js';
+import { GroupEnqueue } from './group-enqueue.js';
 import { migrate } from './migrations.js';
 import { rowToEvent, rowToRecord, type JobRow } from './rows.js';
 import { prepareStatements, type Statements } from './statements.js';
@@ -53,7 +48,6 @@ import {
   discardHeldJobs,
   removeJob,
   sweepOnce,
-  tell,
   writeTransaction,
   type Emit,
 } from './transactions.js';
@@ -74,13 +68,6 @@ export class SqliteJobQueue implements JobQueue {
   private readonly path: string;
   private readonly busyTimeoutMs: number;
   private readonly tunables: ResolvedTunables;
-  private readonly pendingEnqueues: {
-    input: EnqueueInput;
-    priority: number;
-    maxAttempts: number;
-    resolve: (value: { job: JobRecord; created: boolean }) => void;
-    reject: (error: unknown) => void;
-  }[] = [];
   private readonly listeners = new Set<(event: JobEvent) => void>();
   private readonly work = new WorkSignal();
   private readonly ids = new JobIdGenerator();
@@ -90,6 +77,7 @@ export class SqliteJobQueue implements JobQueue {
   private closed = false;
   private readonly worker: SqliteWorkerCalls;
   private readonly outbox: SqliteOutbox;
+  private readonly enqueuer: GroupEnqueue;
 
   constructor(options: SqliteJobQueueOptions) {
     const { path, busyTimeoutMs = 5000, ...tunables } = options;
@@ -107,6 +95,12 @@ export class SqliteJobQueue implements JobQueue {
       write: (body) => this.write(body),
       statements: () => this.statements(),
       clock: this.tunables.clock,
+    });
+    this.enqueuer = new GroupEnqueue({
+      tunables: this.tunables,
+      ids: this.ids,
+      write: (body) => this.write(body),
+      notify: () => this.work.notify(),
     });
   }
 
@@ -147,81 +141,9 @@ export class SqliteJobQueue implements JobQueue {
     this.sql = null;
   }
 
-  /**
-   * Enqueues arriving in the same event-loop turn share one transaction (a group commit): the
-   * commit, not the insert, is what costs, so a burst of mutations pays for it once. Each call
-   * still resolves only after its row is committed, and fails alone (QUEUE_FULL) without
-   * affecting the others.
-   */
+  /** Enqueues arriving in one event-loop turn share one commit (group-enqueue.ts). */
   enqueue(input: EnqueueInput): Promise<{ job: JobRecord; created: boolean }> {
-    return new Promise((resolve, reject) => {
-      try {
-        const validated = validateEnqueue(input, this.tunables.defaultMaxAttempts);
-        this.pendingEnqueues.push({ input, ...validated, resolve, reject });
-      } catch (error) {
-        reject(error);
-        return;
-      }
-      if (this.pendingEnqueues.length === 1) setImmediate(() => this.flushEnqueues());
-    });
-  }
-
-  private flushEnqueues(): void {
-    const batch = this.pendingEnqueues.splice(0);
-    if (batch.length === 0) return;
-    let outcomes: (
-      { ok: true; value: { job: JobRecord; created: boolean } } | { ok: false; error: unknown }
-    )[];
-    try {
-      outcomes = this.write((sql, emit) => {
-        const { maxQueued } = this.tunables;
-        let queued = maxQueued === undefined ? 0 : (sql.countQueued.get()?.n ?? 0);
-        return batch.map(({ input, priority, maxAttempts }) => {
-          if (input.idempotencyKey !== undefined) {
-            const existing = sql.byIdempotencyKey.get(input.tenant, input.idempotencyKey);
-            const stored = existing?.idempotency_fingerprint;
-            const given = input.idempotencyFingerprint;
-            if (existing && stored && given && stored !== given)
-              return { ok: false as const, error: idempotencyConflict(input.idempotencyKey) };
-            if (existing)
-              return { ok: true as const, value: { job: rowToRecord(existing), created: false } };
-          }
-          if (maxQueued !== undefined && queued >= maxQueued)
-            return { ok: false as const, error: errors.queueFull(maxQueued) };
-          const now = this.tunables.clock();
-          // INSERT … RETURNING always yields the row it inserted.
-          const row = sql.insert.get({
-            id: this.ids.next(now),
-            tenant: input.tenant,
-            kind: input.kind,
-            model: input.model,
-            params: JSON.stringify(input.params),
-            priority,
-            idempotencyKey: input.idempotencyKey ?? null,
-            fingerprint: input.idempotencyFingerprint ?? null,
-            maxAttempts,
-            now,
-            // A held job has no time it becomes available: no claim can pick it.
-            availableAt: input.hold ? null : now,
-            heldAt: input.hold ? now : null,
-            retentionMs: ownRetention(input.retentionMs, this.tunables.retentionMs),
-            webhook: input.webhook ? JSON.stringify(input.webhook) : null,
-          }) as JobRow;
-          queued++;
-          return {
-            ok: true as const,
-            value: { job: rowToRecord(emit(row, 'added')), created: true },
-          };
-        });
-      });
-    } catch (error) {
-      for (const item of batch) item.reject(error);
-      return;
-    }
-    outcomes.forEach((outcome, i) =>
-      outcome.ok ? batch[i]!.resolve(outcome.value) : batch[i]!.reject(outcome.error),
-    );
-    if (outcomes.some((o) => o.ok && o.value.created)) this.work.notify();
+    return this.enqueuer.enqueue(input);
   }
 
   async get(id: string): Promise<JobRecord | null> {

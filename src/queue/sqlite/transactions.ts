@@ -5,6 +5,7 @@
 import type Database from 'better-sqlite3';
 import { errors } from '../../errors.js';
 import type { JobEvent, JobEventType, JobFailure, JobProgress } from '../job-queue.js';
+import { tell } from '../event-listeners.js';
 import { workerLostFailure } from '../worker-lost.js';
 import { webhookEventFor, webhookId } from '../webhook-outbox.js';
 import { rowToRecord, type JobRow } from './rows.js';
@@ -80,17 +81,6 @@ function writeOutbox(sql: Statements, row: JobRow, type: JobEventType): void {
     job: JSON.stringify(job),
     now: row.updated_at,
   });
-}
-
-/** Hands one committed event (or a live-only one, such as `deleted`) to every listener. */
-export function tell(listeners: Iterable<(event: JobEvent) => void>, event: JobEvent): void {
-  for (const listener of listeners) {
-    try {
-      listener(event);
-    } catch {
-      // A listener's bug must not undo or hide a committed state change.
-    }
-  }
 }
 
 /**
