@@ -91,7 +91,13 @@ it('cancel latency on Redis', async () => {
     return;
   }
   try {
-    report('Redis', await measure({ REDIS_URL: redis.url }));
+    report(
+      'Redis',
+      await measure({
+        REDIS_URL: redis.url,
+        HITA_WEBHOOK_SECRET: 'test-webhook-secret-0123456789',
+      }),
+    );
   } finally {
     await redis.stop();
   }

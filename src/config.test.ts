@@ -216,6 +216,11 @@ const CASES: [string, string, (c: Readonly<ServerConfig>) => unknown, unknown][]
     [1_800_000, 0.5],
   ],
   ['HITA_MAX_QUEUED', '10', (c) => c.queue.maxQueued, 10],
+  ['HITA_WEBHOOK_SECRET', SECRET, (c) => c.webhooks.secret, SECRET],
+  ['HITA_WEBHOOK_RETRY_HOURS', '0.5', (c) => c.webhooks.retryWindowMs, 1_800_000],
+  ['HITA_WEBHOOK_TIMEOUT_SECONDS', '2.5', (c) => c.webhooks.timeoutMs, 2500],
+  ['HITA_WEBHOOK_BACKOFF_MS', '20', (c) => c.webhooks.backoffBaseMs, 20],
+  ['HITA_WEBHOOK_ALLOW_PRIVATE', 'true', (c) => c.webhooks.allowPrivate, true],
   ['LOG_LEVEL', 'debug', (c) => c.logLevel, 'debug'],
 ];
 
@@ -228,7 +233,9 @@ describe('readServerConfig reads each variable', () => {
 
   it.each(CASES)('%s=%s', (name, value, select, expected) => {
     const s3Part = name.startsWith('S3_') ? S3 : {};
-    expect(select(read({ ...s3Part, [name]: value }))).toEqual(expected);
+    const redisPart: Record<string, string> =
+      name === 'REDIS_URL' ? { HITA_WEBHOOK_SECRET: SECRET } : {};
+    expect(select(read({ ...s3Part, ...redisPart, [name]: value }))).toEqual(expected);
   });
 
   it('the S3 store takes its whole slice from the S3 variables', () => {
@@ -282,6 +289,10 @@ describe('readServerConfig refuses bad environments', () => {
     ['HITA_MAX_UPLOAD_BYTES', '10'],
     ['HITA_LEASE_MS', '999'],
     ['HITA_RETENTION_HOURS', '0'],
+    ['HITA_WEBHOOK_SECRET', 'short'],
+    ['HITA_WEBHOOK_RETRY_HOURS', '0'],
+    ['HITA_WEBHOOK_TIMEOUT_SECONDS', '-1'],
+    ['HITA_WEBHOOK_ALLOW_PRIVATE', 'yes'],
     ['REDIS_URL', 'not a url'],
     ['LOG_LEVEL', 'loud'],
     ['HITA_PRECISION', 'fp16'],
@@ -295,6 +306,16 @@ describe('readServerConfig refuses bad environments', () => {
     expect(problemOf({ HITA_EP: 'cuda,tpu' })).toMatch(
       /HITA_EP: unknown execution provider "tpu".*cpu/,
     );
+  });
+
+  it('REDIS_URL without HITA_WEBHOOK_SECRET: every replica must sign with the same one', () => {
+    expect(problemOf({ REDIS_URL: 'redis://cache:6379' })).toContain(
+      'HITA_WEBHOOK_SECRET: required with REDIS_URL',
+    );
+    // The generation commands read the inference slice only, and sign nothing.
+    expect(
+      readInferenceConfig({ ...BASE, REDIS_URL: 'redis://cache:6379' }).defaultModel,
+    ).toBeTruthy();
   });
 
   it('an unknown precision, naming the three it takes', () => {

@@ -69,6 +69,20 @@ export interface ApiConfig {
   maxSubscriptionsPerTenant: number;
 }
 
+/** Webhook delivery (`hita serve` only): signing, retries, the SSRF guard. */
+export interface WebhooksConfig {
+  /** HITA_WEBHOOK_SECRET: each tenant's `whsec_…` secret is an HMAC of its id under it. */
+  secret: string;
+  /** Retries stop this long after the event (HITA_WEBHOOK_RETRY_HOURS). */
+  retryWindowMs: number;
+  /** Deadline of one attempt (HITA_WEBHOOK_TIMEOUT_SECONDS). */
+  timeoutMs: number;
+  /** The first retry's delay before jitter, doubling per attempt (HITA_WEBHOOK_BACKOFF_MS). */
+  backoffBaseMs: number;
+  /** HITA_WEBHOOK_ALLOW_PRIVATE: no SSRF guard (tests, private deployments). */
+  allowPrivate: boolean;
+}
+
 /** Everything `hita serve` and `hita worker` need, parsed once at start (DESIGN.md's table). */
 export interface ServerConfig {
   port: number;
@@ -95,6 +109,7 @@ export interface ServerConfig {
     /** The longest `retentionHours` a job may ask for (HITA_RETENTION_HOURS). */
     maxRetentionHours: number;
   };
+  webhooks: WebhooksConfig;
 }
 
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -160,6 +175,11 @@ export const env = z.object({
   HITA_LEASE_MS: intFrom(1000, 3_600_000).default(30_000),
   HITA_RETENTION_HOURS: z.coerce.number().positive().default(168),
   HITA_MAX_QUEUED: intFrom(1, 10_000_000).default(100_000),
+  HITA_WEBHOOK_SECRET: z.string().min(16).optional(),
+  HITA_WEBHOOK_RETRY_HOURS: z.coerce.number().positive().max(720).default(24),
+  HITA_WEBHOOK_TIMEOUT_SECONDS: z.coerce.number().positive().max(300).default(10),
+  HITA_WEBHOOK_BACKOFF_MS: intFrom(1, 3_600_000).default(5000),
+  HITA_WEBHOOK_ALLOW_PRIVATE: flag.default(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -174,13 +194,23 @@ function fail(issues: string[]): never {
 export function readInferenceConfig(
   source: NodeJS.ProcessEnv = process.env,
 ): Readonly<InferenceConfig> {
-  return readServerConfig(source, { persistSecret: false }).inference;
+  // The generation commands sign no webhooks: REDIS_URL alone must not stop them.
+  return readServerConfig(source, { persistSecret: false, isWebhookSecretRequired: false })
+    .inference;
 }
 
-/** The signing secret of fs URLs: from the environment, else made once and kept in the data dir. */
-function signingSecret(dataDir: string, given: string | undefined, persist: boolean): string {
+/**
+ * A secret from the environment, else made once and kept in the data dir under `name`: the
+ * signing secret of fs URLs, and the embedded default's HITA_WEBHOOK_SECRET.
+ */
+function dataDirSecret(
+  dataDir: string,
+  given: string | undefined,
+  persist: boolean,
+  name = 'signing-secret',
+): string {
   if (given) return given;
-  const file = join(dataDir, 'signing-secret');
+  const file = join(dataDir, name);
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
   const secret = randomBytes(32).toString('hex');
   if (persist) {
@@ -193,7 +223,10 @@ function signingSecret(dataDir: string, given: string | undefined, persist: bool
 type Env = z.infer<typeof env>;
 
 /** Problems no single variable's schema sees: variables that go together, HITA_EP's list. */
-function crossChecks(source: NodeJS.ProcessEnv): {
+function crossChecks(
+  source: NodeJS.ProcessEnv,
+  isWebhookSecretRequired: boolean,
+): {
   issues: string[];
   providers: ExecutionProvider[];
 } {
@@ -203,6 +236,9 @@ function crossChecks(source: NodeJS.ProcessEnv): {
   ).length;
   if (s3Given > 0 && s3Given < 3)
     issues.push('S3_ENDPOINT, S3_ACCESS_KEY and S3_SECRET_KEY go together');
+  // Replicas must sign alike, and a secret generated per data dir would differ between them.
+  if (isWebhookSecretRequired && source.REDIS_URL !== undefined && !source.HITA_WEBHOOK_SECRET)
+    issues.push('HITA_WEBHOOK_SECRET: required with REDIS_URL (every replica signs with it)');
   let providers: ExecutionProvider[] = ['cpu'];
   try {
     providers = parseExecutionProviders(source.HITA_EP);
@@ -260,7 +296,7 @@ function storageConfigOf(e: Env, dataDir: string, persistSecret: boolean): Objec
   return {
     kind: 'fs',
     rootDir: join(dataDir, 'objects'),
-    signingSecret: signingSecret(dataDir, e.HITA_SIGNING_SECRET, persistSecret),
+    signingSecret: dataDirSecret(dataDir, e.HITA_SIGNING_SECRET, persistSecret),
     maxUploadBytes: e.HITA_MAX_UPLOAD_BYTES,
   };
 }
@@ -282,10 +318,10 @@ function deepFreeze<T>(value: T): Readonly<T> {
  */
 export function readServerConfig(
   source: NodeJS.ProcessEnv = process.env,
-  { persistSecret = true } = {},
+  { persistSecret = true, isWebhookSecretRequired = true } = {},
 ): Readonly<ServerConfig> {
   const parsed = env.safeParse(source);
-  const { issues, providers } = crossChecks(source);
+  const { issues, providers } = crossChecks(source, isWebhookSecretRequired);
   if (!parsed.success) {
     issues.unshift(...parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
@@ -328,6 +364,13 @@ export function readServerConfig(
       maxImageBytes: e.HITA_MAX_UPLOAD_BYTES,
       maxImagePixels: e.HITA_MAX_IMAGE_PIXELS,
       maxRetentionHours: e.HITA_RETENTION_HOURS,
+    },
+    webhooks: {
+      secret: dataDirSecret(dataDir, e.HITA_WEBHOOK_SECRET, persistSecret, 'webhook-secret'),
+      retryWindowMs: Math.round(e.HITA_WEBHOOK_RETRY_HOURS * 3_600_000),
+      timeoutMs: Math.round(e.HITA_WEBHOOK_TIMEOUT_SECONDS * 1000),
+      backoffBaseMs: e.HITA_WEBHOOK_BACKOFF_MS,
+      allowPrivate: e.HITA_WEBHOOK_ALLOW_PRIVATE,
     },
   } satisfies ServerConfig);
 }

@@ -18,7 +18,7 @@ import { WorkerEngine } from './inference/thread/worker-engine.js';
 import { Metrics } from './metrics.js';
 import { PACKAGE_ROOT } from './paths.js';
 import { createJobQueue } from './queue/create-job-queue.js';
-import type { JobQueue } from './queue/job-queue.js';
+import type { JobQueue, JobRecord } from './queue/job-queue.js';
 import { ImageUrlService } from './services/image-url-service.js';
 import { JobEventHub } from './services/job-event-hub.js';
 import { JobService } from './services/job-service.js';
@@ -27,6 +27,9 @@ import { RetentionService } from './services/retention-service.js';
 import { StatusService } from './services/status-service.js';
 import { SubscriptionQuota } from './services/subscription-quota.js';
 import { UploadService } from './services/upload-service.js';
+import { WebhookDeliveryService } from './services/webhook-delivery-service.js';
+import { WebhookService } from './services/webhook-service.js';
+import { renderWebhookJob } from './resolvers/webhook-body.js';
 import { createObjectStore } from './storage/create-object-store.js';
 import { fsObjectRouter } from './storage/fs-object-router.js';
 import { FsObjectStore } from './storage/fs-object-store.js';
@@ -143,6 +146,38 @@ async function openSeams(config: ServerConfig, logger: Logger) {
   return { store, queue };
 }
 
+/** The webhook deliverer of `hita serve`, counting its attempts in `metrics`. */
+function startWebhookDeliveries(
+  config: ServerConfig,
+  parts: {
+    queue: JobQueue;
+    metrics: Metrics;
+    logger: Logger;
+    render: (job: JobRecord) => Promise<unknown>;
+    secretFor: (tenant: string) => string;
+  },
+): WebhookDeliveryService {
+  const { queue, metrics, logger, render, secretFor } = parts;
+  const { retryWindowMs, timeoutMs, backoffBaseMs, allowPrivate } = config.webhooks;
+  const service = new WebhookDeliveryService({
+    outbox: queue,
+    onEvent: (listener) => queue.onEvent(listener),
+    renderJob: render,
+    secretFor,
+    retryWindowMs,
+    timeoutMs,
+    backoffBaseMs,
+    allowPrivate,
+    onAttempt: (outcome, seconds) => {
+      metrics.webhookDeliveries.inc({ outcome });
+      metrics.webhookDeliverySeconds.observe(seconds);
+    },
+    onWarning: (message, cause) => logger.warn({ err: cause }, message),
+  });
+  service.start();
+  return service;
+}
+
 /** `hita serve`: the API, the demo page and the workers of this machine. */
 export async function serve(
   config: ServerConfig,
@@ -182,7 +217,16 @@ export async function serve(
     onWarning: (message, cause) => logger.warn({ err: cause }, message),
   });
   retention.start();
-  const jobs = new JobService({ queue, registry, store, limits: config.limits, retention });
+  const jobs = new JobService({
+    queue,
+    registry,
+    store,
+    limits: config.limits,
+    retention,
+    allowPrivateWebhooks: config.webhooks.allowPrivate,
+  });
+  const webhooks = new WebhookService({ outbox: queue, masterSecret: config.webhooks.secret });
+  const imageUrls = new ImageUrlService({ store, ttlSeconds: config.urlTtlSeconds });
   let isShuttingDown = false;
   // The queue reports every process's events (the Redis engine publishes each one from the same
   // Lua script that changes the job), so an in-process PubSub is enough for every API replica.
@@ -191,7 +235,7 @@ export async function serve(
   let workers: ReturnType<typeof startWorkers> = [];
   const batchRows = () => batchRowsOf(workers);
   const hasWorkers = config.workers.devices.length > 0;
-  const metrics = new Metrics({ queue, ...(hasWorkers ? { batchRows } : {}) });
+  const metrics = new Metrics({ queue, outbox: queue, ...(hasWorkers ? { batchRows } : {}) });
   workers = startWorkers(config, queue, store, registry, logger, metrics);
   const http: HttpServer = await startHttpServer(
     {
@@ -201,7 +245,8 @@ export async function serve(
         events,
         uploads: new UploadService(store, config.urlTtlSeconds, config.limits.maxImageBytes),
         subscriptions: new SubscriptionQuota(config.api.maxSubscriptionsPerTenant),
-        imageUrls: new ImageUrlService({ store, ttlSeconds: config.urlTtlSeconds }),
+        imageUrls,
+        webhooks,
         models: new ModelService({ registry, defaultModel: config.inference.defaultModel }),
         status: new StatusService({
           queue,
@@ -229,6 +274,15 @@ export async function serve(
     config.port,
     config.host,
   );
+  // Every `hita serve` delivers webhooks (leases keep replicas from sending one attempt twice);
+  // `hita worker` never does. Started once the URL that fs-store links are signed under is known.
+  const deliveries = startWebhookDeliveries(config, {
+    queue,
+    metrics,
+    logger,
+    render: (job) => renderWebhookJob(job, imageUrls, config.publicUrl ?? http.url),
+    secretFor: (tenant) => webhooks.secretFor(tenant),
+  });
   logger.info(
     {
       url: http.url,
@@ -257,6 +311,7 @@ export async function serve(
         await http.close();
         unsubscribe();
         await Promise.all(workers.map((w) => w.engine.close()));
+        await deliveries.close();
         await retention.close();
         await queue.close();
         await store.close();

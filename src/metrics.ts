@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { JobProducer } from './queue/job-queue.js';
+import type { JobProducer, WebhookOutbox } from './queue/job-queue.js';
 
 /**
  * What a process measures. Each process is scraped on its own (the Prometheus norm): the API
@@ -14,6 +14,11 @@ export interface MetricsSources {
    * `hita_batch_rows`, `hita_images_total` and `hita_step_seconds`; without it they are absent.
    */
   batchRows?: () => Promise<number>;
+  /**
+   * The process delivers webhooks (`hita serve`): `hita_webhook_outbox_depth`, and the
+   * attempts it makes (`hita_webhook_deliveries_total{outcome}`, `hita_webhook_delivery_seconds`).
+   */
+  outbox?: Pick<WebhookOutbox, 'outboxDepth'>;
 }
 
 /** Prometheus metrics of one process, served at /metrics (the API's, or `hita worker`'s port). */
@@ -22,10 +27,13 @@ export class Metrics {
   /** Counted only when the process runs workers (`batchRows` given); registered then only. */
   readonly images: Counter;
   readonly stepSeconds: Histogram;
+  /** Counted only by a process that delivers webhooks (`outbox` given). */
+  readonly webhookDeliveries: Counter<'outcome'>;
+  readonly webhookDeliverySeconds: Histogram;
 
   constructor(sources: MetricsSources) {
     const { registry } = this;
-    const { queue, batchRows } = sources;
+    const { queue, batchRows, outbox } = sources;
     collectDefaultMetrics({ register: registry });
     if (queue) {
       new Gauge({
@@ -69,6 +77,29 @@ export class Metrics {
       help: 'Seconds per token step of a running job (batched: one step advances every row)',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: workerRegisters,
+    });
+    const webhookRegisters = outbox ? [registry] : [];
+    if (outbox) {
+      new Gauge({
+        name: 'hita_webhook_outbox_depth',
+        help: 'Webhook deliveries neither delivered nor given up yet (all processes)',
+        registers: webhookRegisters,
+        async collect() {
+          this.set(await outbox.outboxDepth());
+        },
+      });
+    }
+    this.webhookDeliveries = new Counter({
+      name: 'hita_webhook_deliveries_total',
+      help: 'Webhook attempts of this process by outcome: delivered, retrying, gave_up, refused',
+      labelNames: ['outcome'],
+      registers: webhookRegisters,
+    });
+    this.webhookDeliverySeconds = new Histogram({
+      name: 'hita_webhook_delivery_seconds',
+      help: 'Seconds per webhook attempt: body, signature and the HTTP exchange',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: webhookRegisters,
     });
   }
 }

@@ -109,6 +109,8 @@ export interface JobRecord {
    * retention (`EnqueueInput.retentionMs`); null: the queue's retention.
    */
   retentionMs: number | null;
+  /** Where the job's events are posted (`EnqueueInput.webhook`); null: no webhook. */
+  webhook: WebhookSpec | null;
   /** ISO-8601 timestamps. */
   createdAt: string;
   updatedAt: string;
@@ -176,6 +178,11 @@ export interface EnqueueInput {
    * jobs and must create none when they fail. @default false
    */
   hold?: boolean;
+  /**
+   * Post the job's events there (checked by the caller: services/webhook-address-guard.ts). Each
+   * change that reports one of `events` writes an outbox entry in the same atomic step.
+   */
+  webhook?: WebhookSpec;
 }
 
 export interface JobFilter {
@@ -344,7 +351,84 @@ export interface JobConsumer {
   onEvent(listener: (event: JobEvent) => void): () => void;
 }
 
-export interface JobQueue extends JobProducer, JobConsumer, JobRemovals {
+/** What a webhook can report; the GraphQL enum's names (webhook-outbox.ts has the rules). */
+export type WebhookEvent =
+  'STARTED' | 'PROGRESS' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED' | 'EXPIRED';
+
+/** A job's webhook as stored with it (not a parameter of the inference). */
+export interface WebhookSpec {
+  /** Checked at enqueue (services/webhook-address-guard.ts), and again at each delivery. */
+  url: string;
+  /** Never empty. */
+  events: WebhookEvent[];
+}
+
+/** The status of one attempt, as `WebhookDelivery.status` shows it. */
+export type WebhookDeliveryStatus = 'PENDING' | 'DELIVERED' | 'FAILED' | 'GAVE_UP';
+
+/** One outbox entry, claimed for one attempt. */
+export interface OutboxDelivery {
+  /** The `webhook-id`: the same on every attempt (webhookId in webhook-outbox.ts). */
+  id: string;
+  jobId: string;
+  tenant: string;
+  event: WebhookEvent;
+  url: string;
+  /** The job right after the change it reports: its state for the body (URLs signed per attempt). */
+  job: JobRecord;
+  /** When the change happened (ISO-8601): the retry window counts from here. */
+  createdAt: string;
+  /** 1-based number of this attempt. */
+  attempt: number;
+  /** Proves the claim in `settleDelivery`; an entry claimed again gets a new one. */
+  leaseToken: string;
+}
+
+/** How one attempt ended. */
+export interface AttemptOutcome {
+  /** FAILED with `retryAt`: tried again then; every other outcome removes the entry. */
+  status: Exclude<WebhookDeliveryStatus, 'PENDING'>;
+  /** The receiver's HTTP status; null when none came (refused, timeout, connection error). */
+  httpStatus: number | null;
+  /** Epoch ms of the next attempt; only with FAILED. */
+  retryAt?: number;
+}
+
+/** One attempt of a job's webhook (or its next one, PENDING), as `Webhook.deliveries` lists it. */
+export interface WebhookAttempt {
+  event: WebhookEvent;
+  attempt: number;
+  status: WebhookDeliveryStatus;
+  httpStatus: number | null;
+  /** ISO-8601: when it was made; for PENDING, when it is due. */
+  at: string;
+}
+
+/**
+ * The outbox of webhook deliveries (services/webhook-delivery-service.ts reads it). Entries are
+ * written by the engine itself, in the atomic step of the change they report, and deleted with
+ * their job (`delete`, retention).
+ */
+export interface WebhookOutbox {
+  /**
+   * Up to `limit` due entries, the longest due first, each leased for `leaseMs`: no other claim
+   * gets one until its lease ends (then it is due again, for a deliverer that died mid-attempt).
+   * Each claim counts as an attempt.
+   */
+  claimDeliveries(limit: number, leaseMs: number): Promise<OutboxDelivery[]>;
+  /**
+   * Records the attempt (kept for `deliveries`) and removes the entry, or makes it due again at
+   * `retryAt`.
+   * @returns false when the lease was lost (re-claimed, or gone with its job): nothing changed
+   */
+  settleDelivery(delivery: OutboxDelivery, outcome: AttemptOutcome): Promise<boolean>;
+  /** The job's last 50 attempts (WEBHOOK_ATTEMPTS_KEPT), then its pending entries, oldest first. */
+  deliveries(jobId: string): Promise<WebhookAttempt[]>;
+  /** Entries neither delivered nor given up yet. */
+  outboxDepth(): Promise<number>;
+}
+
+export interface JobQueue extends JobProducer, JobConsumer, JobRemovals, WebhookOutbox {
   start(): Promise<void>;
   /** Idempotent; waits for in-flight calls. */
   close(): Promise<void>;

@@ -10,6 +10,7 @@ import { ModelResolver } from './model.resolver.js';
 import { QueueResolver } from './queue.resolver.js';
 import { HealthResolver } from './health.resolver.js';
 import { NodeResolver } from './node.resolver.js';
+import { JobWebhookResolver, WebhookResolver } from './webhook.resolver.js';
 
 /**
  * The public contract, built where the schema's classes meet the resolvers that serve them (so
@@ -26,6 +27,8 @@ export function buildHitaSchema(): Promise<GraphQLSchema> {
       HealthResolver,
       NodeResolver,
       DeletionResolver,
+      JobWebhookResolver,
+      WebhookResolver,
     ],
     // Inputs are validated by the services, with typed errors naming each field.
     validate: false,

@@ -6,6 +6,7 @@ import type { ModelService } from '../services/model-service.js';
 import type { StatusService } from '../services/status-service.js';
 import type { SubscriptionQuota } from '../services/subscription-quota.js';
 import type { UploadService } from '../services/upload-service.js';
+import type { WebhookService } from '../services/webhook-service.js';
 
 /** What resolvers log through (pino's Logger fits): records they had to leave out, say. */
 export interface ServiceLogger {
@@ -28,6 +29,8 @@ export interface Services {
   models: ModelService;
   /** The `queue` and `health` answers. */
   status: StatusService;
+  /** Tenants' webhook secrets and jobs' delivery attempts. */
+  webhooks: WebhookService;
 }
 
 /** Per request (HTTP) or per connection (graphql-ws). */

@@ -24,6 +24,7 @@ function record(id: string, overrides: Partial<JobRecord> = {}): JobRecord {
     error: null,
     cancelRequested: false,
     retentionMs: null,
+    webhook: null,
     createdAt: '2026-01-01T00:00:00.000Z',
     updatedAt: '2026-01-01T00:00:00.000Z',
     startedAt: null,

@@ -121,6 +121,7 @@ export function toJob(record: JobRecord): Job {
     progress: toProgress(record.progress),
     storedOutputs: record.outputs,
     storedInputs: inputsOf(record.params),
+    storedWebhook: record.webhook,
     error: record.error,
     cancelRequested: record.cancelRequested,
     model: record.model,

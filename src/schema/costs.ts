@@ -57,6 +57,12 @@ export const COSTS = {
   /** Classes of a model (ImageNet has 1,000). */
   classes: listOf(() => 1000),
   queue: 5,
+  /** A job's webhook attempts: a queue read of at most 50 (WEBHOOK_ATTEMPTS_KEPT) and its pending ones. */
+  webhookDeliveries: listOf(() => 50),
+  /** A webhook's events: at most the six of the enum, from the record. */
+  webhookEvents: listOf(() => 6),
+  /** An HMAC. */
+  webhookSecret: 1,
   health: 5,
   generate: jobCreation(0),
   inpaint: jobCreation(2),

@@ -1,5 +1,6 @@
 import { Field, Float, InputType, Int, registerEnumType } from 'type-graphql';
 import { JobStatus } from './job.types.js';
+import { WebhookInput } from './webhook.types.js';
 
 /** Knobs shared by every job kind; absent fields take the model's defaults (inherited by each input). */
 @InputType('JobOptionsInput')
@@ -51,6 +52,12 @@ class SamplingInput {
       "Hours the job is kept after it finishes, 1 … the server's retention (HITA_RETENTION_HOURS); then it is deleted with its images. Default: the server's retention",
   })
   retentionHours?: number;
+
+  @Field(() => WebhookInput, {
+    nullable: true,
+    description: "POST the job's events to this URL (Standard Webhooks, signed with webhookSecret)",
+  })
+  webhook?: WebhookInput;
 }
 
 @InputType()

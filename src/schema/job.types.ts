@@ -1,5 +1,5 @@
 import { Field, Float, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
-import type { JobOutput, JobStatus as QueueJobStatus } from '../queue/job-queue.js';
+import type { JobOutput, JobStatus as QueueJobStatus, WebhookSpec } from '../queue/job-queue.js';
 import { COSTS } from './costs.js';
 import { Node } from './node.types.js';
 
@@ -153,6 +153,9 @@ export class Job implements Node {
 
   /** The stored record's outputs; `outputs` signs their URLs only when a client selects it. */
   storedOutputs!: JobOutput[];
+
+  /** The job's webhook as stored; `webhook` resolves it (with its deliveries) on demand. */
+  storedWebhook!: WebhookSpec | null;
 
   /** The job's input keys; `inputs` signs their URLs only when a client selects it. */
   storedInputs!: StoredInput[];

@@ -32,12 +32,15 @@ import { JobBatch } from './job-batch.js';
 import { inputFingerprint } from './input-fingerprint.js';
 import { requireOwnKey } from '../storage/object-key.js';
 import type { RetentionService } from './retention-service.js';
+import { toWebhookSpec, type WebhookDraft } from './webhook-input.js';
 
 /** What the API adds around a job's request: how the queue treats the job. */
 export interface SubmitOptions {
   priority?: number | undefined;
   idempotencyKey?: string | undefined;
   retentionHours?: number | undefined;
+  /** Checked with the other options (webhook-input.ts); stored with the job, not in its params. */
+  webhook?: WebhookDraft | null | undefined;
 }
 
 /** The submit inputs: a draft of each kind plus SubmitOptions (the GraphQL inputs satisfy them). */
@@ -52,6 +55,8 @@ export interface JobServiceOptions {
   limits: InputLimits;
   /** Deletes a deleted job's objects at once (deleteJob); its note covers a failure. */
   retention: Pick<RetentionService, 'releaseNow'>;
+  /** HITA_WEBHOOK_ALLOW_PRIVATE: webhook URLs may name IP addresses and localhost. @default false */
+  allowPrivateWebhooks?: boolean;
 }
 
 /** The mutation that submits each kind: an idempotency key is bound to it and its input. */
@@ -68,6 +73,7 @@ export class JobService {
   private readonly store: ObjectStore;
   private readonly limits: InputLimits;
   private readonly retention: Pick<RetentionService, 'releaseNow'>;
+  private readonly allowPrivateWebhooks: boolean;
   private isAccepting = true;
 
   constructor(options: JobServiceOptions) {
@@ -77,6 +83,7 @@ export class JobService {
       store: this.store,
       limits: this.limits,
       retention: this.retention,
+      allowPrivateWebhooks: this.allowPrivateWebhooks = false,
     } = options);
   }
 
@@ -244,7 +251,10 @@ export class JobService {
     return request;
   }
 
-  /** @throws AppError BAD_USER_INPUT on `idempotencyKey`, `priority` or `retentionHours` */
+  /**
+   * @throws AppError BAD_USER_INPUT on `idempotencyKey`, `priority`, `retentionHours` or
+   *   `webhook`
+   */
   private checkOptions(options: SubmitOptions): void {
     const { idempotencyKey } = options;
     if (
@@ -255,6 +265,7 @@ export class JobService {
     }
     checkRetentionHours(options.retentionHours, this.limits);
     checkPriority(options.priority);
+    if (options.webhook) toWebhookSpec(options.webhook, this.allowPrivateWebhooks);
   }
 
   /**
@@ -281,6 +292,9 @@ export class JobService {
         params,
         priority: checkPriority(input.priority),
         ...(retentionMs === undefined ? {} : { retentionMs }),
+        ...(input.webhook
+          ? { webhook: toWebhookSpec(input.webhook, this.allowPrivateWebhooks) }
+          : {}),
         ...(idempotencyKey
           ? { idempotencyKey, idempotencyFingerprint: inputFingerprint(MUTATION_OF[kind], input) }
           : {}),

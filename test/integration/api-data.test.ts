@@ -59,7 +59,10 @@ function redisAccess(url: string): StoreAccess {
 
 const engines: [string, Record<string, string>][] = [['sqlite', {}]];
 if (hasService('redis-server (API data on redis)', redis)) {
-  engines.push(['redis', { REDIS_URL: redis.url }]);
+  engines.push([
+    'redis',
+    { REDIS_URL: redis.url, HITA_WEBHOOK_SECRET: 'test-webhook-secret-0123456789' },
+  ]);
 }
 
 describe.each(engines)('API data integrity on %s', (engine, env) => {

@@ -30,7 +30,10 @@ afterAll(async () => {
 
 const engines: [string, Record<string, string>][] = [['sqlite', {}]];
 if (hasService('redis-server (resume on redis)', redis)) {
-  engines.push(['redis', { REDIS_URL: redis.url }]);
+  engines.push([
+    'redis',
+    { REDIS_URL: redis.url, HITA_WEBHOOK_SECRET: 'test-webhook-secret-0123456789' },
+  ]);
 }
 
 type Transport = SubscribingClient & { dispose(): unknown };

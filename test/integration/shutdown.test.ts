@@ -41,7 +41,10 @@ async function storage(engine: string): Promise<{ dataDir: string; env: Record<s
   if (engine === 'sqlite') return { dataDir, env: {} };
   const redis: RedisServer = await startRedis();
   cleanups.push(() => redis.stop());
-  return { dataDir, env: { REDIS_URL: redis.url } };
+  return {
+    dataDir,
+    env: { REDIS_URL: redis.url, HITA_WEBHOOK_SECRET: 'test-webhook-secret-0123456789' },
+  };
 }
 
 async function start(

@@ -41,6 +41,7 @@ export async function startRedisS3Stack(): Promise<RedisS3Stack | Error[]> {
     s3,
     env: (bucketPrefix = 'hita') => ({
       REDIS_URL: redis.url,
+      HITA_WEBHOOK_SECRET: 'test-webhook-secret-0123456789',
       S3_ENDPOINT: s3.endPoint,
       S3_ACCESS_KEY: s3.accessKey,
       S3_SECRET_KEY: s3.secretKey,

@@ -19,6 +19,9 @@ import type {
   JobRecord,
   QueueStats,
   RemovedJob,
+  AttemptOutcome,
+  OutboxDelivery,
+  WebhookAttempt,
 } from '../job-queue.js';
 import { JobIdGenerator } from '../job-ids.js';
 import { countsToStats } from '../job-shapes.js';
@@ -51,6 +54,7 @@ import {
 import { sweepRedis } from './redis-sweep.js';
 import { expectOutcome, ScriptOutcome } from './script-outcomes.js';
 import { RedisWorkerCalls } from './redis-worker-calls.js';
+import { RedisOutbox } from './redis-outbox.js';
 
 /** Options of `BullJobQueue`. */
 export interface BullJobQueueOptions extends JobQueueTunables {
@@ -74,6 +78,7 @@ interface Running {
   lua: LuaRunner;
   bull: BullDispatcher;
   worker: RedisWorkerCalls;
+  outbox: RedisOutbox;
   sweepTimer: NodeJS.Timeout;
 }
 
@@ -130,7 +135,8 @@ export class BullJobQueue implements JobQueue {
     }, sweepIntervalMs);
     sweepTimer.unref(); // housekeeping must not keep an otherwise finished process alive
     const worker = new RedisWorkerCalls(lua, bull, this.tunables);
-    this.running = { connections, lua, bull, worker, sweepTimer };
+    const outbox = new RedisOutbox(lua, connections.commands, this.keys);
+    this.running = { connections, lua, bull, worker, outbox, sweepTimer };
     await this.sweep().catch((error: unknown) =>
       onWarning('job queue sweep at start failed', error),
     );
@@ -282,6 +288,22 @@ export class BullJobQueue implements JobQueue {
         .hdel(this.keys.removed, ...ids)
         .exec();
     });
+  }
+
+  claimDeliveries(limit: number, leaseMs: number): Promise<OutboxDelivery[]> {
+    return this.track(({ outbox }) => outbox.claimDeliveries(limit, leaseMs));
+  }
+
+  settleDelivery(delivery: OutboxDelivery, outcome: AttemptOutcome): Promise<boolean> {
+    return this.track(({ outbox }) => outbox.settleDelivery(delivery, outcome));
+  }
+
+  deliveries(jobId: string): Promise<WebhookAttempt[]> {
+    return this.track(({ outbox }) => outbox.deliveries(jobId));
+  }
+
+  outboxDepth(): Promise<number> {
+    return this.track(({ outbox }) => outbox.outboxDepth());
   }
 
   onEvent(listener: (event: JobEvent) => void): () => void {

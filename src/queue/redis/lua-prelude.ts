@@ -61,6 +61,38 @@ local function index(id, status, score)
   redis.call('HINCRBY', COUNTS, status, 1)
   redis.call('HSET', jobKey(id), 'status', status)
 end
+-- The webhook outbox (WebhookOutbox; its scripts are in lua-webhook-scripts.ts). Its keys are
+-- computed from the prefix, like a job's own keys: any change of any job may write an entry.
+-- ':outbox' is a ZSET of entry ids scored by when each is due (backoff, or a claim's lease end);
+-- ':outbox:<id>' the entry's hash; ':outbox-of:<job>' a job's entries; ':webhook-log:<job>' its
+-- last attempts (a list of JSON, trimmed to 50).
+local OUTBOX = P .. ':outbox'
+local function outboxKey(entryId) return P .. ':outbox:' .. entryId end
+local function jobOutboxKey(id) return P .. ':outbox-of:' .. id end
+local function webhookLogKey(id) return P .. ':webhook-log:' .. id end
+-- Same table and rules as WEBHOOK_EVENT_OF and webhookEventFor (webhook-outbox.ts).
+local WEBHOOK_EVENT_OF = { active = 'STARTED', progress = 'PROGRESS', completed = 'SUCCEEDED',
+  failed = 'FAILED', cancelled = 'CANCELLED', expired = 'EXPIRED' }
+local function writeOutbox(id, eventType, seq)
+  local event = WEBHOOK_EVENT_OF[eventType]
+  if not event then return end
+  local key = jobKey(id)
+  local w = redis.call('HMGET', key, 'webhookUrl', 'webhookEvents', 'attempts', 'webhookProgressAt')
+  if not w[1] or w[1] == '' or not string.find(w[2], ',' .. event .. ',', 1, true) then return end
+  if event == 'STARTED' and w[3] ~= '1' then return end
+  if event == 'PROGRESS' then
+    if w[4] and w[4] ~= '' and NOW - tonumber(w[4]) < 1000 then return end
+    redis.call('HSET', key, 'webhookProgressAt', NOW_S)
+  end
+  local fields, job = redis.call('HGETALL', key), {}
+  for i = 1, #fields, 2 do job[fields[i]] = fields[i + 1] end
+  local entryId = 'msg_' .. id .. '_' .. seq
+  redis.call('HSET', outboxKey(entryId), 'id', entryId, 'jobId', id, 'tenant', job.tenant,
+    'event', event, 'url', w[1], 'job', cjson.encode(job), 'createdAt', NOW_S, 'attempts', 0,
+    'leaseToken', '')
+  redis.call('ZADD', OUTBOX, NOW, entryId)
+  redis.call('SADD', jobOutboxKey(id), entryId)
+end
 local function move(id, from, to, score)
   unindex(id, from)
   index(id, to, score)
@@ -77,11 +109,12 @@ local function emit(id, eventType, extra, status)
     '","at":"' .. ISO .. '"' .. extra .. '}'
   redis.call('RPUSH', eventsKey(id), event)
   redis.call('PUBLISH', CHANNEL, event)
+  writeOutbox(id, eventType, seq)
 end
 -- The one way a finished job goes (deleteJob and retention): record, indexes, tenant entry,
 -- idempotency key and events, leaving its note in ':removed' (JobRemovals) for the retention
--- service. params and outputs pass through as the JSON text they were stored as. Webhooks: a
--- job's pending deliveries are to be deleted here, in this same script.
+-- service. params and outputs pass through as the JSON text they were stored as. Its pending
+-- webhook deliveries and attempts go too, in this same script.
 local function removeJob(id)
   local key = jobKey(id)
   local h = redis.call('HMGET', key, 'status', 'tenantKey', 'idemKey', 'createdAt', 'tenant',
@@ -93,7 +126,11 @@ local function removeJob(id)
   redis.call('HSET', REMOVED, id, '{"id":' .. cjson.encode(id) .. ',"tenant":' ..
     cjson.encode(h[5]) .. ',"params":' .. h[6] .. ',"outputs":' .. h[7] .. '}')
   redis.call('ZADD', REMOVED_AT, NOW, id)
-  redis.call('DEL', key, eventsKey(id))
+  for _, entryId in ipairs(redis.call('SMEMBERS', jobOutboxKey(id))) do
+    redis.call('ZREM', OUTBOX, entryId)
+    redis.call('DEL', outboxKey(entryId))
+  end
+  redis.call('DEL', key, eventsKey(id), jobOutboxKey(id), webhookLogKey(id))
   return true
 end
 local function finishRunning(id, to, errorJson)

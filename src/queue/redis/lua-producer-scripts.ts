@@ -7,7 +7,8 @@
  * KEYS 12… the job's hash, its event list, the tenant index, the idempotency key (absent when
  * the request has none). ARGV 4… id, tenant, kind, model, params, priority, maxAttempts,
  * idempotencyKey (JSON), maxQueued or '', idempotency fingerprint or '', '1' to hold the job
- * (lua-held-scripts.ts) or '', the job's own retention (ms) or ''. The job an idempotency key
+ * (lua-held-scripts.ts) or '', the job's own retention (ms) or '', the webhook's JSON or '', its
+ * events as ',STARTED,SUCCEEDED,' or ''. The job an idempotency key
  * names is found in the data: its hash key is computed from the id stored there.
  */
 export const ENQUEUE = `
@@ -15,6 +16,7 @@ local key, tenantKey, idemKey = KEYS[12], KEYS[14], KEYS[15] or ''
 local id, tenant, kind, model, params = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local priority, maxAttempts, idempotencyKey = ARGV[9], ARGV[10], ARGV[11]
 local maxQueued, fingerprint, hold, retentionMs = ARGV[12], ARGV[13] or '', ARGV[14], ARGV[15] or ''
+local webhook, webhookEvents = ARGV[16] or '', ARGV[17] or ''
 if idemKey ~= '' then
   local existing = redis.call('GET', idemKey)
   if existing and redis.call('EXISTS', jobKey(existing)) == 1 then
@@ -35,7 +37,9 @@ redis.call('HSET', key, 'id', id, 'tenant', tenant, 'kind', kind, 'model', model
   'attempts', 0, 'progress', 'null', 'outputs', '[]', 'error', 'null', 'createdAt', NOW_S,
   'updatedAt', NOW_S, 'startedAt', '', 'finishedAt', '', 'queuedAt', NOW_S, 'availableAt', NOW_S,
   'leaseToken', '', 'leaseUntil', '', 'workerId', '', 'cancelRequested', '0', 'run', 1,
-  'bullId', id .. '-1', 'idemFingerprint', fingerprint, 'retentionMs', retentionMs)
+  'bullId', id .. '-1', 'idemFingerprint', fingerprint, 'retentionMs', retentionMs,
+  'webhook', webhook, 'webhookUrl', webhook ~= '' and cjson.decode(webhook).url or '',
+  'webhookEvents', webhookEvents)
 index(id, 'QUEUED', NOW)
 if hold == '1' then
   redis.call('HSET', key, 'held', NOW_S)

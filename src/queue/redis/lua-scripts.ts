@@ -17,6 +17,7 @@ import { DISCARD, DISCARD_STALE, RELEASE_HELD } from './lua-held-scripts.js';
 import { PRELUDE } from './lua-prelude.js';
 import { CANCEL, DELETE, ENQUEUE, POSITION, RETRY } from './lua-producer-scripts.js';
 import { ORPHANS, SWEEP } from './lua-sweep-scripts.js';
+import { CLAIM_DELIVERIES, SETTLE_DELIVERY } from './lua-webhook-scripts.js';
 import {
   ANNOUNCE,
   CLAIM,
@@ -46,6 +47,8 @@ export const LUA_SCRIPTS = {
   hitaReleaseHeld: PRELUDE + RELEASE_HELD,
   hitaDiscard: PRELUDE + DISCARD,
   hitaDiscardStale: PRELUDE + DISCARD_STALE,
+  hitaClaimDeliveries: PRELUDE + CLAIM_DELIVERIES,
+  hitaSettleDelivery: PRELUDE + SETTLE_DELIVERY,
 } as const;
 
 /** The name of one of the scripts above. */

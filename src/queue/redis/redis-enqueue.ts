@@ -43,6 +43,8 @@ export async function enqueueOnRedis(
     input.idempotencyFingerprint ?? '',
     input.hold ? '1' : '',
     ownRetention(input.retentionMs, tunables.retentionMs) ?? '',
+    input.webhook ? JSON.stringify(input.webhook) : '',
+    input.webhook ? `,${input.webhook.events.join(',')},` : '',
   ]);
   const outcome = expectOutcome(word, [ScriptOutcome.Created, ScriptOutcome.Existing], {
     jobId: id,

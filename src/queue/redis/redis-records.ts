@@ -8,6 +8,7 @@ import type {
   JobRecord,
   JobStatus,
   RemovedJob,
+  WebhookSpec,
 } from '../job-queue.js';
 import { PRIORITY_LIMIT } from '../enqueue-checks.js';
 import { isoOrNull } from '../job-shapes.js';
@@ -45,6 +46,11 @@ export function redisKeys(prefix: string) {
     /** Notes of deleted jobs (JobRemovals): a hash id → JSON, and a ZSET by removal time. */
     removed: `${prefix}:removed`,
     removedAt: `${prefix}:removed-at`,
+    /** The webhook outbox: entry ids by when each is due (lua-prelude.ts names the rest). */
+    outbox: `${prefix}:outbox`,
+    outboxEntry: (entryId: string) => `${prefix}:outbox:${entryId}`,
+    jobOutbox: (id: string) => `${prefix}:outbox-of:${id}`,
+    webhookLog: (id: string) => `${prefix}:webhook-log:${id}`,
     /** Live workers: a ZSET of worker ids scored by their last announce (epoch ms). */
     workers: `${prefix}:workers`,
     /** The pub/sub channel of every event and the work signal (not a key). */
@@ -126,6 +132,7 @@ export function hashToRecord(hash: Record<string, string>): JobRecord {
     // Pending only while RUNNING: an ended job keeps the flag, but its status already tells.
     cancelRequested: hash.status === 'RUNNING' && hash.cancelRequested === '1',
     retentionMs: msOrNull(hash.retentionMs),
+    webhook: hash.webhook ? (JSON.parse(hash.webhook) as WebhookSpec) : null,
     createdAt: new Date(Number(hash.createdAt)).toISOString(),
     updatedAt: new Date(Number(hash.updatedAt)).toISOString(),
     startedAt: isoOrNull(msOrNull(hash.startedAt)),

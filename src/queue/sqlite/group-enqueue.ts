@@ -96,6 +96,7 @@ export class GroupEnqueue {
             availableAt: input.hold ? null : now,
             heldAt: input.hold ? now : null,
             retentionMs: ownRetention(input.retentionMs, this.tunables.retentionMs),
+            webhook: input.webhook ? JSON.stringify(input.webhook) : null,
           }) as JobRow;
           queued++;
           return {

@@ -98,6 +98,41 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT, WITHOUT ROWID;
   CREATE INDEX removed_jobs_at ON removed_jobs (removed_at, id);
   `,
+  `
+  -- a job's webhook (EnqueueInput.webhook) as JSON {url, events}; NULL: none
+  ALTER TABLE jobs ADD COLUMN webhook TEXT;
+  -- when the job last wrote a PROGRESS entry: PROGRESS is written at most about once a second
+  ALTER TABLE jobs ADD COLUMN webhook_progress_at INTEGER;
+  -- the outbox (WebhookOutbox): one row per webhook event not yet delivered nor given up,
+  -- inserted by the transaction of the change it reports. due_at is both the backoff and the
+  -- lease: a claim pushes it to the lease's end, so a dead deliverer's row comes due again.
+  CREATE TABLE webhook_outbox (
+    id           TEXT PRIMARY KEY,
+    job_id       TEXT NOT NULL,
+    tenant       TEXT NOT NULL,
+    event        TEXT NOT NULL,
+    url          TEXT NOT NULL,
+    -- the JobRecord right after the change, as JSON
+    job          TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    due_at       INTEGER NOT NULL,
+    lease_token  TEXT
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX webhook_outbox_due ON webhook_outbox (due_at);
+  CREATE INDEX webhook_outbox_job ON webhook_outbox (job_id);
+  -- the last attempts per job, for Webhook.deliveries (trimmed to 50 per job)
+  CREATE TABLE webhook_attempts (
+    seq          INTEGER PRIMARY KEY,
+    job_id       TEXT NOT NULL,
+    event        TEXT NOT NULL,
+    attempt      INTEGER NOT NULL,
+    status       TEXT NOT NULL,
+    http_status  INTEGER,
+    at           INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX webhook_attempts_job ON webhook_attempts (job_id, seq);
+  `,
 ];
 
 /** Runs the migrations this file has not seen yet, each in its own transaction. */

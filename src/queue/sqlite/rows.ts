@@ -8,6 +8,7 @@ import type {
   JobProgress,
   JobRecord,
   JobStatus,
+  WebhookSpec,
 } from '../job-queue.js';
 import { isoOrNull } from '../job-shapes.js';
 
@@ -40,6 +41,8 @@ export interface JobRow {
   idempotency_fingerprint: string | null;
   held_at: number | null;
   retention_ms: number | null;
+  webhook: string | null;
+  webhook_progress_at: number | null;
 }
 
 /** A `job_events` row. */
@@ -78,6 +81,7 @@ export function rowToRecord(row: JobRow): JobRecord {
     // Pending only while RUNNING: an ended job keeps the flag, but its status already tells.
     cancelRequested: row.status === 'RUNNING' && row.cancel_requested === 1,
     retentionMs: row.retention_ms,
+    webhook: parseOrNull<WebhookSpec>(row.webhook),
     createdAt: new Date(row.created_at).toISOString(),
     updatedAt: new Date(row.updated_at).toISOString(),
     startedAt: isoOrNull(row.started_at),

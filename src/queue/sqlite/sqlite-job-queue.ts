@@ -22,6 +22,9 @@ import type {
   JobRecord,
   QueueStats,
   RemovedJob,
+  AttemptOutcome,
+  OutboxDelivery,
+  WebhookAttempt,
 } from '../job-queue.js';
 import { isTerminal } from '../job-queue.js';
 import { JobIdGenerator } from '../job-ids.js';
@@ -40,6 +43,7 @@ import { migrate } from './migrations.js';
 import { rowToEvent, rowToRecord, type JobRow } from './rows.js';
 import { prepareStatements, type Statements } from './statements.js';
 import { SqliteWorkerCalls } from './sqlite-worker-calls.js';
+import { SqliteOutbox } from './sqlite-outbox.js';
 import {
   discardHeldJobs,
   removeJob,
@@ -72,6 +76,7 @@ export class SqliteJobQueue implements JobQueue {
   private sweepTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private readonly worker: SqliteWorkerCalls;
+  private readonly outbox: SqliteOutbox;
   private readonly enqueuer: GroupEnqueue;
 
   constructor(options: SqliteJobQueueOptions) {
@@ -85,6 +90,11 @@ export class SqliteJobQueue implements JobQueue {
       statements: () => this.statements(),
       mustGet: (id) => this.mustGet(id),
       notify: () => this.work.notify(),
+    });
+    this.outbox = new SqliteOutbox({
+      write: (body) => this.write(body),
+      statements: () => this.statements(),
+      clock: this.tunables.clock,
     });
     this.enqueuer = new GroupEnqueue({
       tunables: this.tunables,
@@ -263,6 +273,22 @@ export class SqliteJobQueue implements JobQueue {
   onEvent(listener: (event: JobEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  async claimDeliveries(limit: number, leaseMs: number): Promise<OutboxDelivery[]> {
+    return this.outbox.claimDeliveries(limit, leaseMs);
+  }
+
+  async settleDelivery(delivery: OutboxDelivery, outcome: AttemptOutcome): Promise<boolean> {
+    return this.outbox.settleDelivery(delivery, outcome);
+  }
+
+  async deliveries(jobId: string): Promise<WebhookAttempt[]> {
+    return this.outbox.deliveries(jobId);
+  }
+
+  async outboxDepth(): Promise<number> {
+    return this.outbox.outboxDepth();
   }
 
   async claim(workerId: string, leaseMs: number): Promise<ClaimedJob | null> {

@@ -5,6 +5,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { EventRow, JobRow } from './rows.js';
+import { prepareOutboxStatements } from './outbox-statements.js';
 
 /**
  * The job the next claim takes, in claim order: the best QUEUED job that is due, or a RUNNING one
@@ -54,10 +55,10 @@ export function prepareStatements(db: Database.Database) {
     insert: db.prepare<[Record<string, unknown>], JobRow>(`
       INSERT INTO jobs (id, tenant, kind, status, sequence, model, params, priority,
         idempotency_key, attempts, max_attempts, progress, outputs, error, created_at, updated_at,
-        queued_at, available_at, idempotency_fingerprint, held_at, retention_ms)
+        queued_at, available_at, idempotency_fingerprint, held_at, retention_ms, webhook)
       VALUES (@id, @tenant, @kind, 'QUEUED', 1, @model, @params, @priority, @idempotencyKey, 0,
         @maxAttempts, NULL, '[]', NULL, @now, @now, @now, @availableAt, @fingerprint, @heldAt,
-        @retentionMs)
+        @retentionMs, @webhook)
       RETURNING *`),
     insertEvent: db.prepare<[Record<string, unknown>]>(`
       INSERT INTO job_events (job_id, sequence, type, status, at, progress, error)
@@ -162,6 +163,7 @@ export function prepareStatements(db: Database.Database) {
     >('SELECT id, tenant, params, outputs FROM removed_jobs ORDER BY removed_at, id LIMIT ?'),
     forgetRemoved: db.prepare<[string]>('DELETE FROM removed_jobs WHERE id = ?'),
     deleteEvents: db.prepare<[string]>('DELETE FROM job_events WHERE job_id = ?'),
+    ...prepareOutboxStatements(db),
     deleteJob: db.prepare<[string]>('DELETE FROM jobs WHERE id = ?'),
     events: db.prepare<[string, number], EventRow>(
       'SELECT * FROM job_events WHERE job_id = ? AND sequence > ? ORDER BY sequence',

@@ -7,7 +7,8 @@ import { errors } from '../../errors.js';
 import type { JobEvent, JobEventType, JobFailure, JobProgress } from '../job-queue.js';
 import { tell } from '../event-listeners.js';
 import { workerLostFailure } from '../worker-lost.js';
-import type { JobRow } from './rows.js';
+import { webhookEventFor, webhookId } from '../webhook-outbox.js';
+import { rowToRecord, type JobRow } from './rows.js';
 import type { Statements } from './statements.js';
 
 /** Records the event of a change just written to `row` (which already holds the new sequence). */
@@ -39,6 +40,7 @@ export function writeTransaction<T>(
       progress: extra.progress ? JSON.stringify(extra.progress) : null,
       error: extra.error ? JSON.stringify(extra.error) : null,
     });
+    writeOutbox(sql, row, type);
     pending.push({
       jobId: row.id,
       tenant: row.tenant,
@@ -61,13 +63,36 @@ export function writeTransaction<T>(
 }
 
 /**
+ * The outbox entry of the change just written to `row`, when its webhook asks for the event: in
+ * the caller's transaction, so the change and its delivery commit or fail together.
+ */
+function writeOutbox(sql: Statements, row: JobRow, type: JobEventType): void {
+  if (row.webhook === null) return;
+  const job = rowToRecord(row);
+  const event = webhookEventFor(type, job, row.webhook_progress_at, row.updated_at);
+  if (!event || !job.webhook) return;
+  if (event === 'PROGRESS') sql.markProgressWebhook.run(row.updated_at, row.id);
+  sql.insertOutbox.run({
+    id: webhookId(row.id, row.sequence),
+    jobId: row.id,
+    tenant: row.tenant,
+    event,
+    url: job.webhook.url,
+    job: JSON.stringify(job),
+    now: row.updated_at,
+  });
+}
+
+/**
  * Deletes a job with its events, inside the caller's transaction, leaving its `removed_jobs`
  * note for the retention service: the one way a finished job goes (deleteJob and retention).
- * The idempotency key is a column of the row, so it goes with it. Webhooks: a job's pending
- * deliveries (its outbox rows) are to be deleted here, in this same transaction.
+ * The idempotency key is a column of the row, so it goes with it; so do its pending webhook
+ * deliveries (outbox rows) and its attempts, in this same transaction.
  */
 export function removeJob(sql: Statements, id: string, now: number): void {
   sql.recordRemoved.run(now, id);
+  sql.deleteJobOutbox.run(id);
+  sql.deleteJobAttempts.run(id);
   sql.deleteEvents.run(id);
   sql.deleteJob.run(id);
 }
