@@ -31,11 +31,10 @@ import {
   type JobQueueTunables,
   type ResolvedTunables,
 } from '../queue-tunables.js';
-import { tell } from '../event-listeners.js';
 import { WorkSignal } from '../work-signal.js';
 import { BullDispatcher } from './bull-dispatcher.js';
 import { enqueueOnRedis } from './redis-enqueue.js';
-import { WORK_SIGNAL } from './lua-held-scripts.js';
+import { deliverMessage } from './redis-events.js';
 import { LuaRunner } from './lua-scripts.js';
 import {
   closeRedisConnections,
@@ -116,7 +115,7 @@ export class BullJobQueue implements JobQueue {
     const connections = await openRedisConnections({
       redisUrl: this.redisUrl,
       channel: this.keys.channel,
-      onMessage: (message) => this.deliver(message),
+      onMessage: (message) => deliverMessage(message, this.work, this.listeners),
       onWarning,
     });
     const lua = new LuaRunner(connections.commands, this.keys, this.prefix, clock);
@@ -371,22 +370,6 @@ export class BullJobQueue implements JobQueue {
     // Orphans younger than this may simply be between their script and their BullMQ call.
     const orphanAgeMs = Math.max(10_000, this.stalledCheckIntervalMs * 2);
     return sweepRedis({ lua, bull, keys: this.keys, tunables: this.tunables, orphanAgeMs });
-  }
-
-  /** Parses one published event and hands it to listeners; wakes waiting workers. */
-  private deliver(message: string): void {
-    if (message === WORK_SIGNAL) {
-      this.work.notify();
-      return;
-    }
-    let event: JobEvent;
-    try {
-      event = parseEvent(message);
-    } catch {
-      return; // not one of ours: something else published on the channel
-    }
-    if (event.type === 'added' || event.type === 'retrying') this.work.notify();
-    tell(this.listeners, event); // a listener's bug must not stop the others or the subscription
   }
 
   /** Runs a call on the started queue and lets close() wait for it. */
