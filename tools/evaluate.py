@@ -4,6 +4,10 @@
   /usr/bin/python3 tools/evaluate.py --model models/hita-tiny-emoji            # print the figures
   /usr/bin/python3 tools/evaluate.py --model models/hita-tiny-emoji --write    # and store them in
                                                                                # model.json provenance
+  /usr/bin/python3 tools/evaluate.py --precision int8 --samples-per-class 256 --write
+      one GPT variant (AR decoding), stored under provenance.evaluation.variants["int8/ar"]; a
+      variant other than fp32 is compared, sample by sample (same classes, same seeds, same
+      judge), with the stored variants["fp32/ar"] of the same settings: run fp32 first.
 Every image scored here is made by `scripts/engine-eval.mjs` (build first: npm run build), so
 the figures describe what `hita serve` returns. PyTorch only trains and runs the judges:
   reconstruction  held-out PSNR of encode → decode, and codebook usage of both codebooks;
@@ -24,6 +28,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from typing import Dict, List, Sequence
 
 import numpy as np
@@ -36,6 +41,9 @@ from hita.runtime import configure_threads
 
 TOOLS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(TOOLS)
+PRECISIONS = ("fp32", "int8", "int4")
+DECODING = "ar"  # speculative decoding does not exist yet
+DEFAULT_MARGIN_POINTS = -2.0  # a variant may be a default only if its CI's lower bound lies above this
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -54,6 +62,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--top-k", type=int)
     p.add_argument("--top-p", type=float)
     p.add_argument("--limit", type=int, default=0, help="smoke tests: N evenly spaced images of each split")
+    p.add_argument("--precision", choices=PRECISIONS,
+                   help="GPT graph to run (graphs.gptVariants); given, --write stores the figures under "
+                        "provenance.evaluation.variants['<precision>/ar'] (default: fp32, top-level figures)")
     p.add_argument("--write", action="store_true", help="store the figures in model.json provenance.evaluation")
     return p.parse_args(argv)
 
@@ -136,6 +147,35 @@ def balanced_accuracy(pred: torch.Tensor, truth: torch.Tensor) -> float:
     """Mean per-class recall over the classes present."""
     recalls = [(pred[truth == c] == c).float().mean().item() for c in truth.unique().tolist()]
     return float(np.mean(recalls))
+
+
+def paired_difference_ci(baseline: Sequence[bool], variant: Sequence[bool], z: float = 1.959964) -> Dict:
+    """Difference of two paired proportions (variant − baseline), each sample judged correct or not
+    on the same class and seed, with the normal-approximation (Wald) interval of a paired difference:
+    d = (b − c) / n and se = sqrt(b + c − (b − c)² / n) / n, where b counts samples only the variant
+    gets right and c those only the baseline gets right (the McNemar discordant pairs). In points."""
+    a = np.asarray(baseline, dtype=bool)
+    v = np.asarray(variant, dtype=bool)
+    if a.shape != v.shape or a.ndim != 1 or a.size == 0:
+        raise ValueError("paired samples must be two non-empty sequences of the same length")
+    n = int(a.size)
+    gained = int(np.sum(v & ~a))
+    lost = int(np.sum(a & ~v))
+    diff = (gained - lost) / n
+    se = float(np.sqrt(max(gained + lost - (gained - lost) ** 2 / n, 0.0))) / n
+    return {"samples": n, "onlyVariantCorrect": gained, "onlyBaselineCorrect": lost,
+            "differencePoints": round(100 * diff, 2),
+            "ci95Points": [round(100 * (diff - z * se), 2), round(100 * (diff + z * se), 2)],
+            "method": "normal approximation of the paired difference of proportions (Wald, McNemar pairs)"}
+
+
+def pack_bits(bits: Sequence[bool]) -> str:
+    """Per-sample outcomes as hex, first sample in the high bit of the first byte."""
+    return np.packbits(np.asarray(bits, dtype=bool)).tobytes().hex()
+
+
+def unpack_bits(text: str, n: int) -> np.ndarray:
+    return np.unpackbits(np.frombuffer(bytes.fromhex(text), dtype=np.uint8))[:n].astype(bool)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -227,7 +267,8 @@ def evaluate(args: argparse.Namespace) -> Dict:
     inpaint_idx = pick_per_class(data, held, args.per_class)
     pairs = cross_set_pairs(data, held, args.pairs, args.seed)
 
-    spec = {"model": os.path.abspath(args.model), "reconstruct": [], "requests": []}
+    precision = args.precision or "fp32"
+    spec = {"model": os.path.abspath(args.model), "precision": precision, "reconstruct": [], "requests": []}
     for i in held:
         spec["reconstruct"].append({"image": originals[int(i)], "out": os.path.join(work, f"rec-{i}.png")})
     generated, generated_labels = [], []
@@ -253,11 +294,15 @@ def evaluate(args: argparse.Namespace) -> Dict:
             "count": 1, "seed": args.seed + k, "sampling": sampling}})
         swapped += out
     records = run_engine(spec, work)
+    opened = next(r for r in records if "precision" in r)
+    if opened["precision"] != precision:
+        raise SystemExit(f"the engine ran {opened['precision']}, not {precision}")
     codes = [r for r in records if "holistic" in r]
 
     real = data.uint8[held]
     rec = load_pngs([s["out"] for s in spec["reconstruct"]])
-    results: Dict = {"heldOutImages": int(len(held)), "sampling": sampling}
+    results: Dict = {"precision": precision, "decoding": DECODING, "heldOutImages": int(len(held)),
+                     "sampling": sampling}
     v = manifest["tokenizer"]["codebookSize"]
     holistic_used = len({t for r in codes for t in r["holistic"]})
     patch_used = len({t for r in codes for t in r["patch"]})
@@ -283,6 +328,9 @@ def evaluate(args: argparse.Namespace) -> Dict:
         "samples": len(generated), "realHeldOutAccuracy": round(real_acc, 3),
         "generatedAccuracy": round(gen_acc, 3), "ratioToReal": round(gen_acc / max(real_acc, 1e-9), 3),
         "generatedPerClass": per_class, "judge": "balanced accuracy of a CNN trained on the training split",
+        "seeds": f"class c, sample k: seed {args.seed} + 1000 c + k",
+        "samplesPerClass": args.samples_per_class,
+        "correctHex": pack_bits((gen_pred == gen_labels).tolist()),
     }
 
     content_sets = data.sets[[c for c, _ in pairs]]
@@ -339,16 +387,59 @@ def print_report(r: Dict) -> None:
           f"{inp['upperHalfPsnrOfReconstruction']} dB for plain reconstruction")
 
 
+def compare_with_baseline(results: Dict, baseline: Dict) -> Dict:
+    """The paired difference in class consistency against the fp32 AR figures of the same settings."""
+    cls, base = results["classConsistency"], baseline["classConsistency"]
+    for key in ("samples", "seeds", "samplesPerClass"):
+        if cls[key] != base[key]:
+            raise SystemExit(f"fp32/ar baseline differs in {key} ({base[key]} vs {cls[key]}): rerun fp32 first")
+    if results["sampling"] != baseline["sampling"]:
+        raise SystemExit("fp32/ar baseline used other sampling settings: rerun fp32 first")
+    n = cls["samples"]
+    paired = paired_difference_ci(unpack_bits(base["correctHex"], n), unpack_bits(cls["correctHex"], n))
+    return {**paired, "baseline": f"fp32/{DECODING}",
+            "eligibleAsDefault": bool(paired["ci95Points"][0] > DEFAULT_MARGIN_POINTS),
+            "rule": f"a default only if the 95 % CI's lower bound lies above {DEFAULT_MARGIN_POINTS:g} points"}
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     configure_threads()
+    path = os.path.join(args.model, "model.json")
+    key = f"{args.precision}/{DECODING}"
+    baseline = None
+    if args.precision and args.precision != "fp32":
+        baseline = read_json(path).get("provenance", {}).get("evaluation", {}).get("variants", {}).get(
+            f"fp32/{DECODING}")
+        if baseline is None:
+            raise SystemExit(f"no provenance.evaluation.variants['fp32/{DECODING}'] in {path}: "
+                             "run --precision fp32 --write first (same settings)")
+    started = time.monotonic()
     results = evaluate(args)
+    results["seconds"] = round(time.monotonic() - started, 1)
+    if args.precision == "fp32":
+        n = results["classConsistency"]["samples"]
+        results["pairedWithFp32"] = {"samples": n, "differencePoints": 0.0, "ci95Points": [0.0, 0.0],
+                                     "baseline": "itself", "eligibleAsDefault": True}
+    elif baseline is not None:
+        results["pairedWithFp32"] = compare_with_baseline(results, baseline)
     print_report(results)
+    if "pairedWithFp32" in results:
+        p = results["pairedWithFp32"]
+        print(f"paired vs fp32   {p['differencePoints']:+.2f} points, 95 % CI {p['ci95Points']} "
+              f"over {p['samples']} samples; eligible as default: {p['eligibleAsDefault']}")
     print(json.dumps(results))
     if args.write:
-        path = os.path.join(args.model, "model.json")
         manifest = read_json(path)
-        manifest.setdefault("provenance", {})["evaluation"] = {**results, "by": "tools/evaluate.py"}
+        evaluation = manifest.setdefault("provenance", {}).setdefault("evaluation", {})
+        if args.precision:
+            evaluation.setdefault("variants", {})[key] = {**results, "by": "tools/evaluate.py"}
+        else:
+            variants = evaluation.get("variants")
+            evaluation.clear()
+            evaluation.update({**results, "by": "tools/evaluate.py"})
+            if variants is not None:
+                evaluation["variants"] = variants
         with open(path + ".tmp", "w") as f:
             json.dump(manifest, f, indent=2)
             f.write("\n")
