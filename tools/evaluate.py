@@ -42,6 +42,7 @@ from hita.runtime import configure_threads
 TOOLS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(TOOLS)
 PRECISIONS = ("fp32", "int8", "int4")
+MAX_IMAGES_PER_REQUEST = 64  # src/inference/inference-engine.ts
 DECODING = "ar"  # speculative decoding does not exist yet
 DEFAULT_MARGIN_POINTS = -2.0  # a variant may be a default only if its CI's lower bound lies above this
 
@@ -212,7 +213,9 @@ def run_engine(spec: Dict, work: str) -> List[Dict]:
     with open(path, "w") as f:
         json.dump(spec, f)
     script = os.path.join(ROOT, "scripts", "engine-eval.mjs")
-    out = subprocess.run(["node", script, path], cwd=ROOT, check=True, capture_output=True, text=True)
+    out = subprocess.run(["node", script, path], cwd=ROOT, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"engine-eval.mjs failed ({out.returncode}): {out.stderr.strip()[-2000:]}")
     return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
 
 
@@ -275,8 +278,10 @@ def evaluate(args: argparse.Namespace) -> Dict:
     for c in range(len(data.class_names)):
         seeds = [args.seed + 1000 * c + k for k in range(args.samples_per_class)]
         out = [os.path.join(work, f"gen-{c}-{s}.png") for s in seeds]
-        spec["requests"].append({"out": out, "request": {
-            "kind": "generate", "classId": c, "count": len(seeds), "seed": seeds[0], "sampling": sampling}})
+        for start in range(0, len(seeds), MAX_IMAGES_PER_REQUEST):  # image k of a request: seed + k
+            chunk = out[start:start + MAX_IMAGES_PER_REQUEST]
+            spec["requests"].append({"out": chunk, "request": {
+                "kind": "generate", "classId": c, "count": len(chunk), "seed": seeds[start], "sampling": sampling}})
         generated += out
         generated_labels += [c] * len(out)
     inpainted = []
