@@ -86,9 +86,26 @@ class PairedDifferenceCiTest(unittest.TestCase):
         r = evaluate_cli.compare_with_baseline(worse, same)
         self.assertLess(r["ci95Points"][0], -2)
         self.assertFalse(r["eligibleAsDefault"])
-        with self.assertRaises(SystemExit):  # another sample count is not a paired comparison
+        with self.assertRaises(SystemExit):  # more samples than the baseline cannot be paired
             evaluate_cli.compare_with_baseline(
-                {"sampling": {}, "classConsistency": {**cls, "samples": 99, "correctHex": ""}}, same)
+                {"sampling": {}, "classConsistency": {**cls, "samples": 200, "samplesPerClass": 200,
+                                                      "correctHex": ""}}, same)
+        with self.assertRaises(SystemExit):  # nor other seeds
+            evaluate_cli.compare_with_baseline({**same, "classConsistency": {**same["classConsistency"],
+                                                                             "seeds": "other"}}, same)
+
+    def test_fewer_samples_per_class_pair_with_the_baselines_first_ones(self):
+        # 3 classes × 4 samples in the baseline; the variant ran 2 per class (seeds k = 0, 1).
+        base_bits = [True, True, False, False,  False, True, True, True,  True, False, False, False]
+        base = {"sampling": {}, "classConsistency": {"samples": 12, "seeds": "s", "samplesPerClass": 4,
+                                                     "correctHex": evaluate_cli.pack_bits(base_bits)}}
+        var_bits = [True, False,  True, True,  True, False]  # differs only on class 0 k 1 and class 1 k 0
+        var = {"sampling": {}, "classConsistency": {"samples": 6, "seeds": "s", "samplesPerClass": 2,
+                                                    "correctHex": evaluate_cli.pack_bits(var_bits)}}
+        r = evaluate_cli.compare_with_baseline(var, base)
+        self.assertEqual(r["samples"], 6)
+        self.assertEqual((r["onlyVariantCorrect"], r["onlyBaselineCorrect"]), (1, 1))
+        self.assertEqual(r["differencePoints"], 0.0)
 
 
 if __name__ == "__main__":
