@@ -66,6 +66,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--precision", choices=PRECISIONS,
                    help="GPT graph to run (graphs.gptVariants); given, --write stores the figures under "
                         "provenance.evaluation.variants['<precision>/ar'] (default: fp32, top-level figures)")
+    p.add_argument("--pair-only", action="store_true",
+                   help="run nothing: recompute every stored variant's pairing with variants['fp32/ar']")
     p.add_argument("--write", action="store_true", help="store the figures in model.json provenance.evaluation")
     return p.parse_args(argv)
 
@@ -410,18 +412,41 @@ def compare_with_baseline(results: Dict, baseline: Dict) -> Dict:
             "rule": f"a default only if the 95 % CI's lower bound lies above {DEFAULT_MARGIN_POINTS:g} points"}
 
 
+def stored_variants(path: str) -> Dict:
+    return read_json(path).get("provenance", {}).get("evaluation", {}).get("variants", {})
+
+
+def pair_stored_variants(path: str) -> int:
+    """Recompute pairedWithFp32 of every stored variant from the stored per-sample outcomes."""
+    manifest = read_json(path)
+    variants = manifest.get("provenance", {}).get("evaluation", {}).get("variants", {})
+    baseline = variants.get(f"fp32/{DECODING}")
+    if baseline is None:
+        raise SystemExit(f"no provenance.evaluation.variants['fp32/{DECODING}'] in {path}")
+    for key, record in variants.items():
+        if key != f"fp32/{DECODING}":
+            record["pairedWithFp32"] = compare_with_baseline(record, baseline)
+            p = record["pairedWithFp32"]
+            print(f"{key:<8} {p['differencePoints']:+.2f} points, 95 % CI {p['ci95Points']} over "
+                  f"{p['samples']} samples; eligible as default: {p['eligibleAsDefault']}")
+    write_json(path, manifest)
+    return 0
+
+
+def write_json(path: str, manifest: Dict) -> None:
+    with open(path + ".tmp", "w") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
+    os.replace(path + ".tmp", path)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     configure_threads()
     path = os.path.join(args.model, "model.json")
     key = f"{args.precision}/{DECODING}"
-    baseline = None
-    if args.precision and args.precision != "fp32":
-        baseline = read_json(path).get("provenance", {}).get("evaluation", {}).get("variants", {}).get(
-            f"fp32/{DECODING}")
-        if baseline is None:
-            raise SystemExit(f"no provenance.evaluation.variants['fp32/{DECODING}'] in {path}: "
-                             "run --precision fp32 --write first (same settings)")
+    if args.pair_only:
+        return pair_stored_variants(path)
     started = time.monotonic()
     results = evaluate(args)
     results["seconds"] = round(time.monotonic() - started, 1)
@@ -429,8 +454,14 @@ def main(argv=None) -> int:
         n = results["classConsistency"]["samples"]
         results["pairedWithFp32"] = {"samples": n, "differencePoints": 0.0, "ci95Points": [0.0, 0.0],
                                      "baseline": "itself", "eligibleAsDefault": True}
-    elif baseline is not None:
-        results["pairedWithFp32"] = compare_with_baseline(results, baseline)
+    elif args.precision:
+        # read at the end, so a variant may run while its fp32 baseline is still being measured
+        baseline = stored_variants(path).get(f"fp32/{DECODING}")
+        if baseline is not None:
+            results["pairedWithFp32"] = compare_with_baseline(results, baseline)
+        else:
+            print(f"no variants['fp32/{DECODING}'] in {path} yet: not paired (run fp32 with --write, "
+                  "then --pair-only)", file=sys.stderr)
     print_report(results)
     if "pairedWithFp32" in results:
         p = results["pairedWithFp32"]
