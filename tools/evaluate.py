@@ -66,6 +66,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--precision", choices=PRECISIONS,
                    help="GPT graph to run (graphs.gptVariants); given, --write stores the figures under "
                         "provenance.evaluation.variants['<precision>/ar'] (default: fp32, top-level figures)")
+    p.add_argument("--score-dir", help="run no engine: score the images an earlier run of the same settings "
+                                       "left in this work directory (/tmp/hita-eval-*)")
+    p.add_argument("--no-set-judge", action="store_true",
+                   help="skip the style set judge (its training is the slowest step): no set figures")
     p.add_argument("--pair-only", action="store_true",
                    help="run nothing: recompute every stored variant's pairing with variants['fp32/ar']")
     p.add_argument("--write", action="store_true", help="store the figures in model.json provenance.evaluation")
@@ -218,6 +222,8 @@ def run_engine(spec: Dict, work: str) -> List[Dict]:
     out = subprocess.run(["node", script, path], cwd=ROOT, capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"engine-eval.mjs failed ({out.returncode}): {out.stderr.strip()[-2000:]}")
+    with open(os.path.join(work, "records.jsonl"), "w") as f:  # for --score-dir
+        f.write(out.stdout)
     return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
 
 
@@ -258,11 +264,12 @@ def evaluate(args: argparse.Namespace) -> Dict:
         raise SystemExit(f"{args.model} was not trained on {args.data}: class names differ")
     sampling = sampling_overrides(args, manifest)
     held = data.held
-    work = tempfile.mkdtemp(prefix="hita-eval-")
+    work = os.path.abspath(args.score_dir) if args.score_dir else tempfile.mkdtemp(prefix="hita-eval-")
     originals = {}
     for i in held:
         originals[int(i)] = os.path.join(work, f"real-{i}.png")
-        save_png(data.uint8[i], originals[int(i)])
+        if not args.score_dir:
+            save_png(data.uint8[i], originals[int(i)])
 
     size = data.uint8.shape[-1]
     mask_path = os.path.join(work, "lower-half.png")
@@ -300,7 +307,15 @@ def evaluate(args: argparse.Namespace) -> Dict:
             "kind": "style", "mode": "swap", "content": originals[content], "style": originals[style],
             "count": 1, "seed": args.seed + k, "sampling": sampling}})
         swapped += out
-    records = run_engine(spec, work)
+    if args.score_dir:
+        # Score the images an earlier run left in its work directory, made by this very spec.
+        if read_json(os.path.join(work, "spec.json")) != spec:
+            raise SystemExit(f"{work}/spec.json is not this evaluation's spec (other settings or precision)")
+        records_path = os.path.join(work, "records.jsonl")
+        records = ([json.loads(line) for line in open(records_path) if line.strip()]
+                   if os.path.exists(records_path) else [{"precision": precision}])
+    else:
+        records = run_engine(spec, work)
     opened = next(r for r in records if "precision" in r)
     if opened["precision"] != precision:
         raise SystemExit(f"the engine ran {opened['precision']}, not {precision}")
@@ -315,14 +330,15 @@ def evaluate(args: argparse.Namespace) -> Dict:
     patch_used = len({t for r in codes for t in r["patch"]})
     results["reconstruction"] = {
         "psnr": round(psnr(rec, real).mean().item(), 2),
-        "holisticCodesUsed": holistic_used, "patchCodesUsed": patch_used, "codebookSize": v,
+        "holisticCodesUsed": holistic_used if codes else None, "patchCodesUsed": patch_used if codes else None,
+        "codebookSize": v,
     }
 
     train_images = to_unit(data.uint8[data.train])
     class_judge = cached_judge(args, "class", train_images, data.classes[data.train], len(data.class_names),
                                args.seed)
-    set_judge = cached_judge(args, "set", train_images, data.sets[data.train], len(data.set_names),
-                             args.seed + 1)
+    set_judge = None if args.no_set_judge else cached_judge(
+        args, "set", train_images, data.sets[data.train], len(data.set_names), args.seed + 1)
 
     real_pred = class_judge.predict(to_unit(real))
     real_acc = balanced_accuracy(real_pred, data.classes[held])
@@ -343,16 +359,22 @@ def evaluate(args: argparse.Namespace) -> Dict:
     content_sets = data.sets[[c for c, _ in pairs]]
     style_sets = data.sets[[s for _, s in pairs]]
     swapped_images = to_unit(load_pngs(swapped))
-    swap_pred = set_judge.predict(swapped_images)
-    real_set_acc = (set_judge.predict(to_unit(real)) == data.sets[held]).float().mean().item()
     content_classes = data.classes[[c for c, _ in pairs]]
     results["styleTransfer"] = {
-        "pairs": len(pairs), "mode": "swap", "realHeldOutSetAccuracy": round(real_set_acc, 3),
-        "labelledStyleSet": round((swap_pred == style_sets).float().mean().item(), 3),
-        "labelledContentSet": round((swap_pred == content_sets).float().mean().item(), 3),
+        "pairs": len(pairs), "mode": "swap",
         "contentClassKept": round((class_judge.predict(swapped_images) == content_classes)
                                   .float().mean().item(), 3),
     }
+    if set_judge is None:
+        results["styleTransfer"]["setJudge"] = "not run (--no-set-judge): set figures not measured"
+    else:
+        swap_pred = set_judge.predict(swapped_images)
+        real_set_acc = (set_judge.predict(to_unit(real)) == data.sets[held]).float().mean().item()
+        results["styleTransfer"].update({
+            "realHeldOutSetAccuracy": round(real_set_acc, 3),
+            "labelledStyleSet": round((swap_pred == style_sets).float().mean().item(), 3),
+            "labelledContentSet": round((swap_pred == content_sets).float().mean().item(), 3),
+        })
 
     original = data.uint8[inpaint_idx]
     rec_by_index = {int(i): k for k, i in enumerate(held)}
@@ -385,9 +407,13 @@ def print_report(r: Dict) -> None:
           f"{cls['realHeldOutAccuracy']:.1%}, ratio {cls['ratioToReal']} (targets ≥ 60 %, ≥ 0.7)")
     for name, acc in cls["generatedPerClass"].items():
         print(f"                   {name:<20} {acc:.1%}")
-    print(f"style transfer   {sty['pairs']} swap pairs: labelled as the style's set {sty['labelledStyleSet']:.1%}, "
-          f"as the content's set {sty['labelledContentSet']:.1%} (set judge on real: "
-          f"{sty['realHeldOutSetAccuracy']:.1%}); content class kept {sty['contentClassKept']:.1%}")
+    if "labelledStyleSet" in sty:
+        print(f"style transfer   {sty['pairs']} swap pairs: labelled as the style's set {sty['labelledStyleSet']:.1%}, "
+              f"as the content's set {sty['labelledContentSet']:.1%} (set judge on real: "
+              f"{sty['realHeldOutSetAccuracy']:.1%}); content class kept {sty['contentClassKept']:.1%}")
+    else:
+        print(f"style transfer   {sty['pairs']} swap pairs: content class kept {sty['contentClassKept']:.1%} "
+              "(set judge not run)")
     print(f"in-painting      {inp['images']} images, lower half: class agrees with the original's "
           f"{inp['agreesWithOriginalPrediction']:.1%} (filled correct {inp['filledAccuracy']:.1%}, original "
           f"{inp['originalAccuracy']:.1%}); upper half PSNR {inp['upperHalfPsnr']} dB vs "
