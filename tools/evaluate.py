@@ -351,6 +351,7 @@ def evaluate(args: argparse.Namespace) -> Dict:
         "samples": len(generated), "realHeldOutAccuracy": round(real_acc, 3),
         "generatedAccuracy": round(gen_acc, 3), "ratioToReal": round(gen_acc / max(real_acc, 1e-9), 3),
         "generatedPerClass": per_class, "judge": "balanced accuracy of a CNN trained on the training split",
+        "judgeSteps": args.classifier_steps,
         "seeds": f"class c, sample k: seed {args.seed} + 1000 c + k",
         "samplesPerClass": args.samples_per_class,
         "correctHex": pack_bits((gen_pred == gen_labels).tolist()),
@@ -423,6 +424,8 @@ def print_report(r: Dict) -> None:
 def compare_with_baseline(results: Dict, baseline: Dict) -> Dict:
     """The paired difference in class consistency against the fp32 AR figures of the same settings."""
     cls, base = results["classConsistency"], baseline["classConsistency"]
+    if cls.get("judgeSteps") != base.get("judgeSteps"):
+        raise SystemExit("fp32/ar baseline was judged by another judge (judgeSteps): rerun fp32 first")
     if cls["seeds"] != base["seeds"] or results["sampling"] != baseline["sampling"]:
         raise SystemExit("fp32/ar baseline used other seeds or sampling settings: rerun fp32 first")
     per, base_per = cls["samplesPerClass"], base["samplesPerClass"]
