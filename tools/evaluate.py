@@ -430,12 +430,14 @@ def compare_with_baseline(results: Dict, baseline: Dict) -> Dict:
         raise SystemExit("fp32/ar baseline used other seeds or sampling settings: rerun fp32 first")
     per, base_per = cls["samplesPerClass"], base["samplesPerClass"]
     classes = base["samples"] // base_per
-    if per > base_per or cls["samples"] != classes * per:
-        raise SystemExit(f"fp32/ar baseline has {base_per} samples per class, this run {per}: rerun fp32 first")
-    # Class-major order, seed + 1000 c + k: a run with fewer samples per class is paired with the
-    # baseline's first ones of each class.
-    base_bits = unpack_bits(base["correctHex"], base["samples"]).reshape(classes, base_per)[:, :per].reshape(-1)
-    paired = paired_difference_ci(base_bits, unpack_bits(cls["correctHex"], cls["samples"]))
+    if cls["samples"] != classes * per:
+        raise SystemExit("fp32/ar baseline has another number of classes: rerun fp32 first")
+    # Class-major order, seed + 1000 c + k: when the two runs have different samples per class,
+    # the pairs are the first min(per, base_per) seeds of each class.
+    k = min(per, base_per)
+    base_bits = unpack_bits(base["correctHex"], base["samples"]).reshape(classes, base_per)[:, :k].reshape(-1)
+    bits = unpack_bits(cls["correctHex"], cls["samples"]).reshape(classes, per)[:, :k].reshape(-1)
+    paired = paired_difference_ci(base_bits, bits)
     return {**paired, "baseline": f"fp32/{DECODING}",
             "eligibleAsDefault": bool(paired["ci95Points"][0] > DEFAULT_MARGIN_POINTS),
             "rule": f"a default only if the 95 % CI's lower bound lies above {DEFAULT_MARGIN_POINTS:g} points"}

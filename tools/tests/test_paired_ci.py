@@ -86,9 +86,9 @@ class PairedDifferenceCiTest(unittest.TestCase):
         r = evaluate_cli.compare_with_baseline(worse, same)
         self.assertLess(r["ci95Points"][0], -2)
         self.assertFalse(r["eligibleAsDefault"])
-        with self.assertRaises(SystemExit):  # more samples than the baseline cannot be paired
+        with self.assertRaises(SystemExit):  # another number of classes cannot be paired
             evaluate_cli.compare_with_baseline(
-                {"sampling": {}, "classConsistency": {**cls, "samples": 200, "samplesPerClass": 200,
+                {"sampling": {}, "classConsistency": {**cls, "samples": 150, "samplesPerClass": 100,
                                                       "correctHex": ""}}, same)
         with self.assertRaises(SystemExit):  # nor other seeds
             evaluate_cli.compare_with_baseline({**same, "classConsistency": {**same["classConsistency"],
@@ -106,6 +106,10 @@ class PairedDifferenceCiTest(unittest.TestCase):
         self.assertEqual(r["samples"], 6)
         self.assertEqual((r["onlyVariantCorrect"], r["onlyBaselineCorrect"]), (1, 1))
         self.assertEqual(r["differencePoints"], 0.0)
+        # and the other way round: a variant with more samples per class than the baseline
+        r = evaluate_cli.compare_with_baseline(base, var)
+        self.assertEqual(r["samples"], 6)
+        self.assertEqual((r["onlyVariantCorrect"], r["onlyBaselineCorrect"]), (1, 1))
 
 
 if __name__ == "__main__":
