@@ -44,6 +44,7 @@ ROOT = os.path.dirname(TOOLS)
 PRECISIONS = ("fp32", "int8", "int4")
 MAX_IMAGES_PER_REQUEST = 64  # src/inference/inference-engine.ts
 DECODING = "ar"  # speculative decoding does not exist yet
+MIN_PAIRED_SAMPLES = 2304  # 256 per class: fewer samples cannot make a variant a default
 DEFAULT_MARGIN_POINTS = -2.0  # a variant may be a default only if its CI's lower bound lies above this
 
 
@@ -438,9 +439,11 @@ def compare_with_baseline(results: Dict, baseline: Dict) -> Dict:
     base_bits = unpack_bits(base["correctHex"], base["samples"]).reshape(classes, base_per)[:, :k].reshape(-1)
     bits = unpack_bits(cls["correctHex"], cls["samples"]).reshape(classes, per)[:, :k].reshape(-1)
     paired = paired_difference_ci(base_bits, bits)
-    return {**paired, "baseline": f"fp32/{DECODING}",
-            "eligibleAsDefault": bool(paired["ci95Points"][0] > DEFAULT_MARGIN_POINTS),
-            "rule": f"a default only if the 95 % CI's lower bound lies above {DEFAULT_MARGIN_POINTS:g} points"}
+    above = bool(paired["ci95Points"][0] > DEFAULT_MARGIN_POINTS)
+    return {**paired, "baseline": f"fp32/{DECODING}", "lowerBoundAboveMargin": above,
+            "eligibleAsDefault": above and paired["samples"] >= MIN_PAIRED_SAMPLES,
+            "rule": f"a default only if, over at least {MIN_PAIRED_SAMPLES} paired samples, the 95 % CI's "
+                    f"lower bound lies above {DEFAULT_MARGIN_POINTS:g} points"}
 
 
 def stored_variants(path: str) -> Dict:
@@ -480,7 +483,10 @@ def main(argv=None) -> int:
         return pair_stored_variants(path)
     started = time.monotonic()
     results = evaluate(args)
-    results["seconds"] = round(time.monotonic() - started, 1)
+    if args.score_dir:
+        results["scoredFrom"] = "the images of an earlier engine run of the same spec (--score-dir)"
+    else:
+        results["seconds"] = round(time.monotonic() - started, 1)
     if args.precision == "fp32":
         n = results["classConsistency"]["samples"]
         results["pairedWithFp32"] = {"samples": n, "differencePoints": 0.0, "ci95Points": [0.0, 0.0],

@@ -76,12 +76,18 @@ class PairedDifferenceCiTest(unittest.TestCase):
                                       [True, False, True])
 
     def test_eligibility_uses_the_lower_bound_against_minus_two_points(self):
-        cls = {"samples": 100, "seeds": "s", "samplesPerClass": 100}
-        base_bits = [True] * 60 + [False] * 40
+        cls = {"samples": 2304, "seeds": "s", "samplesPerClass": 2304}
+        base_bits = [True] * 1382 + [False] * 922
         same = {"sampling": {}, "classConsistency": {**cls, "correctHex": evaluate_cli.pack_bits(base_bits)}}
         r = evaluate_cli.compare_with_baseline(same, same)
         self.assertTrue(r["eligibleAsDefault"])
-        worse_bits = [False] * 10 + [True] * 50 + [False] * 40  # −10 points
+        few = {"samples": 100, "seeds": "s", "samplesPerClass": 100,
+               "correctHex": evaluate_cli.pack_bits([True] * 60 + [False] * 40)}
+        r = evaluate_cli.compare_with_baseline({"sampling": {}, "classConsistency": few},
+                                               {"sampling": {}, "classConsistency": few})
+        self.assertTrue(r["lowerBoundAboveMargin"])
+        self.assertFalse(r["eligibleAsDefault"])  # under 2,304 paired samples: never a default
+        worse_bits = [False] * 300 + [True] * 1082 + [False] * 922  # −13 points
         worse = {"sampling": {}, "classConsistency": {**cls, "correctHex": evaluate_cli.pack_bits(worse_bits)}}
         r = evaluate_cli.compare_with_baseline(worse, same)
         self.assertLess(r["ci95Points"][0], -2)
