@@ -2,10 +2,12 @@
 // tools/evaluate.py: the figures it reports are those of the graphs `hita serve` runs, not of
 // the PyTorch weights they came from.
 //   node scripts/engine-eval.mjs SPEC.json      (after npm run build)
-// SPEC: { model: DIR, threads?: n,
+// SPEC: { model: DIR, threads?: n, precision?: 'fp32' | 'int8' | 'int4' (the GPT graph; fp32),
 //         reconstruct?: [{ image: PNG, out: PNG }],
 //         requests?: [{ out: [PNG, ...], request: InferenceRequest with image paths }] }
-// Prints one JSON line per reconstruction ({ image, holistic, patch }) and per request ({ out }).
+// Prints one JSON line for the opened pipeline first ({ precision, isPaddingLoneRows }), then one
+// per reconstruction ({ image, holistic, patch }) and per request ({ out }). Decoding is AR. A
+// precision the model lacks is an error here, not a silent fp32 run as in the server.
 import { readFile, writeFile } from 'node:fs/promises';
 import { readImage, encodePng } from '../dist/inference/pipeline/image-codec.js';
 import { loadModel } from '../dist/inference/model/model-loader.js';
@@ -13,13 +15,20 @@ import { openPipeline } from '../dist/inference/ort/open-pipeline.js';
 
 const spec = JSON.parse(await readFile(process.argv[2], 'utf8'));
 const model = await loadModel(spec.model);
-const { pipeline } = await openPipeline(model, {
+const wanted = spec.precision ?? 'fp32';
+if (!model.gptPrecisions.includes(wanted)) {
+  console.error(`${spec.model} has no ${wanted} GPT graph (it has ${model.gptPrecisions.join(', ')})`);
+  process.exit(1);
+}
+const { pipeline, precision, isPaddingLoneRows } = await openPipeline(model, {
   providers: ['cpu'],
+  precision: wanted,
   maxBatchRows: 64,
   ...(spec.threads ? { threads: spec.threads } : {}),
 });
 const size = model.manifest.imageSize;
 const emit = (record) => process.stdout.write(`${JSON.stringify(record)}\n`);
+emit({ precision, isPaddingLoneRows });
 
 // Reconstruction: encode then decode, one image per decode call as the engine always does.
 const encoder = pipeline.requireEncoder('style');

@@ -4,6 +4,10 @@
   /usr/bin/python3 tools/evaluate.py --model models/hita-tiny-emoji            # print the figures
   /usr/bin/python3 tools/evaluate.py --model models/hita-tiny-emoji --write    # and store them in
                                                                                # model.json provenance
+  /usr/bin/python3 tools/evaluate.py --precision int8 --samples-per-class 256 --write
+      one GPT variant (AR decoding), stored under provenance.evaluation.variants["int8/ar"]; a
+      variant other than fp32 is compared, sample by sample (same classes, same seeds, same
+      judge), with the stored variants["fp32/ar"] of the same settings: run fp32 first.
 Every image scored here is made by `scripts/engine-eval.mjs` (build first: npm run build), so
 the figures describe what `hita serve` returns. PyTorch only trains and runs the judges:
   reconstruction  held-out PSNR of encode → decode, and codebook usage of both codebooks;
@@ -24,6 +28,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from typing import Dict, List, Sequence
 
 import numpy as np
@@ -36,6 +41,11 @@ from hita.runtime import configure_threads
 
 TOOLS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(TOOLS)
+PRECISIONS = ("fp32", "int8", "int4")
+MAX_IMAGES_PER_REQUEST = 64  # src/inference/inference-engine.ts
+DECODING = "ar"  # speculative decoding does not exist yet
+MIN_PAIRED_SAMPLES = 2304  # 256 per class: fewer samples cannot make a variant a default
+DEFAULT_MARGIN_POINTS = -2.0  # a variant may be a default only if its CI's lower bound lies above this
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -54,6 +64,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--top-k", type=int)
     p.add_argument("--top-p", type=float)
     p.add_argument("--limit", type=int, default=0, help="smoke tests: N evenly spaced images of each split")
+    p.add_argument("--precision", choices=PRECISIONS,
+                   help="GPT graph to run (graphs.gptVariants); given, --write stores the figures under "
+                        "provenance.evaluation.variants['<precision>/ar'] (default: fp32, top-level figures)")
+    p.add_argument("--score-dir", help="run no engine: score the images an earlier run of the same settings "
+                                       "left in this work directory (/tmp/hita-eval-*)")
+    p.add_argument("--no-set-judge", action="store_true",
+                   help="skip the style set judge (its training is the slowest step): no set figures")
+    p.add_argument("--pair-only", action="store_true",
+                   help="run nothing: recompute every stored variant's pairing with variants['fp32/ar']")
     p.add_argument("--write", action="store_true", help="store the figures in model.json provenance.evaluation")
     return p.parse_args(argv)
 
@@ -138,6 +157,35 @@ def balanced_accuracy(pred: torch.Tensor, truth: torch.Tensor) -> float:
     return float(np.mean(recalls))
 
 
+def paired_difference_ci(baseline: Sequence[bool], variant: Sequence[bool], z: float = 1.959964) -> Dict:
+    """Difference of two paired proportions (variant − baseline), each sample judged correct or not
+    on the same class and seed, with the normal-approximation (Wald) interval of a paired difference:
+    d = (b − c) / n and se = sqrt(b + c − (b − c)² / n) / n, where b counts samples only the variant
+    gets right and c those only the baseline gets right (the McNemar discordant pairs). In points."""
+    a = np.asarray(baseline, dtype=bool)
+    v = np.asarray(variant, dtype=bool)
+    if a.shape != v.shape or a.ndim != 1 or a.size == 0:
+        raise ValueError("paired samples must be two non-empty sequences of the same length")
+    n = int(a.size)
+    gained = int(np.sum(v & ~a))
+    lost = int(np.sum(a & ~v))
+    diff = (gained - lost) / n
+    se = float(np.sqrt(max(gained + lost - (gained - lost) ** 2 / n, 0.0))) / n
+    return {"samples": n, "onlyVariantCorrect": gained, "onlyBaselineCorrect": lost,
+            "differencePoints": round(100 * diff, 2),
+            "ci95Points": [round(100 * (diff - z * se), 2), round(100 * (diff + z * se), 2)],
+            "method": "normal approximation of the paired difference of proportions (Wald, McNemar pairs)"}
+
+
+def pack_bits(bits: Sequence[bool]) -> str:
+    """Per-sample outcomes as hex, first sample in the high bit of the first byte."""
+    return np.packbits(np.asarray(bits, dtype=bool)).tobytes().hex()
+
+
+def unpack_bits(text: str, n: int) -> np.ndarray:
+    return np.unpackbits(np.frombuffer(bytes.fromhex(text), dtype=np.uint8))[:n].astype(bool)
+
+
 # ---------------------------------------------------------------------------------------------
 # Images through the engine
 
@@ -172,7 +220,11 @@ def run_engine(spec: Dict, work: str) -> List[Dict]:
     with open(path, "w") as f:
         json.dump(spec, f)
     script = os.path.join(ROOT, "scripts", "engine-eval.mjs")
-    out = subprocess.run(["node", script, path], cwd=ROOT, check=True, capture_output=True, text=True)
+    out = subprocess.run(["node", script, path], cwd=ROOT, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"engine-eval.mjs failed ({out.returncode}): {out.stderr.strip()[-2000:]}")
+    with open(os.path.join(work, "records.jsonl"), "w") as f:  # for --score-dir
+        f.write(out.stdout)
     return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
 
 
@@ -213,11 +265,12 @@ def evaluate(args: argparse.Namespace) -> Dict:
         raise SystemExit(f"{args.model} was not trained on {args.data}: class names differ")
     sampling = sampling_overrides(args, manifest)
     held = data.held
-    work = tempfile.mkdtemp(prefix="hita-eval-")
+    work = os.path.abspath(args.score_dir) if args.score_dir else tempfile.mkdtemp(prefix="hita-eval-")
     originals = {}
     for i in held:
         originals[int(i)] = os.path.join(work, f"real-{i}.png")
-        save_png(data.uint8[i], originals[int(i)])
+        if not args.score_dir:
+            save_png(data.uint8[i], originals[int(i)])
 
     size = data.uint8.shape[-1]
     mask_path = os.path.join(work, "lower-half.png")
@@ -227,15 +280,18 @@ def evaluate(args: argparse.Namespace) -> Dict:
     inpaint_idx = pick_per_class(data, held, args.per_class)
     pairs = cross_set_pairs(data, held, args.pairs, args.seed)
 
-    spec = {"model": os.path.abspath(args.model), "reconstruct": [], "requests": []}
+    precision = args.precision or "fp32"
+    spec = {"model": os.path.abspath(args.model), "precision": precision, "reconstruct": [], "requests": []}
     for i in held:
         spec["reconstruct"].append({"image": originals[int(i)], "out": os.path.join(work, f"rec-{i}.png")})
     generated, generated_labels = [], []
     for c in range(len(data.class_names)):
         seeds = [args.seed + 1000 * c + k for k in range(args.samples_per_class)]
         out = [os.path.join(work, f"gen-{c}-{s}.png") for s in seeds]
-        spec["requests"].append({"out": out, "request": {
-            "kind": "generate", "classId": c, "count": len(seeds), "seed": seeds[0], "sampling": sampling}})
+        for start in range(0, len(seeds), MAX_IMAGES_PER_REQUEST):  # image k of a request: seed + k
+            chunk = out[start:start + MAX_IMAGES_PER_REQUEST]
+            spec["requests"].append({"out": chunk, "request": {
+                "kind": "generate", "classId": c, "count": len(chunk), "seed": seeds[start], "sampling": sampling}})
         generated += out
         generated_labels += [c] * len(out)
     inpainted = []
@@ -252,25 +308,38 @@ def evaluate(args: argparse.Namespace) -> Dict:
             "kind": "style", "mode": "swap", "content": originals[content], "style": originals[style],
             "count": 1, "seed": args.seed + k, "sampling": sampling}})
         swapped += out
-    records = run_engine(spec, work)
+    if args.score_dir:
+        # Score the images an earlier run left in its work directory, made by this very spec.
+        if read_json(os.path.join(work, "spec.json")) != spec:
+            raise SystemExit(f"{work}/spec.json is not this evaluation's spec (other settings or precision)")
+        records_path = os.path.join(work, "records.jsonl")
+        records = ([json.loads(line) for line in open(records_path) if line.strip()]
+                   if os.path.exists(records_path) else [{"precision": precision}])
+    else:
+        records = run_engine(spec, work)
+    opened = next(r for r in records if "precision" in r)
+    if opened["precision"] != precision:
+        raise SystemExit(f"the engine ran {opened['precision']}, not {precision}")
     codes = [r for r in records if "holistic" in r]
 
     real = data.uint8[held]
     rec = load_pngs([s["out"] for s in spec["reconstruct"]])
-    results: Dict = {"heldOutImages": int(len(held)), "sampling": sampling}
+    results: Dict = {"precision": precision, "decoding": DECODING, "heldOutImages": int(len(held)),
+                     "sampling": sampling}
     v = manifest["tokenizer"]["codebookSize"]
     holistic_used = len({t for r in codes for t in r["holistic"]})
     patch_used = len({t for r in codes for t in r["patch"]})
     results["reconstruction"] = {
         "psnr": round(psnr(rec, real).mean().item(), 2),
-        "holisticCodesUsed": holistic_used, "patchCodesUsed": patch_used, "codebookSize": v,
+        "holisticCodesUsed": holistic_used if codes else None, "patchCodesUsed": patch_used if codes else None,
+        "codebookSize": v,
     }
 
     train_images = to_unit(data.uint8[data.train])
     class_judge = cached_judge(args, "class", train_images, data.classes[data.train], len(data.class_names),
                                args.seed)
-    set_judge = cached_judge(args, "set", train_images, data.sets[data.train], len(data.set_names),
-                             args.seed + 1)
+    set_judge = None if args.no_set_judge else cached_judge(
+        args, "set", train_images, data.sets[data.train], len(data.set_names), args.seed + 1)
 
     real_pred = class_judge.predict(to_unit(real))
     real_acc = balanced_accuracy(real_pred, data.classes[held])
@@ -283,21 +352,31 @@ def evaluate(args: argparse.Namespace) -> Dict:
         "samples": len(generated), "realHeldOutAccuracy": round(real_acc, 3),
         "generatedAccuracy": round(gen_acc, 3), "ratioToReal": round(gen_acc / max(real_acc, 1e-9), 3),
         "generatedPerClass": per_class, "judge": "balanced accuracy of a CNN trained on the training split",
+        "judgeSteps": args.classifier_steps,
+        "seeds": f"class c, sample k: seed {args.seed} + 1000 c + k",
+        "samplesPerClass": args.samples_per_class,
+        "correctHex": pack_bits((gen_pred == gen_labels).tolist()),
     }
 
     content_sets = data.sets[[c for c, _ in pairs]]
     style_sets = data.sets[[s for _, s in pairs]]
     swapped_images = to_unit(load_pngs(swapped))
-    swap_pred = set_judge.predict(swapped_images)
-    real_set_acc = (set_judge.predict(to_unit(real)) == data.sets[held]).float().mean().item()
     content_classes = data.classes[[c for c, _ in pairs]]
     results["styleTransfer"] = {
-        "pairs": len(pairs), "mode": "swap", "realHeldOutSetAccuracy": round(real_set_acc, 3),
-        "labelledStyleSet": round((swap_pred == style_sets).float().mean().item(), 3),
-        "labelledContentSet": round((swap_pred == content_sets).float().mean().item(), 3),
+        "pairs": len(pairs), "mode": "swap",
         "contentClassKept": round((class_judge.predict(swapped_images) == content_classes)
                                   .float().mean().item(), 3),
     }
+    if set_judge is None:
+        results["styleTransfer"]["setJudge"] = "not run (--no-set-judge): set figures not measured"
+    else:
+        swap_pred = set_judge.predict(swapped_images)
+        real_set_acc = (set_judge.predict(to_unit(real)) == data.sets[held]).float().mean().item()
+        results["styleTransfer"].update({
+            "realHeldOutSetAccuracy": round(real_set_acc, 3),
+            "labelledStyleSet": round((swap_pred == style_sets).float().mean().item(), 3),
+            "labelledContentSet": round((swap_pred == content_sets).float().mean().item(), 3),
+        })
 
     original = data.uint8[inpaint_idx]
     rec_by_index = {int(i): k for k, i in enumerate(held)}
@@ -330,25 +409,113 @@ def print_report(r: Dict) -> None:
           f"{cls['realHeldOutAccuracy']:.1%}, ratio {cls['ratioToReal']} (targets ≥ 60 %, ≥ 0.7)")
     for name, acc in cls["generatedPerClass"].items():
         print(f"                   {name:<20} {acc:.1%}")
-    print(f"style transfer   {sty['pairs']} swap pairs: labelled as the style's set {sty['labelledStyleSet']:.1%}, "
-          f"as the content's set {sty['labelledContentSet']:.1%} (set judge on real: "
-          f"{sty['realHeldOutSetAccuracy']:.1%}); content class kept {sty['contentClassKept']:.1%}")
+    if "labelledStyleSet" in sty:
+        print(f"style transfer   {sty['pairs']} swap pairs: labelled as the style's set {sty['labelledStyleSet']:.1%}, "
+              f"as the content's set {sty['labelledContentSet']:.1%} (set judge on real: "
+              f"{sty['realHeldOutSetAccuracy']:.1%}); content class kept {sty['contentClassKept']:.1%}")
+    else:
+        print(f"style transfer   {sty['pairs']} swap pairs: content class kept {sty['contentClassKept']:.1%} "
+              "(set judge not run)")
     print(f"in-painting      {inp['images']} images, lower half: class agrees with the original's "
           f"{inp['agreesWithOriginalPrediction']:.1%} (filled correct {inp['filledAccuracy']:.1%}, original "
           f"{inp['originalAccuracy']:.1%}); upper half PSNR {inp['upperHalfPsnr']} dB vs "
           f"{inp['upperHalfPsnrOfReconstruction']} dB for plain reconstruction")
 
 
+def compare_with_baseline(results: Dict, baseline: Dict) -> Dict:
+    """The paired difference in class consistency against the fp32 AR figures of the same settings."""
+    cls, base = results["classConsistency"], baseline["classConsistency"]
+    if cls.get("judgeSteps") != base.get("judgeSteps"):
+        raise SystemExit("fp32/ar baseline was judged by another judge (judgeSteps): rerun fp32 first")
+    if cls["seeds"] != base["seeds"] or results["sampling"] != baseline["sampling"]:
+        raise SystemExit("fp32/ar baseline used other seeds or sampling settings: rerun fp32 first")
+    per, base_per = cls["samplesPerClass"], base["samplesPerClass"]
+    classes = base["samples"] // base_per
+    if cls["samples"] != classes * per:
+        raise SystemExit("fp32/ar baseline has another number of classes: rerun fp32 first")
+    # Class-major order, seed + 1000 c + k: when the two runs have different samples per class,
+    # the pairs are the first min(per, base_per) seeds of each class.
+    k = min(per, base_per)
+    base_bits = unpack_bits(base["correctHex"], base["samples"]).reshape(classes, base_per)[:, :k].reshape(-1)
+    bits = unpack_bits(cls["correctHex"], cls["samples"]).reshape(classes, per)[:, :k].reshape(-1)
+    paired = paired_difference_ci(base_bits, bits)
+    above = bool(paired["ci95Points"][0] > DEFAULT_MARGIN_POINTS)
+    return {**paired, "baseline": f"fp32/{DECODING}", "lowerBoundAboveMargin": above,
+            "eligibleAsDefault": above and paired["samples"] >= MIN_PAIRED_SAMPLES,
+            "rule": f"a default only if, over at least {MIN_PAIRED_SAMPLES} paired samples, the 95 % CI's "
+                    f"lower bound lies above {DEFAULT_MARGIN_POINTS:g} points"}
+
+
+def stored_variants(path: str) -> Dict:
+    return read_json(path).get("provenance", {}).get("evaluation", {}).get("variants", {})
+
+
+def pair_stored_variants(path: str) -> int:
+    """Recompute pairedWithFp32 of every stored variant from the stored per-sample outcomes."""
+    manifest = read_json(path)
+    variants = manifest.get("provenance", {}).get("evaluation", {}).get("variants", {})
+    baseline = variants.get(f"fp32/{DECODING}")
+    if baseline is None:
+        raise SystemExit(f"no provenance.evaluation.variants['fp32/{DECODING}'] in {path}")
+    for key, record in variants.items():
+        if key != f"fp32/{DECODING}":
+            record["pairedWithFp32"] = compare_with_baseline(record, baseline)
+            p = record["pairedWithFp32"]
+            print(f"{key:<8} {p['differencePoints']:+.2f} points, 95 % CI {p['ci95Points']} over "
+                  f"{p['samples']} samples; eligible as default: {p['eligibleAsDefault']}")
+    write_json(path, manifest)
+    return 0
+
+
+def write_json(path: str, manifest: Dict) -> None:
+    with open(path + ".tmp", "w") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
+    os.replace(path + ".tmp", path)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     configure_threads()
+    path = os.path.join(args.model, "model.json")
+    key = f"{args.precision}/{DECODING}"
+    if args.pair_only:
+        return pair_stored_variants(path)
+    started = time.monotonic()
     results = evaluate(args)
+    if args.score_dir:
+        results["scoredFrom"] = "the images of an earlier engine run of the same spec (--score-dir)"
+    else:
+        results["seconds"] = round(time.monotonic() - started, 1)
+    if args.precision == "fp32":
+        n = results["classConsistency"]["samples"]
+        results["pairedWithFp32"] = {"samples": n, "differencePoints": 0.0, "ci95Points": [0.0, 0.0],
+                                     "baseline": "itself", "eligibleAsDefault": True}
+    elif args.precision:
+        # read at the end, so a variant may run while its fp32 baseline is still being measured
+        baseline = stored_variants(path).get(f"fp32/{DECODING}")
+        if baseline is not None:
+            results["pairedWithFp32"] = compare_with_baseline(results, baseline)
+        else:
+            print(f"no variants['fp32/{DECODING}'] in {path} yet: not paired (run fp32 with --write, "
+                  "then --pair-only)", file=sys.stderr)
     print_report(results)
+    if "pairedWithFp32" in results:
+        p = results["pairedWithFp32"]
+        print(f"paired vs fp32   {p['differencePoints']:+.2f} points, 95 % CI {p['ci95Points']} "
+              f"over {p['samples']} samples; eligible as default: {p['eligibleAsDefault']}")
     print(json.dumps(results))
     if args.write:
-        path = os.path.join(args.model, "model.json")
         manifest = read_json(path)
-        manifest.setdefault("provenance", {})["evaluation"] = {**results, "by": "tools/evaluate.py"}
+        evaluation = manifest.setdefault("provenance", {}).setdefault("evaluation", {})
+        if args.precision:
+            evaluation.setdefault("variants", {})[key] = {**results, "by": "tools/evaluate.py"}
+        else:
+            variants = evaluation.get("variants")
+            evaluation.clear()
+            evaluation.update({**results, "by": "tools/evaluate.py"})
+            if variants is not None:
+                evaluation["variants"] = variants
         with open(path + ".tmp", "w") as f:
             json.dump(manifest, f, indent=2)
             f.write("\n")
