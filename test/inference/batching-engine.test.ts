@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { SamplingParams } from '../../src/jobs/sampling-params.js';
 import type { GenerateRequest } from '../../src/inference/inference-engine.js';
 import { openTinyModel, tinyPipeline, type TinyModel } from '../support/tiny-pipeline.js';
+import { recordingRows } from '../support/recording-session.js';
 
 const SAMPLE: SamplingParams = { cfgScale: 2, temperature: 1, topK: 0, topP: 1 };
 
@@ -42,21 +43,6 @@ async function greedyReference(model: TinyModel, classId: number): Promise<numbe
     tokens.push(best);
   }
   return tokens;
-}
-
-/** Wraps a real session to record the batch size of every call. */
-function recordingRows(session: ort.InferenceSession, rows: number[]): ort.InferenceSession {
-  return new Proxy(session, {
-    get(target, prop, receiver) {
-      if (prop === 'run') {
-        return (feeds: Record<string, ort.Tensor>, ...rest: unknown[]) => {
-          rows.push(feeds.input_ids!.dims[0]!);
-          return (target.run as (...a: unknown[]) => Promise<unknown>).call(target, feeds, ...rest);
-        };
-      }
-      return Reflect.get(target, prop, receiver) as unknown;
-    },
-  });
 }
 
 describe('batching engine on the tiny model', () => {

@@ -10,8 +10,8 @@ import {
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AppError } from '../../src/errors.js';
 import { loadModel } from '../../src/inference/model/model-loader.js';
+import { loadError } from '../support/model-fixtures.js';
 
 const EMOJI = resolve('models/hita-tiny-emoji');
 
@@ -38,15 +38,6 @@ function linkedEmoji(edit: (manifest: Manifest) => void = () => {}): string {
   edit(manifest);
   writeFileSync(join(dir, 'model.json'), JSON.stringify(manifest));
   return dir;
-}
-
-async function loadError(dir: string): Promise<AppError> {
-  const error: unknown = await loadModel(dir).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(AppError);
-  return error as AppError;
 }
 
 describe('loadModel on quantized GPT graphs', () => {

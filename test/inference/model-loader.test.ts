@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
 import { loadModel } from '../../src/inference/model/model-loader.js';
 import { ModelRegistry } from '../../src/inference/model/model-registry.js';
+import { loadError } from '../support/model-fixtures.js';
 
 const MODELS_DIR = resolve('models');
 const TINY = join(MODELS_DIR, 'hita-tiny-random');
@@ -21,15 +22,6 @@ function copyTiny(): string {
   const dir = join(root, 'hita-tiny-random');
   cpSync(TINY, dir, { recursive: true, filter: (src) => !src.includes('fixtures') });
   return dir;
-}
-
-async function loadError(dir: string): Promise<AppError> {
-  const error: unknown = await loadModel(dir).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(AppError);
-  return error as AppError;
 }
 
 describe('loadModel', () => {

@@ -14,6 +14,7 @@ import { openPipeline, type OpenedPipeline } from '../../src/inference/ort/open-
 import { BatchingEngine } from '../../src/inference/pipeline/batching-engine.js';
 import { FREE } from '../../src/inference/pipeline/token-layout.js';
 import type { SamplingParams } from '../../src/jobs/sampling-params.js';
+import { recordingRows } from '../support/recording-session.js';
 
 const EMOJI = resolve('models/hita-tiny-emoji');
 const RANDOM = resolve('models/hita-tiny-random');
@@ -72,21 +73,6 @@ describe('GPT precisions of hita-tiny-emoji', () => {
     expect((await open(random, 'int4')).precision).toBe('fp32');
   });
 });
-
-/** Wraps a real session to record the batch size of every call. */
-function recordingRows(session: ort.InferenceSession, rows: number[]): ort.InferenceSession {
-  return new Proxy(session, {
-    get(target, prop, receiver) {
-      if (prop === 'run') {
-        return (feeds: Record<string, ort.Tensor>, ...rest: unknown[]) => {
-          rows.push(feeds.input_ids!.dims[0]!);
-          return (target.run as (...a: unknown[]) => Promise<unknown>).call(target, feeds, ...rest);
-        };
-      }
-      return Reflect.get(target, prop, receiver) as unknown;
-    },
-  });
-}
 
 describe('padding lone rows (BatchingEngine padLoneRows)', () => {
   it('feeds a one-row step as two rows and keeps the row’s tokens (fp32: invariant anyway)', async () => {

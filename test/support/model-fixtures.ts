@@ -2,6 +2,9 @@ import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { expect } from 'vitest';
+import { AppError } from '../../src/errors.js';
+import { loadModel } from '../../src/inference/model/model-loader.js';
 
 /** One entry of `fixtures/index.json`, written by tools/hita/model_dir.py. */
 interface FixtureEntry {
@@ -55,4 +58,14 @@ export async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return hash.digest('hex');
+}
+
+/** The AppError `loadModel(dir)` rejects with (fails the test when it loads). */
+export async function loadError(dir: string): Promise<AppError> {
+  const error: unknown = await loadModel(dir).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(AppError);
+  return error as AppError;
 }
