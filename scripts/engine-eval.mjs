@@ -17,7 +17,9 @@ const spec = JSON.parse(await readFile(process.argv[2], 'utf8'));
 const model = await loadModel(spec.model);
 const wanted = spec.precision ?? 'fp32';
 if (!model.gptPrecisions.includes(wanted)) {
-  console.error(`${spec.model} has no ${wanted} GPT graph (it has ${model.gptPrecisions.join(', ')})`);
+  console.error(
+    `${spec.model} has no ${wanted} GPT graph (it has ${model.gptPrecisions.join(', ')})`,
+  );
   process.exit(1);
 }
 const { pipeline, precision, isPaddingLoneRows } = await openPipeline(model, {
