@@ -233,7 +233,7 @@ export const errors = {
    * @param scope `global`: the whole queue is at HITA_MAX_QUEUED; `tenant`: the caller's own
    *   waiting jobs are at HITA_TENANT_MAX_QUEUED (`extensions.scope`)
    */
-  queueFull(maxQueued: number, scope: 'global' | 'tenant' = 'global'): AppError {
+  queueFull(maxQueued: number, scope: 'global' | 'tenant'): AppError {
     const whose = scope === 'tenant' ? 'this tenant already has' : 'the queue already holds';
     return new AppError('QUEUE_FULL', `${whose} its maximum of ${maxQueued} waiting jobs`, {
       retryable: true,
