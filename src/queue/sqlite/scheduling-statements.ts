@@ -13,25 +13,31 @@ export interface AheadCount {
 }
 
 /**
- * The jobs after (`from…`) one key and before (`to…`) another within one priority level; a
- * NULL bound is open. Row values keep the range on the index.
+ * The jobs of one priority level from one key (inclusive) and/or before another (exclusive).
+ * Row values keep each bound on the index; one statement per bound shape, since an `@x IS NULL
+ * OR …` bound would make SQLite scan the whole level.
  */
-const WITHIN_PRIORITY = `
-  SELECT COUNT(*) AS n, SUM(images) AS images FROM jobs
-  WHERE status = 'QUEUED' AND priority = @priority
-    AND (@fromTag IS NULL OR (fair_tag, created_at, id) >= (@fromTag, @fromAt, @fromId))
-    AND (@toTag IS NULL OR (fair_tag, created_at, id) < (@toTag, @toAt, @toId))`;
+const LEVEL = `SELECT COUNT(*) AS n, SUM(images) AS images FROM jobs
+  WHERE status = 'QUEUED' AND priority = @priority`;
+const FROM = `(fair_tag, created_at, id) >= (@fromTag, @fromAt, @fromId)`;
+const TO = `(fair_tag, created_at, id) < (@toTag, @toAt, @toId)`;
 
-/** The jobs whose priority lies strictly between two levels (NULL `above`: no upper level). */
-const BETWEEN_PRIORITIES = `
-  SELECT COUNT(*) AS n, SUM(images) AS images FROM jobs
-  WHERE status = 'QUEUED' AND priority > @below AND (@above IS NULL OR priority < @above)`;
+/** The jobs of the levels above `below` (and, with an upper bound, below `above`). */
+const ABOVE = `SELECT COUNT(*) AS n, SUM(images) AS images FROM jobs
+  WHERE status = 'QUEUED' AND priority > @below`;
 
 /** Prepares the statements of one connection. */
 export function prepareSchedulingStatements(db: Database.Database) {
   return {
-    withinPriority: db.prepare<[Record<string, unknown>], AheadCount>(WITHIN_PRIORITY),
-    betweenPriorities: db.prepare<[Record<string, unknown>], AheadCount>(BETWEEN_PRIORITIES),
+    levelFromTo: db.prepare<[Record<string, unknown>], AheadCount>(
+      `${LEVEL} AND ${FROM} AND ${TO}`,
+    ),
+    levelFrom: db.prepare<[Record<string, unknown>], AheadCount>(`${LEVEL} AND ${FROM}`),
+    levelTo: db.prepare<[Record<string, unknown>], AheadCount>(`${LEVEL} AND ${TO}`),
+    levelsAbove: db.prepare<[Record<string, unknown>], AheadCount>(ABOVE),
+    levelsBetween: db.prepare<[Record<string, unknown>], AheadCount>(
+      `${ABOVE} AND priority < @above`,
+    ),
     tenantCounts: db.prepare<[string], { queued: number; running: number; finish: number }>(
       'SELECT queued, running, finish FROM tenant_counts WHERE tenant = ?',
     ),

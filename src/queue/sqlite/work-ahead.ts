@@ -20,15 +20,15 @@ function compareKeys(a: ClaimKey, b: ClaimKey): number {
 
 /** Jobs of `priority` from key `from` (inclusive) to key `to` (exclusive); null bounds are open. */
 function within(sql: Statements, priority: number, from: ClaimKey | null, to: ClaimKey | null) {
-  return sql.withinPriority.get({
+  const bounds = {
     priority,
-    fromTag: from?.fair_tag ?? null,
-    fromAt: from?.created_at ?? null,
-    fromId: from?.id ?? null,
-    toTag: to?.fair_tag ?? null,
-    toAt: to?.created_at ?? null,
-    toId: to?.id ?? null,
-  });
+    ...(from ? { fromTag: from.fair_tag, fromAt: from.created_at, fromId: from.id } : {}),
+    ...(to ? { toTag: to.fair_tag, toAt: to.created_at, toId: to.id } : {}),
+  };
+  if (from && to) return sql.levelFromTo.get(bounds);
+  if (from) return sql.levelFrom.get(bounds);
+  if (to) return sql.levelTo.get(bounds);
+  throw new Error('within: a range needs at least one bound');
 }
 
 function add(total: WorkAhead, part: AheadCount | undefined): void {
@@ -43,7 +43,12 @@ function addRange(sql: Statements, total: WorkAhead, from: ClaimKey | null, to: 
     return;
   }
   if (from !== null) add(total, within(sql, from.priority, from, null));
-  add(total, sql.betweenPriorities.get({ below: to.priority, above: from?.priority ?? null }));
+  add(
+    total,
+    from === null
+      ? sql.levelsAbove.get({ below: to.priority })
+      : sql.levelsBetween.get({ below: to.priority, above: from.priority }),
+  );
   add(total, within(sql, to.priority, null, to));
 }
 
