@@ -17,22 +17,22 @@ interface Claimable {
   fair_tag: number;
 }
 
-/**
- * The job the next claim takes, in claim order: the best QUEUED job that is due, or a RUNNING one
- * whose lease ran out (its worker is presumed dead, so the job runs again as a new attempt).
- */
-const NEXT_CLAIMABLE = `
+/** Claim order (fair-scheduling.ts): priority first, then the fair tag (0 under fifo), then age. */
+const CLAIM_ORDER = 'ORDER BY priority DESC, fair_tag, created_at, id';
+const CANDIDATE = 'id, status, attempts, max_attempts, priority, fair_tag, created_at';
+
+/** The best RUNNING job whose lease ran out (its worker is presumed dead): it runs again. */
+const BEST_LOST = `SELECT * FROM (SELECT ${CANDIDATE} FROM jobs
+  WHERE status = 'RUNNING' AND lease_until <= @now ${CLAIM_ORDER} LIMIT 1)`;
+
+/** The best of some candidates and the best lost lease: what the next claim takes. */
+const bestOf = (candidates: string) => `
   SELECT id, status, attempts, max_attempts, fair_tag FROM (
-    SELECT * FROM (
-      SELECT id, status, attempts, max_attempts, priority, fair_tag, created_at FROM jobs
-      WHERE status = 'QUEUED' AND available_at <= @now
-      ORDER BY priority DESC, fair_tag, created_at, id LIMIT 1)
-    UNION ALL
-    SELECT * FROM (
-      SELECT id, status, attempts, max_attempts, priority, fair_tag, created_at FROM jobs
-      WHERE status = 'RUNNING' AND lease_until <= @now
-      ORDER BY priority DESC, fair_tag, created_at, id LIMIT 1)
-  ) ORDER BY priority DESC, fair_tag, created_at, id LIMIT 1`;
+    ${candidates} UNION ALL ${BEST_LOST}) ${CLAIM_ORDER} LIMIT 1`;
+
+/** The job the next claim takes: the best QUEUED job that is due, or a lost lease's. */
+const NEXT_CLAIMABLE = bestOf(`SELECT * FROM (SELECT ${CANDIDATE} FROM jobs
+  WHERE status = 'QUEUED' AND available_at <= @now ${CLAIM_ORDER} LIMIT 1)`);
 
 /**
  * NEXT_CLAIMABLE under HITA_TENANT_MAX_RUNNING: the best due job of each tenant below its cap
@@ -40,19 +40,12 @@ const NEXT_CLAIMABLE = `
  * then the best of those. A lost lease's job runs again whatever its tenant's count: it is
  * already counted as running.
  */
-const NEXT_CLAIMABLE_CAPPED = `
-  SELECT id, status, attempts, max_attempts, fair_tag FROM (
-    SELECT j.id, j.status, j.attempts, j.max_attempts, j.priority, j.fair_tag, j.created_at
-    FROM tenant_counts t JOIN jobs j ON j.id = (
-      SELECT id FROM jobs WHERE tenant = t.tenant AND status = 'QUEUED' AND available_at <= @now
-      ORDER BY priority DESC, fair_tag, created_at, id LIMIT 1)
-    WHERE t.queued > 0 AND t.running < @maxRunning
-    UNION ALL
-    SELECT * FROM (
-      SELECT id, status, attempts, max_attempts, priority, fair_tag, created_at FROM jobs
-      WHERE status = 'RUNNING' AND lease_until <= @now
-      ORDER BY priority DESC, fair_tag, created_at, id LIMIT 1)
-  ) ORDER BY priority DESC, fair_tag, created_at, id LIMIT 1`;
+const NEXT_CLAIMABLE_CAPPED = bestOf(`
+  SELECT j.id, j.status, j.attempts, j.max_attempts, j.priority, j.fair_tag, j.created_at
+  FROM tenant_counts t JOIN jobs j ON j.id = (
+    SELECT id FROM jobs WHERE tenant = t.tenant AND status = 'QUEUED' AND available_at <= @now
+    ${CLAIM_ORDER} LIMIT 1)
+  WHERE t.queued > 0 AND t.running < @maxRunning`);
 
 /** QUEUED → RUNNING for one job that NEXT_CLAIMABLE chose (and REQUEUE_LOST requeued if lost). */
 const CLAIM = `
