@@ -19,7 +19,8 @@ local function memberId(member) return string.match(member, '^%d+:%d+:%d+:(.*)$'
 local function isDue(id)
   local h = redis.call('HMGET', jobKey(id), 'availableAt', 'held', 'tenant')
   if h[2] and h[2] ~= '' then return false, h[3] end
-  return h[1] ~= nil and h[1] ~= '' and tonumber(h[1]) <= NOW, h[3]
+  local at = tonumber(h[1])
+  return at ~= nil and at <= NOW, h[3]
 end
 local function isBelowCap(tenant, maxRunning)
   return maxRunning == nil or tonumber(redis.call('HGET', TENANT_RUNNING, tenant) or '0') < maxRunning
