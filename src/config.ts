@@ -11,7 +11,7 @@ import type { QueryLimits } from './guard/query-limits.js';
 import { GPT_PRECISIONS, type GptPrecision } from './jobs/gpt-precision.js';
 import { PACKAGE_ROOT } from './paths.js';
 import type { JobQueueConfig } from './queue/create-job-queue.js';
-import { MAX_TENANT_WEIGHT } from './queue/fair-scheduling.js';
+import { parseTenantWeights } from './queue/fair-scheduling.js';
 import type { ObjectStoreConfig } from './storage/create-object-store.js';
 import { DEFAULT_MAX_UPLOAD_BYTES } from './storage/fs-object-store.js';
 
@@ -127,34 +127,13 @@ const originList = z
     z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'an origin such as https://app.example.com')),
   );
 
-/** HITA_TENANT_WEIGHTS entries: `tenant:weight`, tenants as in HITA_API_KEYS. */
-const TENANT_WEIGHT = /^([A-Za-z0-9_-]{1,128}):(\d{1,4})$/;
-const MAX_WEIGHTED_TENANTS = 10_000;
-const tenantWeights = z
-  .string()
-  .max(MAX_WEIGHTED_TENANTS * 140)
-  .transform((value, ctx) => {
-    const weights: Record<string, number> = {};
-    const entries = value
-      .split(',')
-      .map((e) => e.trim())
-      .filter(Boolean);
-    if (entries.length > MAX_WEIGHTED_TENANTS)
-      ctx.addIssue({ code: 'custom', message: `at most ${MAX_WEIGHTED_TENANTS} tenants` });
-    for (const entry of entries) {
-      const match = TENANT_WEIGHT.exec(entry);
-      const weight = Number(match?.[2]);
-      if (!match?.[1] || !(weight >= 1 && weight <= MAX_TENANT_WEIGHT) || match[1] in weights) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `expected tenant:weight entries (weight 1 … ${MAX_TENANT_WEIGHT}, each tenant once), got ${JSON.stringify(entry.slice(0, 100))}`,
-        });
-        return z.NEVER;
-      }
-      weights[match[1]] = weight;
-    }
-    return weights;
-  });
+/** HITA_TENANT_WEIGHTS: `tenant:weight,…` (parseTenantWeights names what is wrong). */
+const tenantWeights = z.string().transform((value, ctx) => {
+  const parsed = parseTenantWeights(value);
+  if ('weights' in parsed) return parsed.weights;
+  ctx.addIssue({ code: 'custom', message: parsed.problem });
+  return z.NEVER;
+});
 
 /** The environment variables the config reads (zod; keys are the variable names). */
 export const env = z.object({

@@ -44,7 +44,8 @@ export function tagCost(
   tenant: string,
   weights: Readonly<Record<string, number>>,
 ): number {
-  const weight = weights[tenant] ?? 1;
+  // Own keys only: a tenant may be called `constructor`.
+  const weight = Object.hasOwn(weights, tenant) ? (weights[tenant] ?? 1) : 1;
   return Math.max(1, Math.round((images * TAG_UNITS_PER_IMAGE) / weight));
 }
 
@@ -56,4 +57,46 @@ export function tagCost(
  */
 export function startTag(virtualTime: number, tenantFinish: number, tenantQueued: number): number {
   return tenantQueued > 0 ? Math.max(virtualTime, tenantFinish) : virtualTime;
+}
+
+/** Tenants HITA_TENANT_WEIGHTS may name, and its length in characters: bounds on the input. */
+const MAX_WEIGHTED_TENANTS = 10_000;
+const MAX_WEIGHTS_CHARS = MAX_WEIGHTED_TENANTS * 140;
+/** One entry: a tenant as HITA_API_KEYS spells it, a colon, a whole weight. */
+const TENANT_WEIGHT = /^([A-Za-z0-9_-]{1,128}):(\d{1,4})$/;
+
+/**
+ * `tenant:weight,…` (HITA_TENANT_WEIGHTS) as a map, or the first problem: an entry of another
+ * shape, a weight outside 1 … MAX_TENANT_WEIGHT, a tenant named twice, or too long a list.
+ */
+export function parseTenantWeights(
+  text: string,
+): { weights: Record<string, number> } | { problem: string } {
+  if (text.length > MAX_WEIGHTS_CHARS)
+    return { problem: `expected at most ${MAX_WEIGHTS_CHARS} characters` };
+  const entries = text
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  if (entries.length > MAX_WEIGHTED_TENANTS)
+    return { problem: `expected at most ${MAX_WEIGHTED_TENANTS} tenants` };
+  // No prototype: tenants such as `__proto__` or `constructor` are plain keys here.
+  const weights = Object.create(null) as Record<string, number>;
+  for (const entry of entries) {
+    const match = TENANT_WEIGHT.exec(entry);
+    const tenant = match?.[1];
+    const weight = Number(match?.[2]);
+    if (
+      !tenant ||
+      !(weight >= 1 && weight <= MAX_TENANT_WEIGHT) ||
+      Object.hasOwn(weights, tenant)
+    ) {
+      const shown = JSON.stringify(entry.slice(0, 100));
+      return {
+        problem: `expected tenant:weight entries (weight 1 … ${MAX_TENANT_WEIGHT}, each tenant once), got ${shown}`,
+      };
+    }
+    weights[tenant] = weight;
+  }
+  return { weights };
 }
