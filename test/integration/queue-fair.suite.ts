@@ -167,6 +167,19 @@ export function fairScenarios(kit: FairScenarioKit): void {
     expect(third.job.id).toBe(a2?.id);
   });
 
+  it('claims a due job behind a long run of held ones of its own tenant', async () => {
+    const queue = await open({ scheduling: 'fair' });
+    const held = await enqueueMany(
+      queue,
+      Array.from({ length: 40 }, () => job('tenant-a', 1, { hold: true })),
+    );
+    const [due] = await enqueueMany(queue, [job('tenant-a')]);
+    const claim = await claimNext(queue);
+    expect(claim.job.id).toBe(due?.id);
+    await queue.releaseHeld(held.map((j) => j.id));
+    expect((await claimNext(queue)).job.id).toBe(held[0]?.id);
+  });
+
   it('workAhead matches the actual start order and images of a mixed two-tenant run', async () => {
     const queue = await open({ scheduling: 'fair' });
     const jobs = await enqueueMany(queue, [

@@ -12,6 +12,7 @@
  * backoff or held sit there too, so a few are skipped); under a cap, or when that head held
  * nothing due, the head of each waiting tenant's ':tq:<tenant>' instead, so a capped tenant's
  * backlog is never walked. O(tenants · SCAN) at worst, O(SCAN) in the common case.
+ * `pickJobOr(id, maxRunning)` falls back to the delivered job.
  */
 export const PICK_FAIR = `
 local SCAN = 16
@@ -45,6 +46,16 @@ local function pickJob(maxRunning)
       if member and (best == nil or member < best) then best = member end
     end
   end
-  return best and memberId(best) or nil
+  if best then return memberId(best) end
+  return nil
+end
+-- pickJob, or else the delivered job itself when it is due and its tenant below the cap: the
+-- heads read above may all be held or in a backoff, and the delivery must not wait for them.
+local function pickJobOr(deliveredId, maxRunning)
+  local chosen = pickJob(maxRunning)
+  if chosen then return chosen end
+  local due, tenant = isDue(deliveredId)
+  if due and isBelowCap(tenant, maxRunning) then return deliveredId end
+  return nil
 end
 `;

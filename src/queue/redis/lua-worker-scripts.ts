@@ -7,7 +7,7 @@
 /**
  * ARGV 4… id, BullMQ job id of the delivery, token, workerId, leaseMs, graceMs, 'fair' or
  * 'fifo', the tenants' most RUNNING jobs or '', BullMQ's job key prefix. A delivery of a QUEUED
- * job serves the job `pickJob` chooses (lua-fair-scripts.ts): when that is another job, the two
+ * job serves the job `pickJobOr` chooses (lua-fair-scripts.ts): when that is another job, the two
  * swap deliveries (record fields and BullMQ's `data`), so the chosen one runs under this
  * delivery's lock and the other keeps the chosen one's waiting delivery. { 'wait' } when every
  * due job's tenant is at its cap: the caller hands the delivery back.
@@ -38,7 +38,7 @@ if status == 'RUNNING' then
 elseif status ~= 'QUEUED' then
   return { 'stale' }
 else
-  local chosen = pickJob(maxRunning)
+  local chosen = pickJobOr(id, maxRunning)
   if not chosen then return { 'wait' } end
   if chosen ~= id then
     local other = redis.call('HGET', jobKey(chosen), 'bullId')
