@@ -7,6 +7,8 @@
  * - on a queue HITA_BENCH_DEPTH (100,000) deep over 10 tenants: one claim (plain, and with
  *   HITA_TENANT_MAX_RUNNING), one `workAhead` of the deepest job, and `workAheadMany` of the 100
  *   deepest jobs (what `jobs(first: 100) { queuePosition }` costs the queue).
+ * - through GraphQL (`hita serve`, no workers, fifo): `jobs(first: 100) { queuePosition }` for the
+ *   100 jobs at the back of that queue, against the same page without `queuePosition`, alternating.
  * Run with `HITA_BENCH=1 npx vitest run bench/scheduling.bench.ts`. Figures, never assertions.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -16,6 +18,7 @@ import { it } from 'vitest';
 import { createJobQueue, type JobQueueConfig } from '../src/queue/create-job-queue.js';
 import type { EnqueueInput, JobQueue } from '../src/queue/job-queue.js';
 import type { JobQueueTunables } from '../src/queue/queue-tunables.js';
+import { startApi } from '../test/support/api-harness.js';
 import { startRedis } from '../test/support/redis-server.js';
 import { record } from './support.js';
 
@@ -100,6 +103,65 @@ async function deepQueueCosts(queue: JobQueue, ids: string[]): Promise<Record<st
   };
 }
 
+const WITH_POSITION = '{ jobs(first: 100) { edges { node { id queuePosition } } } }';
+const WITHOUT_POSITION = '{ jobs(first: 100) { edges { node { id } } } }';
+
+/**
+ * A page of 100 positions through the whole server: DEPTH jobs of other tenants (enqueued on a
+ * second queue instance on the server's storage), then 100 of the caller's through GraphQL.
+ */
+async function graphqlPage(
+  name: string,
+  env: Record<string, string>,
+  config: (dir: string) => JobQueueConfig,
+): Promise<void> {
+  // fifo puts the caller's 100 jobs at the very back (under fair they would interleave with the
+  // others near the front): the deepest page there is.
+  const api = await startApi({
+    ...env,
+    HITA_WORKERS: '0',
+    HITA_MAX_QUEUED: String(DEPTH * 2),
+    HITA_SCHEDULING: 'fifo',
+  });
+  const filler = createJobQueue(config(api.dataDir));
+  try {
+    await filler.start();
+    await fill(filler);
+    for (let i = 0; i < 100; i += 1) {
+      const { errors } = await api.gql(
+        'mutation($s: Int!) { generateImages(input: { classId: 1, seed: $s }) { id } }',
+        { s: i },
+      );
+      if (errors) throw new Error(JSON.stringify(errors));
+    }
+    const withMs: number[] = [];
+    const withoutMs: number[] = [];
+    let deepest = 0;
+    for (let i = 0; i < 5; i += 1) {
+      let start = process.hrtime.bigint();
+      const page = await api.gql<{ jobs: { edges: { node: { queuePosition: number } }[] } }>(
+        WITH_POSITION,
+      );
+      withMs.push(ms(start));
+      deepest = Math.max(...(page.data?.jobs.edges ?? []).map((e) => e.node.queuePosition));
+      start = process.hrtime.bigint();
+      await api.gql(WITHOUT_POSITION);
+      withoutMs.push(ms(start));
+    }
+    record('scheduling', {
+      engine: name,
+      graphql: 'jobs(first: 100) { queuePosition }',
+      depth: DEPTH + 100,
+      deepestPosition: deepest,
+      withPositionMedianMs: round(median(withMs)),
+      withoutPositionMedianMs: round(median(withoutMs)),
+    });
+  } finally {
+    await filler.close();
+    await api.stop();
+  }
+}
+
 async function runEngine(engine: Engine): Promise<void> {
   for (const scheduling of ['fair', 'fifo'] as const) {
     const queue = await open(engine, { scheduling });
@@ -139,6 +201,10 @@ it('fair vs fifo start latency, and claim / workAhead costs on a deep queue', as
       name: 'sqlite',
       config: (t) => ({ kind: 'sqlite', path: join(dir, `q${++run}.db`), ...t }),
     });
+    await graphqlPage('sqlite', {}, (dataDir) => ({
+      kind: 'sqlite',
+      path: join(dataDir, 'queue.sqlite'),
+    }));
     const redis = await startRedis().catch((error: unknown) => error as Error);
     if (redis instanceof Error) {
       console.info(`SKIP redis-server: ${redis.message}`);
@@ -149,6 +215,8 @@ it('fair vs fifo start latency, and claim / workAhead costs on a deep queue', as
         name: 'redis',
         config: (t) => ({ kind: 'redis', redisUrl: redis.url, prefix: `sched${++run}`, ...t }),
       });
+      const env = { REDIS_URL: redis.url, HITA_WEBHOOK_SECRET: 'bench-webhook-secret-0123456789' };
+      await graphqlPage('redis', env, () => ({ kind: 'redis', redisUrl: redis.url }));
     } finally {
       redis.process.kill('SIGTERM');
       await rm(redis.dir, { recursive: true, force: true });
