@@ -115,8 +115,8 @@ async function graphqlPage(
   env: Record<string, string>,
   config: (dir: string) => JobQueueConfig,
 ): Promise<void> {
-  // fifo puts the caller's 100 jobs at the very back (under fair they would interleave with the
-  // others near the front): the deepest page there is.
+  // fifo, here and in `config` (the filler), puts the caller's 100 jobs at the very back (under
+  // fair they would interleave with the others near the front): the deepest page there is.
   const api = await startApi({
     ...env,
     HITA_WORKERS: '0',
@@ -204,6 +204,7 @@ it('fair vs fifo start latency, and claim / workAhead costs on a deep queue', as
     await graphqlPage('sqlite', {}, (dataDir) => ({
       kind: 'sqlite',
       path: join(dataDir, 'queue.sqlite'),
+      scheduling: 'fifo',
     }));
     const redis = await startRedis().catch((error: unknown) => error as Error);
     if (redis instanceof Error) {
@@ -216,7 +217,11 @@ it('fair vs fifo start latency, and claim / workAhead costs on a deep queue', as
         config: (t) => ({ kind: 'redis', redisUrl: redis.url, prefix: `sched${++run}`, ...t }),
       });
       const env = { REDIS_URL: redis.url, HITA_WEBHOOK_SECRET: 'bench-webhook-secret-0123456789' };
-      await graphqlPage('redis', env, () => ({ kind: 'redis', redisUrl: redis.url }));
+      await graphqlPage('redis', env, () => ({
+        kind: 'redis',
+        redisUrl: redis.url,
+        scheduling: 'fifo',
+      }));
     } finally {
       redis.process.kill('SIGTERM');
       await rm(redis.dir, { recursive: true, force: true });
