@@ -54,6 +54,7 @@ describe('readServerConfig defaults (no variables set)', () => {
       path: join(DATA_DIR, 'queue.sqlite'),
       retentionMs: 168 * 3_600_000,
       maxQueued: 100_000,
+      scheduling: 'fair',
     });
     expect(config.storage).toEqual({
       kind: 'fs',
@@ -172,6 +173,7 @@ const CASES: [string, string, (c: Readonly<ServerConfig>) => unknown, unknown][]
       redisUrl: 'redis://cache:6379/1',
       retentionMs: 168 * 3_600_000,
       maxQueued: 100_000,
+      scheduling: 'fair',
     },
   ],
   // The S3 variables only count together (see the cases below); each alone is an error.
@@ -216,6 +218,10 @@ const CASES: [string, string, (c: Readonly<ServerConfig>) => unknown, unknown][]
     [1_800_000, 0.5],
   ],
   ['HITA_MAX_QUEUED', '10', (c) => c.queue.maxQueued, 10],
+  ['HITA_SCHEDULING', 'fifo', (c) => c.queue.scheduling, 'fifo'],
+  ['HITA_TENANT_WEIGHTS', 'acme:3, beta_2:1', (c) => c.queue.tenantWeights, { acme: 3, beta_2: 1 }],
+  ['HITA_TENANT_MAX_QUEUED', '50', (c) => c.queue.tenantMaxQueued, 50],
+  ['HITA_TENANT_MAX_RUNNING', '2', (c) => c.queue.tenantMaxRunning, 2],
   ['HITA_WEBHOOK_SECRET', SECRET, (c) => c.webhooks.secret, SECRET],
   ['HITA_WEBHOOK_RETRY_HOURS', '0.5', (c) => c.webhooks.retryWindowMs, 1_800_000],
   ['HITA_WEBHOOK_TIMEOUT_SECONDS', '2.5', (c) => c.webhooks.timeoutMs, 2500],
@@ -326,6 +332,14 @@ describe('readServerConfig refuses bad environments', () => {
     expect(problemOf({ S3_ENDPOINT: 'http://minio:9000' })).toContain(
       'S3_ENDPOINT, S3_ACCESS_KEY and S3_SECRET_KEY go together',
     );
+  });
+
+  it('tenant weights and caps out of bounds, each with its variable', () => {
+    for (const bad of ['acme', 'acme:0', 'acme:1001', 'acme:2,acme:3', 'a b:2', 'acme:1.5'])
+      expect(problemOf({ HITA_TENANT_WEIGHTS: bad })).toContain('HITA_TENANT_WEIGHTS: ');
+    expect(problemOf({ HITA_SCHEDULING: 'lifo' })).toContain('HITA_SCHEDULING: ');
+    expect(problemOf({ HITA_TENANT_MAX_QUEUED: '0' })).toContain('HITA_TENANT_MAX_QUEUED: ');
+    expect(problemOf({ HITA_TENANT_MAX_RUNNING: 'x' })).toContain('HITA_TENANT_MAX_RUNNING: ');
   });
 
   it('every problem at once, in one error', () => {

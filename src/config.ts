@@ -11,6 +11,7 @@ import type { QueryLimits } from './guard/query-limits.js';
 import { GPT_PRECISIONS, type GptPrecision } from './jobs/gpt-precision.js';
 import { PACKAGE_ROOT } from './paths.js';
 import type { JobQueueConfig } from './queue/create-job-queue.js';
+import { parseTenantWeights } from './queue/fair-scheduling.js';
 import type { ObjectStoreConfig } from './storage/create-object-store.js';
 import { DEFAULT_MAX_UPLOAD_BYTES } from './storage/fs-object-store.js';
 
@@ -126,6 +127,14 @@ const originList = z
     z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'an origin such as https://app.example.com')),
   );
 
+/** HITA_TENANT_WEIGHTS: `tenant:weight,…` (parseTenantWeights names what is wrong). */
+const tenantWeights = z.string().transform((value, ctx) => {
+  const parsed = parseTenantWeights(value);
+  if ('weights' in parsed) return parsed.weights;
+  ctx.addIssue({ code: 'custom', message: parsed.problem });
+  return z.NEVER;
+});
+
 /** The environment variables the config reads (zod; keys are the variable names). */
 export const env = z.object({
   PORT: intFrom(0, 65535).default(4000),
@@ -175,6 +184,10 @@ export const env = z.object({
   HITA_LEASE_MS: intFrom(1000, 3_600_000).default(30_000),
   HITA_RETENTION_HOURS: z.coerce.number().positive().default(168),
   HITA_MAX_QUEUED: intFrom(1, 10_000_000).default(100_000),
+  HITA_SCHEDULING: z.enum(['fair', 'fifo']).default('fair'),
+  HITA_TENANT_WEIGHTS: tenantWeights.optional(),
+  HITA_TENANT_MAX_QUEUED: intFrom(1, 10_000_000).optional(),
+  HITA_TENANT_MAX_RUNNING: intFrom(1, 1_000_000).optional(),
   HITA_WEBHOOK_SECRET: z.string().min(16).optional(),
   HITA_WEBHOOK_RETRY_HOURS: z.coerce.number().positive().max(720).default(24),
   HITA_WEBHOOK_TIMEOUT_SECONDS: z.coerce.number().positive().max(300).default(10),
@@ -274,6 +287,10 @@ function queueConfigOf(e: Env, dataDir: string): ServerConfig['queue'] {
   const common = {
     retentionMs: e.HITA_RETENTION_HOURS * 3_600_000,
     maxQueued: e.HITA_MAX_QUEUED,
+    scheduling: e.HITA_SCHEDULING,
+    ...(e.HITA_TENANT_WEIGHTS ? { tenantWeights: e.HITA_TENANT_WEIGHTS } : {}),
+    ...(e.HITA_TENANT_MAX_QUEUED ? { tenantMaxQueued: e.HITA_TENANT_MAX_QUEUED } : {}),
+    ...(e.HITA_TENANT_MAX_RUNNING ? { tenantMaxRunning: e.HITA_TENANT_MAX_RUNNING } : {}),
   };
   return e.REDIS_URL
     ? { kind: 'redis', redisUrl: e.REDIS_URL, ...common }

@@ -35,12 +35,17 @@ describe('the error catalogue', () => {
     expect(httpStatusOf(error.code)).toBe(401);
   });
 
-  it('makes QUEUE_FULL retryable with its limit', () => {
-    const error = errors.queueFull(5);
+  it('makes QUEUE_FULL retryable with its limit and whose limit it is', () => {
+    const error = errors.queueFull(5, 'global');
     expect([error.code, error.retryable, error.details]).toEqual([
       'QUEUE_FULL',
       true,
-      { maxQueued: 5 },
+      { maxQueued: 5, scope: 'global' },
+    ]);
+    const tenant = errors.queueFull(2, 'tenant');
+    expect([tenant.details, tenant.message]).toEqual([
+      { maxQueued: 2, scope: 'tenant' },
+      'this tenant already has its maximum of 2 waiting jobs',
     ]);
   });
 });

@@ -228,13 +228,17 @@ export const errors = {
   conflict(message: string, details: Record<string, unknown> = {}): AppError {
     return new AppError('CONFLICT', message, { details });
   },
-  /** QUEUE_FULL, retryable: the same request may succeed once workers drain the queue. */
-  queueFull(maxQueued: number): AppError {
-    return new AppError(
-      'QUEUE_FULL',
-      `the queue already holds its maximum of ${maxQueued} waiting jobs`,
-      { retryable: true, details: { maxQueued } },
-    );
+  /**
+   * QUEUE_FULL, retryable: the same request may succeed once workers drain the queue.
+   * @param scope `global`: the whole queue is at HITA_MAX_QUEUED; `tenant`: the caller's own
+   *   waiting jobs are at HITA_TENANT_MAX_QUEUED (`extensions.scope`)
+   */
+  queueFull(maxQueued: number, scope: 'global' | 'tenant'): AppError {
+    const whose = scope === 'tenant' ? 'this tenant already has' : 'the queue already holds';
+    return new AppError('QUEUE_FULL', `${whose} its maximum of ${maxQueued} waiting jobs`, {
+      retryable: true,
+      details: { maxQueued, scope },
+    });
   },
   cancelled(jobId: string): AppError {
     return new AppError('CANCELLED', `job ${jobId} was cancelled`, { details: { jobId } });

@@ -22,6 +22,10 @@ describe('formatError', () => {
     expect(format(new GraphQLError('x').toJSON(), input).extensions).toMatchObject({
       field: 'seed',
     });
+    for (const scope of ['tenant', 'global'] as const)
+      expect(
+        format(new GraphQLError('x').toJSON(), errors.queueFull(3, scope)).extensions,
+      ).toMatchObject({ code: 'QUEUE_FULL', retryable: true, scope });
   });
 
   it('passes protocol codes with nothing but the code, and masks the rest', () => {

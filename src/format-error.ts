@@ -65,6 +65,8 @@ export function createFormatError({ logger, hideSuggestions }: FormatErrorOption
           ...(app.details ? { details: app.details } : {}),
           ...(typeof app.details?.field === 'string' ? { field: app.details.field } : {}),
           ...(typeof retryAfter === 'number' ? { retryAfterSeconds: retryAfter } : {}),
+          // QUEUE_FULL says whose limit it hit (global or tenant), as the other limits name theirs.
+          ...(typeof app.details?.scope === 'string' ? { scope: app.details.scope } : {}),
         },
       };
     }

@@ -65,6 +65,12 @@ export interface JobPage {
   hasNextPage: boolean;
 }
 
+/** Where a QUEUED job stands: `position` as `JobProducer.position`, and the images ahead. */
+export interface WorkAhead {
+  position: number;
+  imagesAhead: number;
+}
+
 export interface QueueStats {
   /** Jobs waiting (QUEUED). */
   depth: number;
@@ -103,8 +109,20 @@ export interface JobProducer {
    * @throws AppError NOT_FOUND, or CONFLICT for any other status.
    */
   retry(id: string): Promise<JobRecord>;
-  /** 1-based place among QUEUED jobs in claim order; null when not queued. */
+  /**
+   * 1-based place among QUEUED jobs in claim order (fair or fifo, as the queue runs): 1 + the
+   * jobs that would be claimed before this one if nothing else were enqueued (held jobs and jobs
+   * in a backoff count where their keys place them; tenant running caps are not simulated).
+   * Null when not queued.
+   */
   position(id: string): Promise<number | null>;
+  /**
+   * `position` and the images of the QUEUED jobs ahead (what an ETA divides by throughput),
+   * computed in one pass; null when the job is not QUEUED.
+   */
+  workAhead(id: string): Promise<WorkAhead | null>;
+  /** `workAhead` of many jobs in one pass over the queue (a page of `queuePosition`s). */
+  workAheadMany(ids: readonly string[]): Promise<Map<string, WorkAhead>>;
   /** Durable events of a job with sequence > afterSequence, in order. */
   events(id: string, afterSequence: number): Promise<JobEvent[]>;
   stats(): Promise<QueueStats>;

@@ -2,9 +2,10 @@
  * The tunables both queue engines accept with the same meaning, and their defaults, applied in
  * one place.
  */
+import type { SchedulingMode, SchedulingTunables } from './fair-scheduling.js';
 
 /** Tunables that both engines accept with the same meaning. */
-export interface JobQueueTunables {
+export interface JobQueueTunables extends SchedulingTunables {
   /** Attempts of a job enqueued without `maxAttempts`. @default 3 */
   defaultMaxAttempts?: number;
   /** Most QUEUED jobs the queue holds; enqueueing beyond it throws QUEUE_FULL. @default unlimited */
@@ -41,8 +42,9 @@ export interface JobQueueTunables {
 }
 
 /** The tunables with every default applied. */
-export type ResolvedTunables = Required<Omit<JobQueueTunables, 'maxQueued' | 'queuedTtlMs'>> &
-  Pick<JobQueueTunables, 'maxQueued' | 'queuedTtlMs'>;
+type OptionalTunables = 'maxQueued' | 'queuedTtlMs' | 'tenantMaxQueued' | 'tenantMaxRunning';
+export type ResolvedTunables = Required<Omit<JobQueueTunables, OptionalTunables>> &
+  Pick<JobQueueTunables, OptionalTunables> & { scheduling: SchedulingMode };
 
 /** `defaultMaxAttempts` when not given. */
 export const DEFAULT_MAX_ATTEMPTS = 3;
@@ -74,6 +76,10 @@ export function resolveTunables(tunables: JobQueueTunables): ResolvedTunables {
     workerTtlMs = DEFAULT_WORKER_TTL_MS,
     clock = Date.now,
     onWarning = (message: string) => process.emitWarning(message, 'JobQueueWarning'),
+    scheduling = 'fair',
+    tenantWeights = {},
+    tenantMaxQueued,
+    tenantMaxRunning,
   } = tunables;
   return {
     defaultMaxAttempts,
@@ -86,5 +92,9 @@ export function resolveTunables(tunables: JobQueueTunables): ResolvedTunables {
     workerTtlMs,
     clock,
     onWarning,
+    scheduling,
+    tenantWeights,
+    tenantMaxQueued,
+    tenantMaxRunning,
   };
 }

@@ -18,6 +18,7 @@ import type {
   JobPage,
   JobProducer,
   JobRecord,
+  WorkAhead,
 } from '../queue/job-queue.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import {
@@ -33,6 +34,7 @@ import { inputFingerprint } from './input-fingerprint.js';
 import { requireOwnKey } from '../storage/object-key.js';
 import type { RetentionService } from './retention-service.js';
 import { toWebhookSpec, type WebhookDraft } from './webhook-input.js';
+import { WorkAheadBatcher } from './work-ahead-batcher.js';
 
 /** What the API adds around a job's request: how the queue treats the job. */
 export interface SubmitOptions {
@@ -74,6 +76,7 @@ export class JobService {
   private readonly limits: InputLimits;
   private readonly retention: Pick<RetentionService, 'releaseNow'>;
   private readonly allowPrivateWebhooks: boolean;
+  private readonly aheadOf: WorkAheadBatcher;
   private isAccepting = true;
 
   constructor(options: JobServiceOptions) {
@@ -85,6 +88,7 @@ export class JobService {
       retention: this.retention,
       allowPrivateWebhooks: this.allowPrivateWebhooks = false,
     } = options);
+    this.aheadOf = new WorkAheadBatcher(this.queue);
   }
 
   async generate(tenant: string, sent: SubmitGenerate, batch?: JobBatch): Promise<JobRecord> {
@@ -210,8 +214,14 @@ export class JobService {
     return this.queue.retry(id);
   }
 
-  position(id: string): Promise<number | null> {
-    return this.queue.position(id);
+  /** 1-based place in claim order; null when not QUEUED. Batched per event-loop turn. */
+  async position(id: string): Promise<number | null> {
+    return (await this.aheadOf.workAhead(id))?.position ?? null;
+  }
+
+  /** Place and images ahead (for an ETA); null when not QUEUED. Batched like `position`. */
+  workAhead(id: string): Promise<WorkAhead | null> {
+    return this.aheadOf.workAhead(id);
   }
 
   private async resolveModel(model: string | undefined): Promise<ModelInfo> {

@@ -15,6 +15,7 @@ import type {
 import type { JobQueueTunables } from '../../src/queue/queue-tunables.js';
 import { cancelScenarios } from './queue-cancel.suite.js';
 import { deleteScenarios } from './queue-delete.suite.js';
+import { fairScenarios } from './queue-fair.suite.js';
 import { outboxScenarios } from './queue-outbox.suite.js';
 import { requestScenarios } from './queue-request.suite.js';
 import { restartScenarios } from './queue-restart.suite.js';
@@ -119,6 +120,7 @@ export function describeJobQueue(name: string, factory: QueueFactory): void {
     workerScenarios({ open, reopen: () => (fixture as QueueFixture).reopen(), input, record });
     cancelScenarios({ open, input, claimNext: (queue) => claimNext(queue), outputsOf, record });
     deleteScenarios({ open, input, claimNext: (queue) => claimNext(queue), outputsOf });
+    fairScenarios({ open, input, claimNext: (queue) => claimNext(queue), outputsOf });
     outboxScenarios({ open, input, claimNext: (queue) => claimNext(queue), outputsOf });
     restartScenarios({
       open,

@@ -22,6 +22,7 @@ import type {
   AttemptOutcome,
   OutboxDelivery,
   WebhookAttempt,
+  WorkAhead,
 } from '../job-queue.js';
 import { JobIdGenerator } from '../job-ids.js';
 import { countsToStats } from '../job-shapes.js';
@@ -133,7 +134,7 @@ export class BullJobQueue implements JobQueue {
       );
     }, sweepIntervalMs);
     sweepTimer.unref(); // housekeeping must not keep an otherwise finished process alive
-    const worker = new RedisWorkerCalls(lua, bull, this.tunables);
+    const worker = new RedisWorkerCalls(lua, bull, this.tunables, this.keys.bullJobPrefix);
     const outbox = new RedisOutbox(lua, connections.commands, this.keys);
     this.running = { connections, lua, bull, worker, outbox, sweepTimer };
     await this.sweep().catch((error: unknown) =>
@@ -202,10 +203,25 @@ export class BullJobQueue implements JobQueue {
     });
   }
 
-  position(id: string): Promise<number | null> {
+  async position(id: string): Promise<number | null> {
+    return (await this.workAhead(id))?.position ?? null;
+  }
+
+  async workAhead(id: string): Promise<WorkAhead | null> {
+    return (await this.workAheadMany([id])).get(id) ?? null;
+  }
+
+  workAheadMany(ids: readonly string[]): Promise<Map<string, WorkAhead>> {
     return this.track(async ({ lua }) => {
-      const place = Number(await lua.run('hitaPosition', lua.jobKey(id), [id]));
-      return place > 0 ? place : null;
+      const unique = [...new Set(ids)];
+      const result = new Map<string, WorkAhead>();
+      if (unique.length === 0) return result;
+      const flat = (await lua.run('hitaWorkAhead', [], unique)) as number[];
+      unique.forEach((id, i) => {
+        const position = Number(flat[2 * i]);
+        if (position > 0) result.set(id, { position, imagesAhead: Number(flat[2 * i + 1]) });
+      });
+      return result;
     });
   }
 

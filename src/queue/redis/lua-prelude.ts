@@ -21,14 +21,34 @@ local NOW = tonumber(NOW_S)
 local CHANNEL = P .. ':events'
 local function jobKey(id) return P .. ':job:' .. id end
 local function eventsKey(id) return P .. ':events:' .. id end
--- Claim order as a sortable string: priority descending, then creation, then id.
-local function queueMember(id, priority, createdAt)
-  return string.format('%07d:%015d:%s', 1000000 - tonumber(priority), tonumber(createdAt), id)
+-- Claim order as a sortable string: priority descending, then the fair tag (0 under fifo;
+-- fair-scheduling.ts), then creation, then id.
+local function queueMember(id, priority, tag, createdAt)
+  return string.format('%07d:%016d:%015d:%s', 1000000 - tonumber(priority), tonumber(tag) or 0,
+    tonumber(createdAt), id)
+end
+-- Fair scheduling's keys, computed like a job's own (every QUEUED/RUNNING change keeps them):
+-- ':tq:<tenant>' a tenant's QUEUED members in claim order; ':queue-images:<n>' the members of
+-- jobs of n images (images ahead = sum of n times a ZLEXCOUNT each); hashes of QUEUED and
+-- RUNNING jobs per tenant, of queued jobs per image count, and of each tenant's finish tag.
+local TENANT_QUEUED, TENANT_RUNNING = P .. ':tenant-queued', P .. ':tenant-running'
+local TENANT_FINISH, VIRTUAL_TIME = P .. ':tenant-finish', P .. ':virtual-time'
+local IMAGE_COUNTS = P .. ':queue-image-counts'
+local function tenantQueueKey(tenant) return P .. ':tq:' .. tenant end
+local function imagesQueueKey(images) return P .. ':queue-images:' .. images end
+local function bump(hash, field, by)
+  if redis.call('HINCRBY', hash, field, by) <= 0 then redis.call('HDEL', hash, field) end
 end
 local function unindex(id, status)
   if status == 'QUEUED' then
-    local h = redis.call('HMGET', jobKey(id), 'priority', 'createdAt')
-    redis.call('ZREM', QUEUE, queueMember(id, h[1], h[2]))
+    local h = redis.call('HMGET', jobKey(id), 'priority', 'fairTag', 'createdAt', 'tenant', 'images')
+    local member = queueMember(id, h[1], h[2], h[3])
+    local images = h[5] or '1'
+    redis.call('ZREM', QUEUE, member)
+    redis.call('ZREM', tenantQueueKey(h[4]), member)
+    redis.call('ZREM', imagesQueueKey(images), member)
+    bump(TENANT_QUEUED, h[4], -1)
+    bump(IMAGE_COUNTS, images, -1)
     redis.call('ZREM', QUEUED_AT, id)
     redis.call('ZREM', AVAILABLE, id)
     -- Leaving QUEUED ends a hold (lua-held-scripts.ts): a retry later runs the job for real.
@@ -36,6 +56,7 @@ local function unindex(id, status)
     redis.call('ZREM', HELD, id)
   elseif status == 'RUNNING' then
     redis.call('ZREM', LEASES, id)
+    bump(TENANT_RUNNING, redis.call('HGET', jobKey(id), 'tenant'), -1)
   else
     redis.call('ZREM', FINISHED, id)
     redis.call('ZREM', EXPIRING, id)
@@ -47,12 +68,20 @@ end
 -- job with its own retention is also in ':expiring', scored by when that retention ends.
 local function index(id, status, score)
   if status == 'QUEUED' then
-    local h = redis.call('HMGET', jobKey(id), 'priority', 'createdAt', 'availableAt')
-    redis.call('ZADD', QUEUE, 0, queueMember(id, h[1], h[2]))
+    local h = redis.call('HMGET', jobKey(id), 'priority', 'fairTag', 'createdAt', 'availableAt',
+      'tenant', 'images')
+    local member = queueMember(id, h[1], h[2], h[3])
+    local images = h[6] or '1'
+    redis.call('ZADD', QUEUE, 0, member)
+    redis.call('ZADD', tenantQueueKey(h[5]), 0, member)
+    redis.call('ZADD', imagesQueueKey(images), 0, member)
+    redis.call('HINCRBY', TENANT_QUEUED, h[5], 1)
+    redis.call('HINCRBY', IMAGE_COUNTS, images, 1)
     redis.call('ZADD', QUEUED_AT, score, id)
-    redis.call('ZADD', AVAILABLE, h[3], id)
+    redis.call('ZADD', AVAILABLE, h[4], id)
   elseif status == 'RUNNING' then
     redis.call('ZADD', LEASES, score, id)
+    redis.call('HINCRBY', TENANT_RUNNING, redis.call('HGET', jobKey(id), 'tenant'), 1)
   else
     redis.call('ZADD', FINISHED, score, id)
     local own = redis.call('HGET', jobKey(id), 'retentionMs')

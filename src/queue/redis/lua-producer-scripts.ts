@@ -8,7 +8,8 @@
  * the request has none). ARGV 4… id, tenant, kind, model, params, priority, maxAttempts,
  * idempotencyKey (JSON), maxQueued or '', idempotency fingerprint or '', '1' to hold the job
  * (lua-held-scripts.ts) or '', the job's own retention (ms) or '', the webhook's JSON or '', its
- * events as ',STARTED,SUCCEEDED,' or ''. The job an idempotency key
+ * events as ',STARTED,SUCCEEDED,' or '', the job's images, its tag cost (fair-scheduling.ts),
+ * 'fair' or 'fifo', the tenant's most QUEUED jobs or ''. The job an idempotency key
  * names is found in the data: its hash key is computed from the id stored there.
  */
 export const ENQUEUE = `
@@ -17,6 +18,7 @@ local id, tenant, kind, model, params = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV
 local priority, maxAttempts, idempotencyKey = ARGV[9], ARGV[10], ARGV[11]
 local maxQueued, fingerprint, hold, retentionMs = ARGV[12], ARGV[13] or '', ARGV[14], ARGV[15] or ''
 local webhook, webhookEvents = ARGV[16] or '', ARGV[17] or ''
+local images, tagCost, scheduling, tenantMaxQueued = ARGV[18], ARGV[19], ARGV[20], ARGV[21]
 if idemKey ~= '' then
   local existing = redis.call('GET', idemKey)
   if existing and redis.call('EXISTS', jobKey(existing)) == 1 then
@@ -31,6 +33,20 @@ end
 if maxQueued ~= '' and tonumber(redis.call('HGET', COUNTS, 'QUEUED') or '0') >= tonumber(maxQueued) then
   return { 'full' }
 end
+local tenantQueued = tonumber(redis.call('HGET', TENANT_QUEUED, tenant) or '0')
+if tenantMaxQueued ~= '' and tenantQueued >= tonumber(tenantMaxQueued) then
+  return { 'tenant-full' }
+end
+-- The start tag (startTag in fair-scheduling.ts): the virtual time, or the tenant's finish tag
+-- while it still has jobs waiting.
+local tag = 0
+if scheduling == 'fair' then
+  tag = tonumber(redis.call('GET', VIRTUAL_TIME) or '0')
+  if tenantQueued > 0 then
+    tag = math.max(tag, tonumber(redis.call('HGET', TENANT_FINISH, tenant) or '0'))
+  end
+  redis.call('HSET', TENANT_FINISH, tenant, string.format('%d', tag + tonumber(tagCost)))
+end
 redis.call('HSET', key, 'id', id, 'tenant', tenant, 'kind', kind, 'model', model,
   'params', params, 'priority', priority, 'maxAttempts', maxAttempts,
   'idempotencyKey', idempotencyKey, 'idemKey', idemKey, 'tenantKey', tenantKey, 'sequence', 0,
@@ -39,7 +55,7 @@ redis.call('HSET', key, 'id', id, 'tenant', tenant, 'kind', kind, 'model', model
   'leaseToken', '', 'leaseUntil', '', 'workerId', '', 'cancelRequested', '0', 'run', 1,
   'bullId', id .. '-1', 'idemFingerprint', fingerprint, 'retentionMs', retentionMs,
   'webhook', webhook, 'webhookUrl', webhook ~= '' and cjson.decode(webhook).url or '',
-  'webhookEvents', webhookEvents)
+  'webhookEvents', webhookEvents, 'images', images, 'fairTag', string.format('%d', tag))
 index(id, 'QUEUED', NOW)
 if hold == '1' then
   redis.call('HSET', key, 'held', NOW_S)
@@ -93,13 +109,31 @@ emit(id, 'retrying', '')
 return { 'ok', redis.call('HGETALL', key) }
 `;
 
-/** KEYS 12… the job's hash. ARGV 4… id. 0 when not QUEUED, else the 1-based place in claim order. */
-export const POSITION = `
-local key = KEYS[12]
-local id = ARGV[4]
-local h = redis.call('HMGET', key, 'status', 'priority', 'createdAt')
-if h[1] ~= 'QUEUED' then return 0 end
-return redis.call('ZRANK', QUEUE, queueMember(id, h[2], h[3])) + 1
+/**
+ * Only the shared KEYS. ARGV 4… ids. Returns flat { position, imagesAhead }… per id, { 0, 0 }
+ * for a job that is not QUEUED: the rank in ':queue', and per image count n, n times the
+ * members of ':queue-images:<n>' before the job's (ZLEXCOUNT: O(log N) each, no scan).
+ */
+export const WORK_AHEAD = `
+local out = {}
+local counts = redis.call('HKEYS', IMAGE_COUNTS)
+for i = 4, #ARGV do
+  local id = ARGV[i]
+  local h = redis.call('HMGET', jobKey(id), 'status', 'priority', 'fairTag', 'createdAt')
+  if h[1] ~= 'QUEUED' then
+    table.insert(out, 0)
+    table.insert(out, 0)
+  else
+    local member = queueMember(id, h[2], h[3], h[4])
+    local images = 0
+    for _, n in ipairs(counts) do
+      images = images + tonumber(n) * redis.call('ZLEXCOUNT', imagesQueueKey(n), '-', '(' .. member)
+    end
+    table.insert(out, redis.call('ZRANK', QUEUE, member) + 1)
+    table.insert(out, images)
+  end
+end
+return out
 `;
 
 /**

@@ -15,7 +15,8 @@ import type { Redis } from 'ioredis';
 import { sharedKeys, type RedisKeys } from './redis-records.js';
 import { DISCARD, DISCARD_STALE, RELEASE_HELD } from './lua-held-scripts.js';
 import { PRELUDE } from './lua-prelude.js';
-import { CANCEL, DELETE, ENQUEUE, POSITION, RETRY } from './lua-producer-scripts.js';
+import { CANCEL, DELETE, ENQUEUE, RETRY, WORK_AHEAD } from './lua-producer-scripts.js';
+import { PICK_FAIR } from './lua-fair-scripts.js';
 import { ORPHANS, SWEEP } from './lua-sweep-scripts.js';
 import { CLAIM_DELIVERIES, SETTLE_DELIVERY } from './lua-webhook-scripts.js';
 import {
@@ -31,7 +32,7 @@ import {
 /** Script name → Lua source, for ioredis `defineCommand` (EVALSHA with EVAL fallback). */
 export const LUA_SCRIPTS = {
   hitaEnqueue: PRELUDE + ENQUEUE,
-  hitaClaim: PRELUDE + CLAIM,
+  hitaClaim: PRELUDE + PICK_FAIR + CLAIM,
   hitaHeartbeat: PRELUDE + HEARTBEAT,
   hitaProgress: PRELUDE + PROGRESS,
   hitaFinish: PRELUDE + FINISH,
@@ -40,7 +41,7 @@ export const LUA_SCRIPTS = {
   hitaAnnounce: PRELUDE + ANNOUNCE,
   hitaCancel: PRELUDE + CANCEL,
   hitaRetry: PRELUDE + RETRY,
-  hitaPosition: PRELUDE + POSITION,
+  hitaWorkAhead: PRELUDE + WORK_AHEAD,
   hitaSweep: PRELUDE + SWEEP,
   hitaDelete: PRELUDE + DELETE,
   hitaOrphans: PRELUDE + ORPHANS,

@@ -4,11 +4,24 @@
  * lines.
  */
 
-/** ARGV 4… id, BullMQ job id of the delivery, token, workerId, leaseMs, graceMs. */
+/**
+ * ARGV 4… id, BullMQ job id of the delivery, token, workerId, leaseMs, graceMs, 'fair' or
+ * 'fifo', the tenants' most RUNNING jobs or '', BullMQ's job key prefix. A delivery of a QUEUED
+ * job serves the job `pickJobOr` chooses (lua-fair-scripts.ts): when that is another job, the two
+ * swap deliveries (record fields and BullMQ's `data`), so the chosen one runs under this
+ * delivery's lock and the other keeps the chosen one's waiting delivery. { 'wait' } when every
+ * due job's tenant is at its cap: the caller hands the delivery back.
+ */
 export const CLAIM = `
 local key = KEYS[12]
 local id, bullId, token, workerId = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local leaseMs, graceMs = tonumber(ARGV[8]), tonumber(ARGV[9])
+local scheduling, maxRunning, bullPrefix = ARGV[10], tonumber(ARGV[11]), ARGV[12]
+-- The delivery's job as BullMQ holds it now: a swap by another claim may have rewritten it
+-- after this caller fetched the delivery.
+local data = redis.call('HGET', bullPrefix .. bullId, 'data')
+local owner = data and cjson.decode(data).id
+if owner and owner ~= id then id, key = owner, jobKey(owner) end
 local h = redis.call('HMGET', key, 'status', 'bullId', 'leaseUntil')
 local status = h[1]
 -- Deliveries the record does not expect (cancelled, finished, superseded) are dropped.
@@ -24,6 +37,26 @@ if status == 'RUNNING' then
   emit(id, 'retrying', ',"error":' .. workerLostRetry(a[1], a[2]), 'QUEUED')
 elseif status ~= 'QUEUED' then
   return { 'stale' }
+else
+  local chosen = pickJobOr(id, maxRunning)
+  if not chosen then return { 'wait' } end
+  if chosen ~= id then
+    local other = redis.call('HGET', jobKey(chosen), 'bullId')
+    redis.call('HSET', jobKey(chosen), 'bullId', bullId)
+    redis.call('HSET', key, 'bullId', other)
+    redis.call('HSET', bullPrefix .. bullId, 'data', cjson.encode({ id = chosen }))
+    -- A delivery lost to a crash is not created here: the orphan sweep dispatches it again.
+    if redis.call('EXISTS', bullPrefix .. other) == 1 then
+      redis.call('HSET', bullPrefix .. other, 'data', cjson.encode({ id = id }))
+    end
+    id, key = chosen, jobKey(chosen)
+  end
+  if scheduling == 'fair' then
+    local tag = tonumber(redis.call('HGET', key, 'fairTag') or '0')
+    if tag > tonumber(redis.call('GET', VIRTUAL_TIME) or '0') then
+      redis.call('SET', VIRTUAL_TIME, string.format('%d', tag))
+    end
+  end
 end
 local leaseUntil = NOW + leaseMs
 move(id, status, 'RUNNING', leaseUntil)

@@ -1,5 +1,6 @@
 /** The Redis queue's enqueue: one Lua script writes the record, then BullMQ gets the run. */
 import { ownRetention, validateEnqueue } from '../enqueue-checks.js';
+import { imagesOf, tagCost } from '../fair-scheduling.js';
 import type { JobIdGenerator } from '../job-ids.js';
 import type { EnqueueInput, JobRecord } from '../job-queue.js';
 import type { ResolvedTunables } from '../queue-tunables.js';
@@ -28,6 +29,7 @@ export async function enqueueOnRedis(
   const { priority, maxAttempts } = validateEnqueue(input, tunables.defaultMaxAttempts);
   const { tenant, idempotencyKey } = input;
   const id = ids.next(tunables.clock());
+  const images = imagesOf(input.params);
   const ownKeys = [...lua.jobKeys(id), keys.tenant(tenant)];
   if (idempotencyKey !== undefined) ownKeys.push(keys.idempotency(tenant, idempotencyKey));
   const [word, pairs] = await lua.reply('hitaEnqueue', ownKeys, [
@@ -45,11 +47,16 @@ export async function enqueueOnRedis(
     ownRetention(input.retentionMs, tunables.retentionMs) ?? '',
     input.webhook ? JSON.stringify(input.webhook) : '',
     input.webhook ? `,${input.webhook.events.join(',')},` : '',
+    images,
+    tagCost(images, tenant, tunables.tenantWeights),
+    tunables.scheduling,
+    tunables.tenantMaxQueued ?? '',
   ]);
   const outcome = expectOutcome(word, [ScriptOutcome.Created, ScriptOutcome.Existing], {
     jobId: id,
     change: 'enqueue',
     maxQueued: tunables.maxQueued,
+    tenantMaxQueued: tunables.tenantMaxQueued,
     idempotencyKey,
   });
   const hash = pairsToHash(pairs);

@@ -27,6 +27,8 @@ export class RedisWorkerCalls {
     private readonly lua: LuaRunner,
     private readonly bull: BullDispatcher,
     private readonly tunables: ResolvedTunables,
+    /** Where BullMQ keeps a delivery's hash (`RedisKeys.bullJobPrefix`): claims rewrite its data. */
+    private readonly bullJobPrefix: string,
   ) {}
 
   async claim(workerId: string, leaseMs: number): Promise<ClaimedJob | null> {
@@ -36,13 +38,22 @@ export class RedisWorkerCalls {
       const delivery = await this.bull.next(token);
       if (!delivery) return null;
       const { id, bullId } = delivery;
-      const args = [id, bullId, token, workerId, leaseMs, LEASE_GRACE_MS];
+      const { scheduling, tenantMaxRunning } = this.tunables;
+      const args = [
+        ...[id, bullId, token, workerId, leaseMs, LEASE_GRACE_MS],
+        ...[scheduling, tenantMaxRunning ?? '', this.bullJobPrefix],
+      ];
       const [outcome, pairs] = await this.lua.reply('hitaClaim', this.lua.jobKeys(id), args);
       // Anything else (stale, ended) is a delivery to drop.
       if (outcome === ScriptOutcome.Claimed) {
         // BullMQ locked it for its default duration; make its lock our lease.
         await this.bull.extend(bullId, token, leaseMs);
         return { job: hashToRecord(pairsToHash(pairs)), token };
+      }
+      if (outcome === ScriptOutcome.Wait) {
+        // Every due job's tenant is at its running cap: the delivery waits for the next claim.
+        await this.bull.requeue(bullId, token);
+        return null;
       }
       await this.bull.finish(bullId, token, 'dropped');
     }

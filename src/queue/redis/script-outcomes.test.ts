@@ -25,7 +25,12 @@ describe('script outcomes', () => {
     expect([full.code, full.retryable, full.details]).toEqual([
       'QUEUE_FULL',
       true,
-      { maxQueued: 3 },
+      { maxQueued: 3, scope: 'global' },
+    ]);
+    const tenantFull = scriptError('tenant-full', ctx('enqueue', { tenantMaxQueued: 2 }));
+    expect([tenantFull.code, tenantFull.details]).toEqual([
+      'QUEUE_FULL',
+      { maxQueued: 2, scope: 'tenant' },
     ]);
     const conflict = scriptError('conflict', ctx('enqueue', { idempotencyKey: 'k' }));
     expect([conflict.code, conflict.details]).toEqual(['CONFLICT', { idempotencyKey: 'k' }]);

@@ -32,6 +32,8 @@ export enum ScriptOutcome {
   Claimed = 'claimed',
   /** hitaClaim: a delivery the record does not expect, to be dropped. */
   Stale = 'stale',
+  /** hitaClaim: every due job's tenant is at HITA_TENANT_MAX_RUNNING; hand the delivery back. */
+  Wait = 'wait',
   /** hitaClaim: a lost lease's job ended (cancelled, or no attempt left) instead. */
   Ended = 'ended',
   /** hitaRelease: the job is QUEUED again. */
@@ -44,6 +46,8 @@ export enum ScriptOutcome {
   Missing = 'missing',
   /** Refusal (hitaEnqueue): `maxQueued` jobs already wait. */
   QueueFull = 'full',
+  /** Refusal (hitaEnqueue): the tenant already has `tenantMaxQueued` jobs waiting. */
+  TenantQueueFull = 'tenant-full',
   /** Refusal (hitaEnqueue): the idempotency key belongs to a job with other parameters. */
   IdempotencyConflict = 'conflict',
 }
@@ -60,6 +64,8 @@ export interface OutcomeContext {
   change: ScriptChange;
   /** The queue's limit, for QUEUE_FULL. */
   maxQueued?: number;
+  /** The tenant's limit, for QUEUE_FULL with scope tenant. */
+  tenantMaxQueued?: number;
   /** The request's key, for the idempotency CONFLICT. */
   idempotencyKey?: string;
 }
@@ -78,7 +84,9 @@ const STATUS_CONFLICTS: Partial<Record<ScriptChange, (id: string, status: JobSta
 /** The error of each refusing outcome word. */
 const REFUSALS: Partial<Record<ScriptOutcome, (context: OutcomeContext) => AppError>> = {
   [ScriptOutcome.Missing]: ({ jobId }) => errors.notFound('job', jobId),
-  [ScriptOutcome.QueueFull]: ({ maxQueued }) => errors.queueFull(maxQueued ?? 0),
+  [ScriptOutcome.QueueFull]: ({ maxQueued }) => errors.queueFull(maxQueued ?? 0, 'global'),
+  [ScriptOutcome.TenantQueueFull]: ({ tenantMaxQueued }) =>
+    errors.queueFull(tenantMaxQueued ?? 0, 'tenant'),
   [ScriptOutcome.IdempotencyConflict]: ({ idempotencyKey }) =>
     idempotencyConflict(idempotencyKey ?? ''),
 };

@@ -2,8 +2,9 @@
  * The SQLite queue's enqueue path as a group commit: enqueues arriving in the same event-loop
  * turn share one transaction, since the commit, not the insert, is what costs.
  */
-import { errors } from '../../errors.js';
+import { errors, type AppError } from '../../errors.js';
 import { ownRetention, validateEnqueue } from '../enqueue-checks.js';
+import { imagesOf, startTag, tagCost } from '../fair-scheduling.js';
 import type { JobIdGenerator } from '../job-ids.js';
 import type { EnqueueInput, JobRecord } from '../job-queue.js';
 import { idempotencyConflict } from '../queue-errors.js';
@@ -78,7 +79,9 @@ export class GroupEnqueue {
               return { ok: true as const, value: { job: rowToRecord(existing), created: false } };
           }
           if (maxQueued !== undefined && queued >= maxQueued)
-            return { ok: false as const, error: errors.queueFull(maxQueued) };
+            return { ok: false as const, error: errors.queueFull(maxQueued, 'global') };
+          const placed = this.place(sql, input);
+          if ('error' in placed) return { ok: false as const, error: placed.error };
           const now = this.tunables.clock();
           // INSERT … RETURNING always yields the row it inserted.
           const row = sql.insert.get({
@@ -97,7 +100,10 @@ export class GroupEnqueue {
             heldAt: input.hold ? now : null,
             retentionMs: ownRetention(input.retentionMs, this.tunables.retentionMs),
             webhook: input.webhook ? JSON.stringify(input.webhook) : null,
+            fairTag: placed.tag,
+            images: placed.images,
           }) as JobRow;
+          if (placed.finish !== null) sql.setTenantFinish.run(placed.finish, input.tenant);
           queued++;
           return {
             ok: true as const,
@@ -113,5 +119,24 @@ export class GroupEnqueue {
       outcome.ok ? batch[i]!.resolve(outcome.value) : batch[i]!.reject(outcome.error),
     );
     if (outcomes.some((o) => o.ok && o.value.created)) this.notify();
+  }
+
+  /**
+   * The tenant quota, and the new job's place in the fair order: its start tag and the finish
+   * tag its tenant moves to (null under fifo, where every tag is 0 and age decides).
+   */
+  private place(
+    sql: Statements,
+    input: EnqueueInput,
+  ): { tag: number; finish: number | null; images: number } | { error: AppError } {
+    const { scheduling, tenantMaxQueued, tenantWeights } = this.tunables;
+    const images = imagesOf(input.params);
+    const counts = sql.tenantCounts.get(input.tenant);
+    const queued = counts?.queued ?? 0;
+    if (tenantMaxQueued !== undefined && queued >= tenantMaxQueued)
+      return { error: errors.queueFull(tenantMaxQueued, 'tenant') };
+    if (scheduling === 'fifo') return { tag: 0, finish: null, images };
+    const tag = startTag(sql.virtualTime.get()?.t ?? 0, counts?.finish ?? 0, queued);
+    return { tag, finish: tag + tagCost(images, input.tenant, tenantWeights), images };
   }
 }

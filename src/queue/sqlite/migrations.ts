@@ -133,6 +133,52 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX webhook_attempts_job ON webhook_attempts (job_id, seq);
   `,
+  `
+  -- fair scheduling (fair-scheduling.ts): a job's start tag, fixed at enqueue (0 under fifo),
+  -- and its image count, which the tag's cost and the ETA's images ahead are made of
+  ALTER TABLE jobs ADD COLUMN fair_tag INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE jobs ADD COLUMN images INTEGER NOT NULL DEFAULT 1;
+  UPDATE jobs SET images = MAX(1, COALESCE(json_extract(params, '$.count'), 1));
+  -- claim order and queue position, now with the tag: the best QUEUED job is the first row, and
+  -- images make it cover the count and sum of the jobs ahead
+  DROP INDEX jobs_claim;
+  CREATE INDEX jobs_claim ON jobs (status, priority DESC, fair_tag, created_at, id, images);
+  -- one tenant's best QUEUED job, for claims that skip tenants at HITA_TENANT_MAX_RUNNING
+  CREATE INDEX jobs_tenant_claim ON jobs (tenant, status, priority DESC, fair_tag, created_at, id);
+  -- per tenant: QUEUED and RUNNING jobs (kept by the triggers below, whatever statement changes
+  -- a status), and the finish tag of its last job; scheduler_clock holds the virtual time
+  CREATE TABLE tenant_counts (
+    tenant   TEXT PRIMARY KEY,
+    queued   INTEGER NOT NULL DEFAULT 0,
+    running  INTEGER NOT NULL DEFAULT 0,
+    finish   INTEGER NOT NULL DEFAULT 0
+  ) STRICT, WITHOUT ROWID;
+  INSERT INTO tenant_counts (tenant, queued, running)
+    SELECT tenant, SUM(status = 'QUEUED'), SUM(status = 'RUNNING') FROM jobs GROUP BY tenant;
+  CREATE TABLE scheduler_clock (
+    id            INTEGER PRIMARY KEY CHECK (id = 1),
+    virtual_time  INTEGER NOT NULL
+  ) STRICT;
+  INSERT INTO scheduler_clock (id, virtual_time) VALUES (1, 0);
+  CREATE TRIGGER tenant_counts_insert AFTER INSERT ON jobs BEGIN
+    INSERT INTO tenant_counts (tenant, queued, running)
+      VALUES (new.tenant, new.status = 'QUEUED', new.status = 'RUNNING')
+      ON CONFLICT (tenant) DO UPDATE SET queued = queued + excluded.queued,
+        running = running + excluded.running;
+  END;
+  CREATE TRIGGER tenant_counts_update AFTER UPDATE OF status ON jobs
+    WHEN old.status <> new.status BEGIN
+    UPDATE tenant_counts SET
+      queued = queued + (new.status = 'QUEUED') - (old.status = 'QUEUED'),
+      running = running + (new.status = 'RUNNING') - (old.status = 'RUNNING')
+    WHERE tenant = new.tenant;
+  END;
+  CREATE TRIGGER tenant_counts_delete AFTER DELETE ON jobs BEGIN
+    UPDATE tenant_counts SET queued = queued - (old.status = 'QUEUED'),
+      running = running - (old.status = 'RUNNING')
+    WHERE tenant = old.tenant;
+  END;
+  `,
 ];
 
 /** Runs the migrations this file has not seen yet, each in its own transaction. */

@@ -43,6 +43,9 @@ export interface JobRow {
   retention_ms: number | null;
   webhook: string | null;
   webhook_progress_at: number | null;
+  /** Start tag in the fair order (fair-scheduling.ts); 0 under fifo. */
+  fair_tag: number;
+  images: number;
 }
 
 /** A `job_events` row. */

@@ -25,6 +25,7 @@ import type {
   AttemptOutcome,
   OutboxDelivery,
   WebhookAttempt,
+  WorkAhead,
 } from '../job-queue.js';
 import { isTerminal } from '../job-queue.js';
 import { JobIdGenerator } from '../job-ids.js';
@@ -44,6 +45,7 @@ import { rowToEvent, rowToRecord, type JobRow } from './rows.js';
 import { prepareStatements, type Statements } from './statements.js';
 import { SqliteWorkerCalls } from './sqlite-worker-calls.js';
 import { SqliteOutbox } from './sqlite-outbox.js';
+import { workAheadOf } from './work-ahead.js';
 import {
   discardHeldJobs,
   removeJob,
@@ -205,14 +207,18 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   async position(id: string): Promise<number | null> {
-    const row = this.statements().byId.get(id);
-    if (!row || row.status !== 'QUEUED') return null;
-    const ahead = this.statements().aheadInQueue.get({
-      priority: row.priority,
-      createdAt: row.created_at,
-      id: row.id,
-    });
-    return (ahead?.n ?? 0) + 1;
+    return (await this.workAhead(id))?.position ?? null;
+  }
+
+  async workAhead(id: string): Promise<WorkAhead | null> {
+    return (await this.workAheadMany([id])).get(id) ?? null;
+  }
+
+  async workAheadMany(ids: readonly string[]): Promise<Map<string, WorkAhead>> {
+    const db = this.db;
+    if (!db) throw queueClosed();
+    // One read transaction: every range of the pass sees the same queue.
+    return db.transaction(() => workAheadOf(this.statements(), ids)).deferred();
   }
 
   async events(id: string, afterSequence: number): Promise<JobEvent[]> {

@@ -41,8 +41,14 @@ export class SqliteWorkerCalls {
       const now = this.deps.tunables.clock();
       // Lost leases that must not run again end first, so the claim below never re-runs them.
       endLostLeases(sql, emit, now);
-      const next = sql.nextClaimable.get({ now });
+      const { tenantMaxRunning: maxRunning, scheduling } = this.deps.tunables;
+      const next =
+        maxRunning === undefined
+          ? sql.nextClaimable.get({ now })
+          : sql.nextClaimableCapped.get({ now, maxRunning });
       if (!next) return null;
+      // The fair order's clock: the next tenant to arrive starts at the tag now being served.
+      if (scheduling === 'fair') sql.advanceVirtualTime.run(next.fair_tag);
       if (next.status === 'RUNNING') {
         // Its worker is lost: say so (retrying, WORKER_LOST) before the new attempt's `active`.
         const error = workerLostRetry(next.attempts, next.max_attempts);

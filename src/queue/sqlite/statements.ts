@@ -6,23 +6,46 @@
 import type Database from 'better-sqlite3';
 import type { EventRow, JobRow } from './rows.js';
 import { prepareOutboxStatements } from './outbox-statements.js';
+import { prepareSchedulingStatements } from './scheduling-statements.js';
+
+/** The job a claim would take next, and what the claim needs to know about it. */
+interface Claimable {
+  id: string;
+  status: string;
+  attempts: number;
+  max_attempts: number;
+  fair_tag: number;
+}
+
+/** Claim order (fair-scheduling.ts): priority first, then the fair tag (0 under fifo), then age. */
+const CLAIM_ORDER = 'ORDER BY priority DESC, fair_tag, created_at, id';
+const CANDIDATE = 'id, status, attempts, max_attempts, priority, fair_tag, created_at';
+
+/** The best RUNNING job whose lease ran out (its worker is presumed dead): it runs again. */
+const BEST_LOST = `SELECT * FROM (SELECT ${CANDIDATE} FROM jobs
+  WHERE status = 'RUNNING' AND lease_until <= @now ${CLAIM_ORDER} LIMIT 1)`;
+
+/** The best of some candidates and the best lost lease: what the next claim takes. */
+const bestOf = (candidates: string) => `
+  SELECT id, status, attempts, max_attempts, fair_tag FROM (
+    ${candidates} UNION ALL ${BEST_LOST}) ${CLAIM_ORDER} LIMIT 1`;
+
+/** The job the next claim takes: the best QUEUED job that is due, or a lost lease's. */
+const NEXT_CLAIMABLE = bestOf(`SELECT * FROM (SELECT ${CANDIDATE} FROM jobs
+  WHERE status = 'QUEUED' AND available_at <= @now ${CLAIM_ORDER} LIMIT 1)`);
 
 /**
- * The job the next claim takes, in claim order: the best QUEUED job that is due, or a RUNNING one
- * whose lease ran out (its worker is presumed dead, so the job runs again as a new attempt).
+ * NEXT_CLAIMABLE under HITA_TENANT_MAX_RUNNING: the best due job of each tenant below its cap
+ * (one index probe per tenant with waiting jobs, never a walk past a capped tenant's backlog),
+ * then the best of those. A lost lease's job runs again whatever its tenant's count: it is
+ * already counted as running.
  */
-const NEXT_CLAIMABLE = `
-  SELECT id, status, attempts, max_attempts FROM (
-    SELECT * FROM (
-      SELECT id, status, attempts, max_attempts, priority, created_at FROM jobs
-      WHERE status = 'QUEUED' AND available_at <= @now
-      ORDER BY priority DESC, created_at, id LIMIT 1)
-    UNION ALL
-    SELECT * FROM (
-      SELECT id, status, attempts, max_attempts, priority, created_at FROM jobs
-      WHERE status = 'RUNNING' AND lease_until <= @now
-      ORDER BY priority DESC, created_at, id LIMIT 1)
-  ) ORDER BY priority DESC, created_at, id LIMIT 1`;
+const NEXT_CLAIMABLE_CAPPED = bestOf(`
+  SELECT j.id, j.status, j.attempts, j.max_attempts, j.priority, j.fair_tag, j.created_at
+  FROM tenant_counts t JOIN jobs j ON j.id = (
+    SELECT id FROM jobs WHERE tenant = t.tenant AND status = 'QUEUED' AND available_at <= @now
+    ${CLAIM_ORDER} LIMIT 1)
+  WHERE t.queued > 0 AND t.running < @maxRunning`);
 
 /** QUEUED → RUNNING for one job that NEXT_CLAIMABLE chose (and REQUEUE_LOST requeued if lost). */
 const CLAIM = `
@@ -55,18 +78,17 @@ export function prepareStatements(db: Database.Database) {
     insert: db.prepare<[Record<string, unknown>], JobRow>(`
       INSERT INTO jobs (id, tenant, kind, status, sequence, model, params, priority,
         idempotency_key, attempts, max_attempts, progress, outputs, error, created_at, updated_at,
-        queued_at, available_at, idempotency_fingerprint, held_at, retention_ms, webhook)
+        queued_at, available_at, idempotency_fingerprint, held_at, retention_ms, webhook,
+        fair_tag, images)
       VALUES (@id, @tenant, @kind, 'QUEUED', 1, @model, @params, @priority, @idempotencyKey, 0,
         @maxAttempts, NULL, '[]', NULL, @now, @now, @now, @availableAt, @fingerprint, @heldAt,
-        @retentionMs, @webhook)
+        @retentionMs, @webhook, @fairTag, @images)
       RETURNING *`),
     insertEvent: db.prepare<[Record<string, unknown>]>(`
       INSERT INTO job_events (job_id, sequence, type, status, at, progress, error)
       VALUES (@jobId, @sequence, @type, @status, @at, @progress, @error)`),
-    nextClaimable: db.prepare<
-      [Record<string, unknown>],
-      { id: string; status: string; attempts: number; max_attempts: number }
-    >(NEXT_CLAIMABLE),
+    nextClaimable: db.prepare<[Record<string, unknown>], Claimable>(NEXT_CLAIMABLE),
+    nextClaimableCapped: db.prepare<[Record<string, unknown>], Claimable>(NEXT_CLAIMABLE_CAPPED),
     claim: db.prepare<[Record<string, unknown>], JobRow>(CLAIM),
     requeueLost: db.prepare<[Record<string, unknown>], JobRow>(REQUEUE_LOST),
     /** A worker's announce; the same transaction forgets workers silent for longer than the TTL. */
@@ -164,14 +186,11 @@ export function prepareStatements(db: Database.Database) {
     forgetRemoved: db.prepare<[string]>('DELETE FROM removed_jobs WHERE id = ?'),
     deleteEvents: db.prepare<[string]>('DELETE FROM job_events WHERE job_id = ?'),
     ...prepareOutboxStatements(db),
+    ...prepareSchedulingStatements(db),
     deleteJob: db.prepare<[string]>('DELETE FROM jobs WHERE id = ?'),
     events: db.prepare<[string, number], EventRow>(
       'SELECT * FROM job_events WHERE job_id = ? AND sequence > ? ORDER BY sequence',
     ),
-    aheadInQueue: db.prepare<[Record<string, unknown>], { n: number }>(`
-      SELECT COUNT(*) AS n FROM jobs WHERE status = 'QUEUED' AND (priority > @priority
-        OR (priority = @priority AND (created_at < @createdAt
-          OR (created_at = @createdAt AND id < @id))))`),
     countByStatus: db.prepare<[], { status: string; n: number }>(
       'SELECT status, COUNT(*) AS n FROM jobs GROUP BY status',
     ),
