@@ -75,6 +75,35 @@ export interface QueueStats {
    * the queue's `workerTtlMs`, less those that `retire`d.
    */
   workers: number;
+  /**
+   * Images per second over the live workers: the sum of the figures they reported
+   * (`JobConsumer.reportThroughput`) within the queue's `workerTtlMs`; null until one has.
+   */
+  imagesPerSecond: number | null;
+}
+
+/** What `JobProducer.workAhead` answers for a QUEUED job. */
+export interface WorkAhead {
+  /** 1-based place in claim order (`position`). */
+  position: number;
+  /** Images (`params.count`) of the QUEUED jobs claimed before this one. */
+  imagesAhead: number;
+}
+
+/** A RUNNING job as the ETA sees it: how many images, and how far along. */
+export interface RunningWork {
+  id: string;
+  /** `params.count`. */
+  images: number;
+  progress: JobProgress | null;
+}
+
+/** One worker's measured throughput, as it reports it (worker/throughput-meter.ts measures it). */
+export interface ThroughputFigure {
+  /** The model the figure was measured on. */
+  model: string;
+  /** Images per second, exponentially averaged over the worker's busy time. */
+  imagesPerSecond: number;
 }
 
 /** What the API side does with jobs. */
@@ -105,6 +134,14 @@ export interface JobProducer {
   retry(id: string): Promise<JobRecord>;
   /** 1-based place among QUEUED jobs in claim order; null when not queued. */
   position(id: string): Promise<number | null>;
+  /**
+   * Where a QUEUED job stands: its place and the images of the jobs claimed before it; null when
+   * it is not QUEUED (or unknown). Today's order is priority, then FIFO (sqlite/work-ahead.ts,
+   * redis/redis-work-ahead.ts).
+   */
+  workAhead(id: string): Promise<WorkAhead | null>;
+  /** The RUNNING jobs (at most `limit`, oldest lease first): the work in flight ahead of the queue. */
+  runningWork(limit: number): Promise<RunningWork[]>;
   /** Durable events of a job with sequence > afterSequence, in order. */
   events(id: string, afterSequence: number): Promise<JobEvent[]>;
   stats(): Promise<QueueStats>;
@@ -210,8 +247,17 @@ export interface JobConsumer {
    * `workerTtlMs` passes without another announce. Call it well within that TTL.
    */
   announce(workerId: string): Promise<void>;
-  /** A clean stop: the worker no longer counts in `stats().workers`. Unknown ids are ignored. */
+  /**
+   * A clean stop: the worker no longer counts in `stats().workers` nor in `imagesPerSecond`.
+   * Unknown ids are ignored.
+   */
   retire(workerId: string): Promise<void>;
+  /**
+   * Publishes the worker's measured throughput; it counts in `stats().imagesPerSecond` until
+   * `workerTtlMs` passes without another report (a dead worker drops out), or `retire`. The
+   * Redis engine shares it with every process; the SQLite engine keeps it in this process.
+   */
+  reportThroughput(workerId: string, figure: ThroughputFigure): Promise<void>;
   /**
    * The same event stream as `JobProducer.onEvent`; a worker listens for `cancel-requested` of
    * the jobs it holds, so a cancel reaches the engine at once (heartbeats are the fallback).

@@ -19,12 +19,14 @@ import type {
   JobRecord,
   QueueStats,
   RemovedJob,
+  RunningWork,
+  ThroughputFigure,
+  WorkAhead,
   AttemptOutcome,
   OutboxDelivery,
   WebhookAttempt,
 } from '../job-queue.js';
 import { JobIdGenerator } from '../job-ids.js';
-import { countsToStats } from '../job-shapes.js';
 import { queueClosed } from '../queue-errors.js';
 import {
   resolveTunables,
@@ -54,6 +56,13 @@ import { sweepRedis } from './redis-sweep.js';
 import { expectOutcome, ScriptOutcome } from './script-outcomes.js';
 import { RedisWorkerCalls } from './redis-worker-calls.js';
 import { RedisOutbox } from './redis-outbox.js';
+import { forgetRemovedOnRedis, removedJobsOnRedis } from './redis-removals.js';
+import {
+  reportThroughputOnRedis,
+  runningWorkOnRedis,
+  statsOnRedis,
+  workAheadOnRedis,
+} from './redis-work-reads.js';
 
 /** Options of `BullJobQueue`. */
 export interface BullJobQueueOptions extends JobQueueTunables {
@@ -223,17 +232,19 @@ export class BullJobQueue implements JobQueue {
   }
 
   stats(): Promise<QueueStats> {
-    return this.track(async ({ connections }) => {
-      const { clock, workerTtlMs } = this.tunables;
-      const replies = await connections.commands
-        .multi()
-        .hgetall(this.keys.counts)
-        .zcount(this.keys.workers, `(${clock() - workerTtlMs}`, '+inf')
-        .exec();
-      const counts = (replies?.[0]?.[1] ?? {}) as Record<string, string>;
-      const workers = Number(replies?.[1]?.[1] ?? 0);
-      return countsToStats((status) => Number(counts[status] ?? 0), workers);
-    });
+    return this.track(({ connections }) =>
+      statsOnRedis(connections.commands, this.keys, this.tunables),
+    );
+  }
+
+  workAhead(id: string): Promise<WorkAhead | null> {
+    return this.track(({ lua }) => workAheadOnRedis(lua, id));
+  }
+
+  runningWork(limit: number): Promise<RunningWork[]> {
+    return this.track(({ connections }) =>
+      runningWorkOnRedis(connections.commands, this.keys, limit),
+    );
   }
 
   releaseHeld(ids: string[]): Promise<void> {
@@ -268,25 +279,15 @@ export class BullJobQueue implements JobQueue {
   }
 
   removedJobs(limit: number): Promise<RemovedJob[]> {
-    return this.track(async ({ connections }) => {
-      const { commands } = connections;
-      const ids = await commands.zrange(this.keys.removedAt, 0, Math.max(0, limit) - 1);
-      if (ids.length === 0) return [];
-      const notes = await commands.hmget(this.keys.removed, ...ids);
-      // A note forgotten between the two reads is simply done.
-      return notes.flatMap((note) => (note === null ? [] : [parseRemovedJob(note)]));
-    });
+    return this.track(({ connections }) =>
+      removedJobsOnRedis(connections.commands, this.keys, limit),
+    );
   }
 
   forgetRemoved(ids: string[]): Promise<void> {
-    return this.track(async ({ connections }) => {
-      if (ids.length === 0) return;
-      await connections.commands
-        .multi()
-        .zrem(this.keys.removedAt, ...ids)
-        .hdel(this.keys.removed, ...ids)
-        .exec();
-    });
+    return this.track(({ connections }) =>
+      forgetRemovedOnRedis(connections.commands, this.keys, ids),
+    );
   }
 
   claimDeliveries(limit: number, leaseMs: number): Promise<OutboxDelivery[]> {
@@ -343,7 +344,22 @@ export class BullJobQueue implements JobQueue {
   }
 
   retire(workerId: string): Promise<void> {
-    return this.track(({ worker }) => worker.announce(workerId, false));
+    return this.track(async ({ worker, connections }) => {
+      await worker.announce(workerId, false);
+      await connections.commands.hdel(this.keys.throughput, workerId);
+    });
+  }
+
+  reportThroughput(workerId: string, figure: ThroughputFigure): Promise<void> {
+    return this.track(({ connections }) =>
+      reportThroughputOnRedis(
+        connections.commands,
+        this.keys,
+        workerId,
+        figure,
+        this.tunables.clock(),
+      ),
+    );
   }
 
   async waitForWork(timeoutMs: number): Promise<void> {

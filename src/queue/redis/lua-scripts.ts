@@ -18,6 +18,7 @@ import { PRELUDE } from './lua-prelude.js';
 import { CANCEL, DELETE, ENQUEUE, POSITION, RETRY } from './lua-producer-scripts.js';
 import { ORPHANS, SWEEP } from './lua-sweep-scripts.js';
 import { CLAIM_DELIVERIES, SETTLE_DELIVERY } from './lua-webhook-scripts.js';
+import { WORK_AHEAD } from './lua-work-ahead.js';
 import {
   ANNOUNCE,
   CLAIM,
@@ -41,6 +42,7 @@ export const LUA_SCRIPTS = {
   hitaCancel: PRELUDE + CANCEL,
   hitaRetry: PRELUDE + RETRY,
   hitaPosition: PRELUDE + POSITION,
+  hitaWorkAhead: PRELUDE + WORK_AHEAD,
   hitaSweep: PRELUDE + SWEEP,
   hitaDelete: PRELUDE + DELETE,
   hitaOrphans: PRELUDE + ORPHANS,

@@ -133,6 +133,12 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX webhook_attempts_job ON webhook_attempts (job_id, seq);
   `,
+  `
+  -- the images of the jobs ahead in claim order (JobProducer.workAhead, sqlite/work-ahead.ts):
+  -- the claim order's columns and the image count, so the sum reads this index alone
+  CREATE INDEX jobs_claim_images ON jobs (status, priority DESC, created_at, id,
+    json_extract(params, '$.count'));
+  `,
 ];
 
 /** Runs the migrations this file has not seen yet, each in its own transaction. */

@@ -22,6 +22,9 @@ import type {
   JobRecord,
   QueueStats,
   RemovedJob,
+  RunningWork,
+  ThroughputFigure,
+  WorkAhead,
   AttemptOutcome,
   OutboxDelivery,
   WebhookAttempt,
@@ -38,12 +41,14 @@ import {
 } from '../queue-tunables.js';
 import { tell } from '../event-listeners.js';
 import { WorkSignal } from '../work-signal.js';
+import { ThroughputBoard } from '../throughput-board.js';
 import { GroupEnqueue } from './group-enqueue.js';
 import { migrate } from './migrations.js';
 import { rowToEvent, rowToRecord, type JobRow } from './rows.js';
 import { prepareStatements, type Statements } from './statements.js';
 import { SqliteWorkerCalls } from './sqlite-worker-calls.js';
 import { SqliteOutbox } from './sqlite-outbox.js';
+import { SqliteWorkReads } from './work-ahead.js';
 import {
   discardHeldJobs,
   removeJob,
@@ -73,6 +78,9 @@ export class SqliteJobQueue implements JobQueue {
   private readonly ids = new JobIdGenerator();
   private db: Database.Database | null = null;
   private sql: Statements | null = null;
+  private reads: SqliteWorkReads | null = null;
+  /** In memory: the embedded deployment's workers run in the process that serves the API. */
+  private readonly throughput = new ThroughputBoard();
   private sweepTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private readonly worker: SqliteWorkerCalls;
@@ -117,6 +125,7 @@ export class SqliteJobQueue implements JobQueue {
     migrate(db);
     this.db = db;
     this.sql = prepareStatements(db);
+    this.reads = new SqliteWorkReads(db);
     this.sweep();
     this.sweepTimer = setInterval(() => {
       try {
@@ -139,6 +148,7 @@ export class SqliteJobQueue implements JobQueue {
     this.db?.close();
     this.db = null;
     this.sql = null;
+    this.reads = null;
   }
 
   /** Enqueues arriving in one event-loop turn share one commit (group-enqueue.ts). */
@@ -215,6 +225,14 @@ export class SqliteJobQueue implements JobQueue {
     return (ahead?.n ?? 0) + 1;
   }
 
+  async workAhead(id: string): Promise<WorkAhead | null> {
+    return this.workReads().workAheadOf(id);
+  }
+
+  async runningWork(limit: number): Promise<RunningWork[]> {
+    return this.workReads().runningWork(limit);
+  }
+
   async events(id: string, afterSequence: number): Promise<JobEvent[]> {
     const row = this.mustGet(id);
     return this.statements()
@@ -227,7 +245,8 @@ export class SqliteJobQueue implements JobQueue {
     const counts = new Map(sql.countByStatus.all().map((r) => [r.status, r.n]));
     const seenSince = this.tunables.clock() - this.tunables.workerTtlMs;
     const workers = sql.countLiveWorkers.get(seenSince)?.n ?? 0;
-    return countsToStats((status) => counts.get(status) ?? 0, workers);
+    const imagesPerSecond = this.throughput.imagesPerSecond(seenSince);
+    return countsToStats((status) => counts.get(status) ?? 0, workers, imagesPerSecond);
   }
 
   async releaseHeld(ids: string[]): Promise<void> {
@@ -325,6 +344,12 @@ export class SqliteJobQueue implements JobQueue {
 
   async retire(workerId: string): Promise<void> {
     this.worker.retire(workerId);
+    this.throughput.retire(workerId);
+  }
+
+  async reportThroughput(workerId: string, figure: ThroughputFigure): Promise<void> {
+    this.statements();
+    this.throughput.report(workerId, figure, this.tunables.clock());
   }
 
   async waitForWork(timeoutMs: number): Promise<void> {
@@ -350,6 +375,11 @@ export class SqliteJobQueue implements JobQueue {
     const row = this.statements().byId.get(id);
     if (!row) throw errors.notFound('job', id);
     return row;
+  }
+
+  private workReads(): SqliteWorkReads {
+    if (!this.reads) throw queueClosed();
+    return this.reads;
   }
 
   private statements(): Statements {
