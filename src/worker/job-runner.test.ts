@@ -19,12 +19,15 @@ function recordingLogger() {
   return { lines, logger: { info: log, warn: log, error: log } };
 }
 
-/** Makes one 1×1 image per job, or fails the jobs whose class is 9 for good. */
+/** Makes one 1×1 image per job (class 5: after 20 ms), or fails the jobs whose class is 9 for good. */
 function fakeEngine(): InferenceEngine {
   return {
     async run(job: InferenceJob) {
       if (job.request.kind === 'generate' && job.request.classId === 9) {
         throw errors.generationFailed('class 9 is broken');
+      }
+      if (job.request.kind === 'generate' && job.request.classId === 5) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
       }
       const png = await sharp({
         create: { width: 1, height: 1, channels: 3, background: '#000' },
@@ -139,5 +142,20 @@ describe('JobRunner', () => {
       outcome: 'failed',
       code: 'GENERATION_FAILED',
     });
+  });
+
+  it('reports its measured throughput after a completion, and takes it back when it retires', async () => {
+    const { queue, runner } = await startRunner(20);
+    await vi.waitFor(async () => expect((await queue.stats()).workers).toBe(1));
+    expect((await queue.stats()).imagesPerSecond).toBeNull();
+    const job = (await queue.enqueue(input(5))).job;
+    await vi.waitFor(async () => expect((await queue.get(job.id))?.status).toBe('SUCCEEDED'));
+    // One image in at least the engine's 20 ms: at most 50 images/s, and some.
+    await vi.waitFor(async () => expect((await queue.stats()).imagesPerSecond).not.toBeNull());
+    const measured = (await queue.stats()).imagesPerSecond ?? 0;
+    expect(measured).toBeGreaterThan(0);
+    expect(measured).toBeLessThanOrEqual(50);
+    await runner.stop(1000);
+    expect((await queue.stats()).imagesPerSecond).toBeNull();
   });
 });

@@ -11,6 +11,7 @@ import type {
 } from '../queue/job-queue.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { deleteOutputs, inferenceRequest, jobRequest, storeOutputs } from './job-io.js';
+import { ThroughputMeter } from './throughput-meter.js';
 import { WorkerPresence } from './worker-presence.js';
 
 interface Logger {
@@ -93,6 +94,7 @@ export class JobRunner {
   private readonly presence: WorkerPresence;
   private unsubscribe: (() => void) | null = null;
   private readonly earlyCancels = new Map<string, number>();
+  private readonly meter = new ThroughputMeter();
 
   constructor(options: JobRunnerOptions) {
     this.options = {
@@ -104,7 +106,14 @@ export class JobRunner {
       ...options,
     };
     const { workerId, queue, logger, announceIntervalMs } = this.options;
-    this.presence = new WorkerPresence({ workerId, queue, logger, intervalMs: announceIntervalMs });
+    const figure = () => this.meter.figure();
+    this.presence = new WorkerPresence({
+      workerId,
+      queue,
+      logger,
+      intervalMs: announceIntervalMs,
+      figure,
+    });
   }
 
   get activeJobs(): number {
@@ -261,6 +270,8 @@ export class JobRunner {
     const { claim } = active;
     const { job } = claim;
     const startedAt = Date.now();
+    const model = job.model ?? this.options.defaultModel;
+    this.meter.started(model, startedAt);
     let ending: { outcome: Outcome; images: number; code?: string } | null = null;
     const beat = setInterval(
       () => {
@@ -312,11 +323,13 @@ export class JobRunner {
       ending = { images: 0, ...(await this.settle(claim, active.fate, error)) };
     } finally {
       clearInterval(beat);
-      const { workerId, defaultModel } = this.options;
-      const seconds = Math.round(Date.now() - startedAt) / 1000;
-      const model = job.model ?? defaultModel;
+      const endedAt = Date.now();
+      const seconds = Math.round(endedAt - startedAt) / 1000;
       // No ending of its own: it was handed back before it could complete.
       ending ??= { outcome: 'released', images: 0 };
+      this.meter.ended(model, ending.outcome === 'succeeded' ? ending.images : 0, endedAt);
+      if (ending.outcome === 'succeeded') this.presence.report();
+      const { workerId } = this.options;
       logger.info({ workerId, jobId: job.id, model, seconds, ...ending }, 'job ended');
     }
   }
