@@ -142,6 +142,8 @@ export interface JobProducer {
   workAhead(id: string): Promise<WorkAhead | null>;
   /** The RUNNING jobs (at most `limit`, oldest lease first): the work in flight ahead of the queue. */
   runningWork(limit: number): Promise<RunningWork[]>;
+  /** `stats().imagesPerSecond` alone, without counting the jobs. */
+  imagesPerSecond(): Promise<number | null>;
   /** Durable events of a job with sequence > afterSequence, in order. */
   events(id: string, afterSequence: number): Promise<JobEvent[]>;
   stats(): Promise<QueueStats>;

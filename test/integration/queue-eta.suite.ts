@@ -66,6 +66,7 @@ export function etaScenarios(hooks: EtaScenarioHooks): void {
     await queue.reportThroughput('host-b:1:0', { model: 'm', imagesPerSecond: 2 });
     await queue.reportThroughput('host-b:1:0', { model: 'm', imagesPerSecond: 2.5 }); // replaces
     expect((await queue.stats()).imagesPerSecond).toBeCloseTo(4, 9);
+    expect(await queue.imagesPerSecond()).toBeCloseTo(4, 9);
     await queue.retire('host-b:1:0');
     expect((await queue.stats()).imagesPerSecond).toBeCloseTo(1.5, 9);
     clock.advance(600);
@@ -74,6 +75,7 @@ export function etaScenarios(hooks: EtaScenarioHooks): void {
     expect((await queue.stats()).imagesPerSecond).toBeCloseTo(0.5, 9);
     clock.advance(600);
     expect((await queue.stats()).imagesPerSecond).toBeNull();
+    expect(await queue.imagesPerSecond()).toBeNull();
     await queue.reportThroughput('host-a:1:0', { model: 'm', imagesPerSecond: 3 });
     expect((await queue.stats()).imagesPerSecond).toBeCloseTo(3, 9);
   });

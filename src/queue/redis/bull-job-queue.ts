@@ -56,8 +56,10 @@ import { sweepRedis } from './redis-sweep.js';
 import { expectOutcome, ScriptOutcome } from './script-outcomes.js';
 import { RedisWorkerCalls } from './redis-worker-calls.js';
 import { RedisOutbox } from './redis-outbox.js';
+import { releaseHeldOnRedis } from './redis-held.js';
 import { forgetRemovedOnRedis, removedJobsOnRedis } from './redis-removals.js';
 import {
+  imagesPerSecondOnRedis,
   reportThroughputOnRedis,
   runningWorkOnRedis,
   statsOnRedis,
@@ -241,6 +243,12 @@ export class BullJobQueue implements JobQueue {
     return this.track(({ lua }) => workAheadOnRedis(lua, id));
   }
 
+  imagesPerSecond(): Promise<number | null> {
+    return this.track(({ connections }) =>
+      imagesPerSecondOnRedis(connections.commands, this.keys, this.tunables),
+    );
+  }
+
   runningWork(limit: number): Promise<RunningWork[]> {
     return this.track(({ connections }) =>
       runningWorkOnRedis(connections.commands, this.keys, limit),
@@ -249,18 +257,7 @@ export class BullJobQueue implements JobQueue {
 
   releaseHeld(ids: string[]): Promise<void> {
     return this.track(async ({ lua, bull }) => {
-      if (ids.length === 0) return;
-      const flat = (await lua.run('hitaReleaseHeld', [], ids)) as string[];
-      const released: Record<string, string>[] = [];
-      for (let i = 0; i + 4 <= flat.length; i += 4) {
-        const [id = '', bullId = '', priority = '0', kind = 'GENERATE'] = flat.slice(i, i + 4);
-        released.push({ id, bullId, priority, kind });
-      }
-      // BullMQ serves equal priorities first in, first out: add them in creation order (ids
-      // sort by creation), one after another. A crash in between leaves orphans the sweep adds.
-      released.sort((a, b) => ((a.id ?? '') < (b.id ?? '') ? -1 : 1));
-      for (const hash of released) await bull.addRun(hash, 0);
-      if (released.length > 0) this.work.notify();
+      if (await releaseHeldOnRedis(lua, bull, ids)) this.work.notify();
     });
   }
 

@@ -32,17 +32,40 @@ export async function statsOnRedis(
     .exec();
   const counts = (replies?.[0]?.[1] ?? {}) as Record<string, string>;
   const workers = Number(replies?.[1]?.[1] ?? 0);
-  const reports = Object.entries((replies?.[2]?.[1] ?? {}) as Record<string, string>);
-  const entries = reports.flatMap(([workerId, text]): [string, ThroughputEntry][] => {
+  const reports = (replies?.[2]?.[1] ?? {}) as Record<string, string>;
+  const imagesPerSecond = await sumReports(commands, keys, reports, seenSince);
+  return countsToStats((status) => Number(counts[status] ?? 0), workers, imagesPerSecond);
+}
+
+/** The live throughput alone: one HGETALL of the reports. */
+export async function imagesPerSecondOnRedis(
+  commands: Redis,
+  keys: RedisKeys,
+  tunables: Pick<ResolvedTunables, 'clock' | 'workerTtlMs'>,
+): Promise<number | null> {
+  const seenSince = tunables.clock() - tunables.workerTtlMs;
+  return sumReports(commands, keys, await commands.hgetall(keys.throughput), seenSince);
+}
+
+/** The sum of the live reports; dead workers' and unreadable ones are deleted on the way. */
+async function sumReports(
+  commands: Redis,
+  keys: RedisKeys,
+  reports: Record<string, string>,
+  seenSince: number,
+): Promise<number | null> {
+  const entries: [string, ThroughputEntry][] = [];
+  const unreadable: string[] = [];
+  for (const [workerId, text] of Object.entries(reports)) {
     const entry = parseThroughputEntry(text);
-    return entry ? [[workerId, entry]] : [];
-  });
+    if (entry) entries.push([workerId, entry]);
+    else unreadable.push(workerId);
+  }
   const { imagesPerSecond, stale } = liveThroughput(entries, seenSince);
-  // Dead workers' reports go here, lazily: no worker is left to retire them.
-  const unreadable = reports.filter(([, text]) => !parseThroughputEntry(text)).map(([id]) => id);
+  // Here, lazily: a dead worker is not there to retire its report.
   const gone = [...stale, ...unreadable];
   if (gone.length > 0) await commands.hdel(keys.throughput, ...gone);
-  return countsToStats((status) => Number(counts[status] ?? 0), workers, imagesPerSecond);
+  return imagesPerSecond;
 }
 
 /** Today's FIFO order within a priority; null when the job is not QUEUED. */

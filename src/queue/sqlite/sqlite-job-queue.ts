@@ -233,6 +233,11 @@ export class SqliteJobQueue implements JobQueue {
     return this.workReads().runningWork(limit);
   }
 
+  async imagesPerSecond(): Promise<number | null> {
+    this.statements(); // refused once closed, like every read
+    return this.throughput.imagesPerSecond(this.tunables.clock() - this.tunables.workerTtlMs);
+  }
+
   async events(id: string, afterSequence: number): Promise<JobEvent[]> {
     const row = this.mustGet(id);
     return this.statements()
