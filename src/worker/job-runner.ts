@@ -7,10 +7,10 @@ import type {
   JobEvent,
   JobFailure,
   JobOutput,
-  JobProgress,
 } from '../queue/job-queue.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { deleteOutputs, inferenceRequest, jobRequest, storeOutputs } from './job-io.js';
+import { progressRelay } from './progress-relay.js';
 import { ThroughputMeter } from './throughput-meter.js';
 import { WorkerPresence } from './worker-presence.js';
 
@@ -271,7 +271,7 @@ export class JobRunner {
     const { job } = claim;
     const startedAt = Date.now();
     const model = job.model ?? this.options.defaultModel;
-    this.meter.started(model, startedAt);
+    let isMetered = false;
     let ending: { outcome: Outcome; images: number; code?: string } | null = null;
     const beat = setInterval(
       () => {
@@ -302,7 +302,17 @@ export class JobRunner {
         id: job.id,
         ...(job.model ? { model: job.model } : {}),
         request,
-        onProgress: this.throttledProgress(claim),
+        onProgress: progressRelay({
+          queue,
+          claim,
+          intervalMs: this.options.progressIntervalMs,
+          onStepSeconds: this.options.onStepSeconds,
+          // Busy from the engine's first step: a model opening for its first job is not throughput.
+          onFirst: (atMs) => {
+            this.meter.started(model, atMs);
+            isMetered = true;
+          },
+        }),
       });
       goOn();
       const outputs = await storeOutputs(this.options.store, job, result);
@@ -327,8 +337,10 @@ export class JobRunner {
       const seconds = Math.round(endedAt - startedAt) / 1000;
       // No ending of its own: it was handed back before it could complete.
       ending ??= { outcome: 'released', images: 0 };
-      this.meter.ended(model, ending.outcome === 'succeeded' ? ending.images : 0, endedAt);
-      if (ending.outcome === 'succeeded') this.presence.report();
+      if (isMetered) {
+        this.meter.ended(model, ending.outcome === 'succeeded' ? ending.images : 0, endedAt);
+        if (ending.outcome === 'succeeded') this.presence.report();
+      }
       const { workerId } = this.options;
       logger.info({ workerId, jobId: job.id, model, seconds, ...ending }, 'job ended');
     }
@@ -374,26 +386,5 @@ export class JobRunner {
       logger.warn({ err: settleError, jobId: claim.job.id }, 'could not record the end of a job');
       return { outcome: 'unrecorded' };
     }
-  }
-
-  private throttledProgress(claim: ClaimedJob): (progress: JobProgress) => void {
-    const { queue, progressIntervalMs, onStepSeconds } = this.options;
-    let lastAt = 0;
-    let lastPhase = '';
-    let lastStepAt = Date.now();
-    let lastStep = 0;
-    return (progress) => {
-      const now = Date.now();
-      if (progress.phase === lastPhase && progress.step > lastStep && onStepSeconds) {
-        onStepSeconds((now - lastStepAt) / 1000 / (progress.step - lastStep));
-      }
-      lastStepAt = now;
-      lastStep = progress.step;
-      const isLast = progress.step >= progress.total;
-      if (progress.phase === lastPhase && !isLast && now - lastAt < progressIntervalMs) return;
-      lastAt = now;
-      lastPhase = progress.phase;
-      void queue.progress(claim, progress).catch(() => undefined);
-    };
   }
 }
