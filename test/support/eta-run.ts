@@ -18,9 +18,11 @@ export interface EtaSample {
   ratio: number;
   /** estimatedFinishAt − t against finishedAt − t */
   finishRatio: number;
+  /** Jobs completed when this estimate was read. */
+  readAfter: number;
 }
 
-interface JobRow {
+export interface JobRow {
   id: string;
   status: string;
   startedAt: string | null;
@@ -31,10 +33,15 @@ interface JobRow {
 
 const PAGE = `query Page($first: Int!) { jobs(first: $first) { edges { node {
   id status startedAt finishedAt estimatedStartAt estimatedFinishAt } } } }`;
+/** Statuses only: the polls between reads must not load the server with estimates. */
+const STATUS_PAGE = `query Status($first: Int!) { jobs(first: $first) { edges { node {
+  id status } } } }`;
 
-/** Every job of the API's dev tenant (newest first), with its times and estimates. */
-export async function readJobs(api: ApiHarness, first = 100): Promise<JobRow[]> {
-  const { data, errors } = await api.gql<{ jobs: { edges: { node: JobRow }[] } }>(PAGE, { first });
+/** The newest `first` jobs of the API's dev tenant, with their times and estimates. */
+export async function readJobs(api: ApiHarness, first = 100, query = PAGE): Promise<JobRow[]> {
+  const { data, errors } = await api.gql<{ jobs: { edges: { node: JobRow }[] } }>(query, {
+    first,
+  });
   if (!data) throw new Error(`jobs query failed: ${JSON.stringify(errors)}`);
   return data.jobs.edges.map((edge) => edge.node);
 }
@@ -51,8 +58,8 @@ async function until(condition: () => Promise<boolean>, timeoutMs: number): Prom
 export interface EtaRunOptions {
   /** Single-image jobs enqueued at once. */
   jobs: number;
-  /** Completed jobs to wait for before the estimates are read. */
-  readAfter: number;
+  /** Completed jobs to wait for before the estimates are read: once, or once per entry. */
+  readAfter: number | number[];
   /** How long the whole run may take. */
   timeoutMs: number;
   /** The class of every job. @default 1 */
@@ -63,8 +70,8 @@ export interface EtaRunOptions {
 export async function runEtaScenario(
   api: ApiHarness,
   options: EtaRunOptions,
-): Promise<{ samples: EtaSample[]; readAtMs: number; imagesPerSecond: number | null }> {
-  const { jobs, readAfter, timeoutMs, classId = 1 } = options;
+): Promise<{ samples: EtaSample[]; imagesPerSecond: number | null; finished: JobRow[] }> {
+  const { jobs, readAfter: readAfterOption, timeoutMs, classId = 1 } = options;
   const mutation = `mutation Go($seed: Int!) {
     generateImages(input: { classId: ${classId}, count: 1, seed: $seed }) { id } }`;
   for (let i = 0; i < jobs; i += 1) {
@@ -72,27 +79,36 @@ export async function runEtaScenario(
     if (errors) throw new Error(`enqueue failed: ${JSON.stringify(errors)}`);
   }
   const succeeded = async () =>
-    (await readJobs(api, jobs)).filter((job) => job.status === 'SUCCEEDED').length;
-  await until(async () => (await succeeded()) >= readAfter, timeoutMs);
-  const before = Date.now();
-  const read = await readJobs(api, jobs);
-  const readAtMs = (before + Date.now()) / 2;
-  const queue = await api.gql<{ queue: { imagesPerSecond: number | null } }>(
-    '{ queue { imagesPerSecond } }',
-  );
+    (await readJobs(api, jobs, STATUS_PAGE)).filter((job) => job.status === 'SUCCEEDED').length;
+  const reads: { readAtMs: number; readAfter: number; jobs: JobRow[] }[] = [];
+  let imagesPerSecond: number | null = null;
+  for (const readAfter of [readAfterOption].flat()) {
+    await until(async () => (await succeeded()) >= readAfter, timeoutMs);
+    const before = Date.now();
+    const read = await readJobs(api, jobs);
+    reads.push({ readAtMs: (before + Date.now()) / 2, readAfter, jobs: read });
+    const queue = await api.gql<{ queue: { imagesPerSecond: number | null } }>(
+      '{ queue { imagesPerSecond } }',
+    );
+    imagesPerSecond = queue.data?.queue.imagesPerSecond ?? null;
+  }
   await until(async () => (await succeeded()) === jobs, timeoutMs);
-  const finished = new Map((await readJobs(api, jobs)).map((job) => [job.id, job]));
-  const samples = read.flatMap((job): EtaSample[] => {
-    const done = finished.get(job.id);
-    if (job.status !== 'QUEUED' || !job.estimatedStartAt || !job.estimatedFinishAt) return [];
-    if (!done?.startedAt || !done.finishedAt) return [];
-    const waitedMs = Date.parse(done.startedAt) - readAtMs;
-    const estimatedMs = Date.parse(job.estimatedStartAt) - readAtMs;
-    const finishRatio =
-      (Date.parse(job.estimatedFinishAt) - readAtMs) / (Date.parse(done.finishedAt) - readAtMs);
-    return [{ id: job.id, waitedMs, estimatedMs, ratio: estimatedMs / waitedMs, finishRatio }];
-  });
-  return { samples, readAtMs, imagesPerSecond: queue.data?.queue.imagesPerSecond ?? null };
+  const finished = await readJobs(api, jobs);
+  const byId = new Map(finished.map((job) => [job.id, job]));
+  const samples = reads.flatMap(({ readAtMs, readAfter, jobs: read }) =>
+    read.flatMap((job): EtaSample[] => {
+      const done = byId.get(job.id);
+      if (job.status !== 'QUEUED' || !job.estimatedStartAt || !job.estimatedFinishAt) return [];
+      if (!done?.startedAt || !done.finishedAt) return [];
+      const waitedMs = Date.parse(done.startedAt) - readAtMs;
+      const estimatedMs = Date.parse(job.estimatedStartAt) - readAtMs;
+      const finishRatio =
+        (Date.parse(job.estimatedFinishAt) - readAtMs) / (Date.parse(done.finishedAt) - readAtMs);
+      const ratio = estimatedMs / waitedMs;
+      return [{ id: job.id, waitedMs, estimatedMs, ratio, finishRatio, readAfter }];
+    }),
+  );
+  return { samples, imagesPerSecond, finished };
 }
 
 /** The q-quantile (0 … 1) of `values`, by linear interpolation; NaN when empty. */
