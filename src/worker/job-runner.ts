@@ -271,7 +271,7 @@ export class JobRunner {
     const { job } = claim;
     const startedAt = Date.now();
     const model = job.model ?? this.options.defaultModel;
-    let isMetered = false;
+    let meteredFromMs: number | null = null;
     let ending: { outcome: Outcome; images: number; code?: string } | null = null;
     const beat = setInterval(
       () => {
@@ -310,7 +310,7 @@ export class JobRunner {
           // Busy from the engine's first step: a model opening for its first job is not throughput.
           onFirst: (atMs) => {
             this.meter.started(model, atMs);
-            isMetered = true;
+            meteredFromMs = atMs;
           },
         }),
       });
@@ -337,8 +337,9 @@ export class JobRunner {
       const seconds = Math.round(endedAt - startedAt) / 1000;
       // No ending of its own: it was handed back before it could complete.
       ending ??= { outcome: 'released', images: 0 };
-      if (isMetered) {
-        this.meter.ended(model, ending.outcome === 'succeeded' ? ending.images : 0, endedAt);
+      if (meteredFromMs !== null) {
+        const images = ending.outcome === 'succeeded' ? ending.images : 0;
+        this.meter.ended(model, images, endedAt, meteredFromMs);
         if (ending.outcome === 'succeeded') this.presence.report();
       }
       const { workerId } = this.options;

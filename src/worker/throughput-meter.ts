@@ -23,6 +23,11 @@ export const THROUGHPUT_TIME_CONSTANT_MS = 30_000;
 
 interface ModelState {
   active: number;
+  /**
+   * When the model's first job here completed (epoch ms); null before. Jobs that started before
+   * it ran cold: their images and busy time are left out.
+   */
+  warmFromMs: number | null;
   /** When busy time was last counted (epoch ms); null while no job of the model runs. */
   countedTo: number | null;
   /** Busy ms since the last completion with images. */
@@ -58,10 +63,13 @@ export class ThroughputMeter {
   }
 
   /**
-   * A job of `model` stops running: `images` it completed (0 for one that failed, was cancelled
-   * or handed back: its time still counts, so the figure is what the worker really delivers).
+   * A job of `model` that `started` at `startedAtMs` stops running: `images` it completed (0 for
+   * one that failed, was cancelled or handed back: its time still counts, so the figure is what
+   * the worker really delivers). Jobs that started before the model's first completion here ran
+   * cold (fresh ORT sessions allocate and warm up in their first runs): they are left out, with
+   * the busy time up to their end, so the figure starts from warm runs.
    */
-  ended(model: string, images: number, nowMs: number): void {
+  ended(model: string, images: number, nowMs: number, startedAtMs: number): void {
     const state = this.stateOf(model);
     this.countBusy(state, nowMs);
     state.active = Math.max(0, state.active - 1);
@@ -69,6 +77,9 @@ export class ThroughputMeter {
     if (images <= 0) return;
     const seconds = state.pendingMs / 1000;
     state.pendingMs = 0;
+    const isCold = state.warmFromMs === null || startedAtMs < state.warmFromMs;
+    state.warmFromMs ??= nowMs;
+    if (isCold) return;
     const decay = Math.exp(-seconds / this.tauSeconds);
     const weight = this.tauSeconds * (1 - decay);
     state.images = state.images * decay + (seconds > 0 ? (images * weight) / seconds : images);
@@ -76,7 +87,7 @@ export class ThroughputMeter {
     this.lastModel = model;
   }
 
-  /** Images per second of `model`; null until a completion after some busy time. */
+  /** Images per second of `model`; null until a warm completion after some busy time. */
   imagesPerSecond(model: string): number | null {
     const state = this.models.get(model);
     return state && state.seconds > 0 ? state.images / state.seconds : null;
@@ -98,7 +109,7 @@ export class ThroughputMeter {
   private stateOf(model: string): ModelState {
     let state = this.models.get(model);
     if (!state) {
-      state = { active: 0, countedTo: null, pendingMs: 0, images: 0, seconds: 0 };
+      state = { active: 0, warmFromMs: null, countedTo: null, pendingMs: 0, images: 0, seconds: 0 };
       this.models.set(model, state);
     }
     return state;
