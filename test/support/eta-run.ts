@@ -70,7 +70,12 @@ export interface EtaRunOptions {
 export async function runEtaScenario(
   api: ApiHarness,
   options: EtaRunOptions,
-): Promise<{ samples: EtaSample[]; imagesPerSecond: number | null; finished: JobRow[] }> {
+): Promise<{
+  samples: EtaSample[];
+  imagesPerSecond: number | null;
+  finished: JobRow[];
+  reads: { readAtMs: number; readAfter: number }[];
+}> {
   const { jobs, readAfter: readAfterOption, timeoutMs, classId = 1 } = options;
   const mutation = `mutation Go($seed: Int!) {
     generateImages(input: { classId: ${classId}, count: 1, seed: $seed }) { id } }`;
@@ -108,7 +113,8 @@ export async function runEtaScenario(
       return [{ id: job.id, waitedMs, estimatedMs, ratio, finishRatio, readAfter }];
     }),
   );
-  return { samples, imagesPerSecond, finished };
+  const readTimes = reads.map(({ readAtMs, readAfter }) => ({ readAtMs, readAfter }));
+  return { samples, imagesPerSecond, finished, reads: readTimes };
 }
 
 /** The q-quantile (0 … 1) of `values`, by linear interpolation; NaN when empty. */
