@@ -52,19 +52,15 @@ describe('ThroughputMeter', () => {
 
   it('counts busy time only: idle time between jobs neither lowers nor ages the figure', () => {
     const meter = warmMeter();
-    meter.started('m', 20_000);
-    meter.ended('m', 1, 21_000, 20_000);
-    meter.started('m', 3_600_000);
-    meter.ended('m', 1, 3_601_000, 3_600_000);
+    runSerially(meter, 1, { fromMs: 20_000, ms: 1000 });
+    runSerially(meter, 1, { fromMs: 3_600_000, ms: 1000 }); // an hour idle in between
     expect(meter.imagesPerSecond('m')).toBeCloseTo(1, 9);
   });
 
   it('charges the time of failed jobs to the next completion', () => {
     const meter = warmMeter();
-    meter.started('m', 10_000);
-    meter.ended('m', 0, 11_000, 10_000);
-    meter.started('m', 11_000);
-    meter.ended('m', 1, 12_000, 11_000);
+    const failedAt = runSerially(meter, 1, { fromMs: 10_000, ms: 1000, images: 0 });
+    runSerially(meter, 1, { fromMs: failedAt, ms: 1000 });
     expect(meter.imagesPerSecond('m')).toBeCloseTo(0.5, 9);
   });
 
