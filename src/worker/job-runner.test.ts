@@ -19,10 +19,7 @@ function recordingLogger() {
   return { lines, logger: { info: log, warn: log, error: log } };
 }
 
-/**
- * Makes one 1×1 image per job (class 5: one progress step, then 20 ms later), or fails the jobs
- * whose class is 9 for good.
- */
+/** Makes one 1×1 image per job (class 5: 20 ms later), or fails the jobs whose class is 9 for good. */
 function fakeEngine(): InferenceEngine {
   return {
     async run(job: InferenceJob) {
@@ -30,7 +27,6 @@ function fakeEngine(): InferenceEngine {
         throw errors.generationFailed('class 9 is broken');
       }
       if (job.request.kind === 'generate' && job.request.classId === 5) {
-        job.onProgress?.({ phase: 'patch', step: 1, total: 1 });
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
       const png = await sharp({

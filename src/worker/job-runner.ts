@@ -271,7 +271,9 @@ export class JobRunner {
     const { job } = claim;
     const startedAt = Date.now();
     const model = job.model ?? this.options.defaultModel;
-    let meteredFromMs: number | null = null;
+    // Busy from the claim: the whole cycle a job costs this worker. A model's cold first run
+    // (opening it included) is left out by the meter itself.
+    this.meter.started(model, startedAt);
     let ending: { outcome: Outcome; images: number; code?: string } | null = null;
     const beat = setInterval(
       () => {
@@ -307,11 +309,6 @@ export class JobRunner {
           claim,
           intervalMs: this.options.progressIntervalMs,
           onStepSeconds: this.options.onStepSeconds,
-          // Busy from the engine's first step: a model opening for its first job is not throughput.
-          onFirst: (atMs) => {
-            this.meter.started(model, atMs);
-            meteredFromMs = atMs;
-          },
         }),
       });
       goOn();
@@ -337,11 +334,9 @@ export class JobRunner {
       const seconds = Math.round(endedAt - startedAt) / 1000;
       // No ending of its own: it was handed back before it could complete.
       ending ??= { outcome: 'released', images: 0 };
-      if (meteredFromMs !== null) {
-        const images = ending.outcome === 'succeeded' ? ending.images : 0;
-        this.meter.ended(model, images, endedAt, meteredFromMs);
-        if (ending.outcome === 'succeeded') this.presence.report();
-      }
+      const images = ending.outcome === 'succeeded' ? ending.images : 0;
+      this.meter.ended(model, images, endedAt, startedAt);
+      if (images > 0) this.presence.report();
       const { workerId } = this.options;
       logger.info({ workerId, jobId: job.id, model, seconds, ...ending }, 'job ended');
     }
