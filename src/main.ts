@@ -19,6 +19,7 @@ import { Metrics } from './metrics.js';
 import { PACKAGE_ROOT } from './paths.js';
 import { createJobQueue } from './queue/create-job-queue.js';
 import type { JobQueue, JobRecord } from './queue/job-queue.js';
+import { EtaService } from './services/eta-service.js';
 import { ImageUrlService } from './services/image-url-service.js';
 import { JobEventHub } from './services/job-event-hub.js';
 import { JobService } from './services/job-service.js';
@@ -254,6 +255,7 @@ export async function serve(
           batchRows,
           workerCount: () => workers.length,
         }),
+        eta: new EtaService({ queue, aheadOf: jobs }),
       },
       apiKeys,
       api: config.api,

@@ -65,12 +65,6 @@ export interface JobPage {
   hasNextPage: boolean;
 }
 
-/** Where a QUEUED job stands: `position` as `JobProducer.position`, and the images ahead. */
-export interface WorkAhead {
-  position: number;
-  imagesAhead: number;
-}
-
 export interface QueueStats {
   /** Jobs waiting (QUEUED). */
   depth: number;
@@ -81,6 +75,35 @@ export interface QueueStats {
    * the queue's `workerTtlMs`, less those that `retire`d.
    */
   workers: number;
+  /**
+   * Images per second over the live workers: the sum of the figures they reported
+   * (`JobConsumer.reportThroughput`) within the queue's `workerTtlMs`; null until one has.
+   */
+  imagesPerSecond: number | null;
+}
+
+/** What `JobProducer.workAhead` answers for a QUEUED job. */
+export interface WorkAhead {
+  /** 1-based place in claim order (`position`). */
+  position: number;
+  /** Images (`params.count`) of the QUEUED jobs claimed before this one. */
+  imagesAhead: number;
+}
+
+/** A RUNNING job as the ETA sees it: how many images, and how far along. */
+export interface RunningWork {
+  id: string;
+  /** `params.count`. */
+  images: number;
+  progress: JobProgress | null;
+}
+
+/** One worker's measured throughput, as it reports it (worker/throughput-meter.ts measures it). */
+export interface ThroughputFigure {
+  /** The model the figure was measured on. */
+  model: string;
+  /** Images per second, exponentially averaged over the worker's busy time. */
+  imagesPerSecond: number;
 }
 
 /** What the API side does with jobs. */
@@ -123,6 +146,10 @@ export interface JobProducer {
   workAhead(id: string): Promise<WorkAhead | null>;
   /** `workAhead` of many jobs in one pass over the queue (a page of `queuePosition`s). */
   workAheadMany(ids: readonly string[]): Promise<Map<string, WorkAhead>>;
+  /** The RUNNING jobs (at most `limit`, oldest lease first): the work in flight ahead of the queue. */
+  runningWork(limit: number): Promise<RunningWork[]>;
+  /** `stats().imagesPerSecond` alone, without counting the jobs. */
+  imagesPerSecond(): Promise<number | null>;
   /** Durable events of a job with sequence > afterSequence, in order. */
   events(id: string, afterSequence: number): Promise<JobEvent[]>;
   stats(): Promise<QueueStats>;
@@ -228,8 +255,17 @@ export interface JobConsumer {
    * `workerTtlMs` passes without another announce. Call it well within that TTL.
    */
   announce(workerId: string): Promise<void>;
-  /** A clean stop: the worker no longer counts in `stats().workers`. Unknown ids are ignored. */
+  /**
+   * A clean stop: the worker no longer counts in `stats().workers` nor in `imagesPerSecond`.
+   * Unknown ids are ignored.
+   */
   retire(workerId: string): Promise<void>;
+  /**
+   * Publishes the worker's measured throughput; it counts in `stats().imagesPerSecond` until
+   * `workerTtlMs` passes without another report (a dead worker drops out), or `retire`. The
+   * Redis engine shares it with every process; the SQLite engine keeps it in this process.
+   */
+  reportThroughput(workerId: string, figure: ThroughputFigure): Promise<void>;
   /**
    * The same event stream as `JobProducer.onEvent`; a worker listens for `cancel-requested` of
    * the jobs it holds, so a cancel reaches the engine at once (heartbeats are the fallback).

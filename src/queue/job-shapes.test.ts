@@ -4,10 +4,11 @@ import { countsToStats, deletedEvent, isoOrNull } from './job-shapes.js';
 describe('job shapes', () => {
   it('count every status, absent ones as 0', () => {
     const counts: Record<string, number> = { QUEUED: 4, RUNNING: 1, FAILED: 2 };
-    expect(countsToStats((status) => counts[status] ?? 0, 3)).toEqual({
+    expect(countsToStats((status) => counts[status] ?? 0, 3, 1.5)).toEqual({
       depth: 4,
       running: 1,
       workers: 3,
+      imagesPerSecond: 1.5,
       byStatus: { QUEUED: 4, RUNNING: 1, SUCCEEDED: 0, FAILED: 2, CANCELLED: 0, EXPIRED: 0 },
     });
   });

@@ -1,13 +1,17 @@
 /** Contract values (job-queue.ts) that both engines build the same way from their own rows. */
 import { JOB_STATUSES, type JobEvent, type JobStatus, type QueueStats } from './job-queue.js';
 
-/** Stats from a count per status (absent statuses count 0) and the live workers. */
-export function countsToStats(countOf: (status: JobStatus) => number, workers: number): QueueStats {
+/** Stats from a count per status (absent statuses count 0), the live workers and their throughput. */
+export function countsToStats(
+  countOf: (status: JobStatus) => number,
+  workers: number,
+  imagesPerSecond: number | null,
+): QueueStats {
   const byStatus = Object.fromEntries(JOB_STATUSES.map((s) => [s, countOf(s)])) as Record<
     JobStatus,
     number
   >;
-  return { depth: byStatus.QUEUED, running: byStatus.RUNNING, byStatus, workers };
+  return { depth: byStatus.QUEUED, running: byStatus.RUNNING, byStatus, workers, imagesPerSecond };
 }
 
 /** The live `deleted` notification of a job just deleted: its last sequence and status. */

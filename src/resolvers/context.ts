@@ -1,3 +1,4 @@
+import type { EtaService } from '../services/eta-service.js';
 import type { ImageUrlService } from '../services/image-url-service.js';
 import type { JobBatch } from '../services/job-batch.js';
 import type { JobEventHub } from '../services/job-event-hub.js';
@@ -29,6 +30,8 @@ export interface Services {
   models: ModelService;
   /** The `queue` and `health` answers. */
   status: StatusService;
+  /** Jobs' estimated start and finish. */
+  eta: EtaService;
   /** Tenants' webhook secrets and jobs' delivery attempts. */
   webhooks: WebhookService;
 }

@@ -1,7 +1,12 @@
 import { errors, isAppError, type AppError } from '../errors.js';
 import { SAMPLING_KNOBS } from '../jobs/sampling-params.js';
 import { toJobParameters } from '../jobs/stored-job.js';
-import type { JobEvent as QueueJobEvent, JobProgress, JobRecord } from '../queue/job-queue.js';
+import type {
+  JobEvent as QueueJobEvent,
+  JobProgress,
+  JobRecord,
+  JobStatus as QueueJobStatus,
+} from '../queue/job-queue.js';
 import {
   Job,
   JobEvent,
@@ -9,6 +14,7 @@ import {
   type Progress,
   type StoredInput,
 } from '../schema/job.types.js';
+import type { EtaJob } from '../services/eta-service.js';
 
 export function toProgress(progress: JobProgress | null | undefined): Progress | null {
   if (!progress) return null;
@@ -160,4 +166,16 @@ export function toJobEvent(event: QueueJobEvent): JobEvent {
     error: event.error ?? null,
     jobId: event.jobId,
   });
+}
+
+/** What the ETA needs of a job as the schema shows it (services/eta-service.ts). */
+export function etaJobOf(job: Job): EtaJob {
+  const { phase, step, total } = job.progress ?? {};
+  return {
+    id: job.id,
+    status: job.status as QueueJobStatus,
+    images: job.parameters.count,
+    progress: phase === undefined ? null : { phase, step: step ?? 0, total: total ?? 0 },
+    startedAtMs: job.startedAt ? job.startedAt.getTime() : null,
+  };
 }

@@ -26,8 +26,12 @@ import { Image, InputImage, Job, JobConnection, JobEvent } from '../schema/job.t
 import { Upload } from '../schema/queue.types.js';
 import { encodeCursor } from '../queue/list-cursor.js';
 import type { RequestContext } from './context.js';
-import { toJob, toJobEvent, toShowableJobs } from './job-mapping.js';
+import { etaJobOf, toJob, toJobEvent, toShowableJobs } from './job-mapping.js';
 import { COSTS } from '../schema/costs.js';
+
+function dateOrNull(ms: number | undefined): Date | null {
+  return ms === undefined ? null : new Date(Math.round(ms));
+}
 
 /** Thin by design: validation and authorization live in JobService. */
 @Resolver(() => Job)
@@ -73,6 +77,29 @@ export class JobResolver {
   })
   queuePosition(@Root() job: Job, @Ctx() ctx: RequestContext): Promise<number | null> | null {
     return job.status === 'QUEUED' ? ctx.services.jobs.position(job.id) : null;
+  }
+
+  @FieldResolver(() => Date, {
+    nullable: true,
+    description:
+      'When the job is expected to start (while QUEUED; its start while RUNNING): the work ahead ' +
+      'over the measured throughput (queue.imagesPerSecond). Null otherwise, and until a ' +
+      'throughput has been measured',
+    complexity: COSTS.estimate,
+  })
+  estimatedStartAt(@Root() job: Job, @Ctx() ctx: RequestContext): Promise<Date | null> {
+    return ctx.services.eta.estimate(etaJobOf(job)).then((eta) => dateOrNull(eta?.startMs));
+  }
+
+  @FieldResolver(() => Date, {
+    nullable: true,
+    description:
+      'When the job is expected to finish, while QUEUED or RUNNING: as estimatedStartAt, plus ' +
+      'its own images. Null otherwise, and until a throughput has been measured',
+    complexity: COSTS.estimate,
+  })
+  estimatedFinishAt(@Root() job: Job, @Ctx() ctx: RequestContext): Promise<Date | null> {
+    return ctx.services.eta.estimate(etaJobOf(job)).then((eta) => dateOrNull(eta?.finishMs));
   }
 
   @Query(() => Job, { nullable: true, description: "One of the caller's jobs" })

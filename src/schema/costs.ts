@@ -50,6 +50,8 @@ export const COSTS = {
   inputs: listOf(() => 4),
   /** A queue lookup. */
   queuePosition: 2,
+  /** A queue lookup (the work ahead), the shared throughput read amortised over a page. */
+  estimate: 2,
   /** Models of the models directory; a server holds a handful. */
   models: listOf(() => 10),
   /** GPT precisions of a model: fp32, int8, int4. */

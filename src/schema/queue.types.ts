@@ -1,4 +1,4 @@
-import { Field, Int, ObjectType } from 'type-graphql';
+import { Field, Float, Int, ObjectType } from 'type-graphql';
 
 @ObjectType()
 export class QueueInfo {
@@ -16,6 +16,14 @@ export class QueueInfo {
 
   @Field(() => Int, { description: 'Rows in the running batches of this server' })
   batchRows!: number;
+
+  @Field(() => Float, {
+    nullable: true,
+    description:
+      'Images per second over the live workers of the whole cluster: each measures its own, ' +
+      'exponentially averaged over its busy time (time constant 30 s). Null until one has',
+  })
+  imagesPerSecond!: number | null;
 }
 
 @ObjectType()

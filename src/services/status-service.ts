@@ -10,6 +10,8 @@ export interface QueueStatus {
   workers: number;
   /** Rows in the running batches of this server. */
   batchRows: number;
+  /** Over the live workers of the whole cluster; null until one has measured it. */
+  imagesPerSecond: number | null;
 }
 
 /** What the `health` query reports: each seam's 'ok' or its error message. */
@@ -48,6 +50,7 @@ export class StatusService {
       running: stats.running,
       workers: stats.workers,
       batchRows: await batchRows(),
+      imagesPerSecond: stats.imagesPerSecond,
     };
   }
 

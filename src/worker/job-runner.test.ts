@@ -19,12 +19,15 @@ function recordingLogger() {
   return { lines, logger: { info: log, warn: log, error: log } };
 }
 
-/** Makes one 1×1 image per job, or fails the jobs whose class is 9 for good. */
+/** Makes one 1×1 image per job (class 5: 20 ms later), or fails the jobs whose class is 9 for good. */
 function fakeEngine(): InferenceEngine {
   return {
     async run(job: InferenceJob) {
       if (job.request.kind === 'generate' && job.request.classId === 9) {
         throw errors.generationFailed('class 9 is broken');
+      }
+      if (job.request.kind === 'generate' && job.request.classId === 5) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
       }
       const png = await sharp({
         create: { width: 1, height: 1, channels: 3, background: '#000' },
@@ -71,7 +74,7 @@ afterEach(async () => {
   queue = null;
 });
 
-async function startRunner(announceIntervalMs = 5000) {
+async function startRunner(announceIntervalMs = 5000, maxConcurrentJobs = 8) {
   queue = new SqliteJobQueue({ path: ':memory:' });
   await queue.start();
   const { lines, logger } = recordingLogger();
@@ -83,6 +86,7 @@ async function startRunner(announceIntervalMs = 5000) {
     models,
     logger,
     announceIntervalMs,
+    maxConcurrentJobs,
     defaultModel: 'tiny',
   });
   runner.start();
@@ -139,5 +143,23 @@ describe('JobRunner', () => {
       outcome: 'failed',
       code: 'GENERATION_FAILED',
     });
+  });
+
+  it('reports its measured throughput after a completion, and takes it back when it retires', async () => {
+    const { queue, runner } = await startRunner(20, 1); // one at a time: the second runs warm
+    await vi.waitFor(async () => expect((await queue.stats()).workers).toBe(1));
+    expect((await queue.stats()).imagesPerSecond).toBeNull();
+    // The first job runs cold and is left out of the figure; the second is measured.
+    const cold = (await queue.enqueue(input(5))).job;
+    const job = (await queue.enqueue(input(5))).job;
+    await vi.waitFor(async () => expect((await queue.get(job.id))?.status).toBe('SUCCEEDED'));
+    expect((await queue.get(cold.id))?.status).toBe('SUCCEEDED');
+    // One image in at least the engine's 20 ms: at most 50 images/s, and some.
+    await vi.waitFor(async () => expect((await queue.stats()).imagesPerSecond).not.toBeNull());
+    const measured = (await queue.stats()).imagesPerSecond ?? 0;
+    expect(measured).toBeGreaterThan(0);
+    expect(measured).toBeLessThanOrEqual(50);
+    await runner.stop(1000);
+    expect((await queue.stats()).imagesPerSecond).toBeNull();
   });
 });

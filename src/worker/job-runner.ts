@@ -7,10 +7,11 @@ import type {
   JobEvent,
   JobFailure,
   JobOutput,
-  JobProgress,
 } from '../queue/job-queue.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { deleteOutputs, inferenceRequest, jobRequest, storeOutputs } from './job-io.js';
+import { progressRelay } from './progress-relay.js';
+import { ThroughputMeter } from './throughput-meter.js';
 import { WorkerPresence } from './worker-presence.js';
 
 interface Logger {
@@ -93,6 +94,7 @@ export class JobRunner {
   private readonly presence: WorkerPresence;
   private unsubscribe: (() => void) | null = null;
   private readonly earlyCancels = new Map<string, number>();
+  private readonly meter = new ThroughputMeter();
 
   constructor(options: JobRunnerOptions) {
     this.options = {
@@ -104,7 +106,14 @@ export class JobRunner {
       ...options,
     };
     const { workerId, queue, logger, announceIntervalMs } = this.options;
-    this.presence = new WorkerPresence({ workerId, queue, logger, intervalMs: announceIntervalMs });
+    const figure = () => this.meter.figure();
+    this.presence = new WorkerPresence({
+      workerId,
+      queue,
+      logger,
+      intervalMs: announceIntervalMs,
+      figure,
+    });
   }
 
   get activeJobs(): number {
@@ -261,6 +270,10 @@ export class JobRunner {
     const { claim } = active;
     const { job } = claim;
     const startedAt = Date.now();
+    const model = job.model ?? this.options.defaultModel;
+    // Busy from the claim: the whole cycle a job costs this worker. A model's cold first run
+    // (opening it included) is left out by the meter itself.
+    this.meter.started(model, startedAt);
     let ending: { outcome: Outcome; images: number; code?: string } | null = null;
     const beat = setInterval(
       () => {
@@ -291,7 +304,12 @@ export class JobRunner {
         id: job.id,
         ...(job.model ? { model: job.model } : {}),
         request,
-        onProgress: this.throttledProgress(claim),
+        onProgress: progressRelay({
+          queue,
+          claim,
+          intervalMs: this.options.progressIntervalMs,
+          onStepSeconds: this.options.onStepSeconds,
+        }),
       });
       goOn();
       const outputs = await storeOutputs(this.options.store, job, result);
@@ -312,11 +330,14 @@ export class JobRunner {
       ending = { images: 0, ...(await this.settle(claim, active.fate, error)) };
     } finally {
       clearInterval(beat);
-      const { workerId, defaultModel } = this.options;
-      const seconds = Math.round(Date.now() - startedAt) / 1000;
-      const model = job.model ?? defaultModel;
+      const endedAt = Date.now();
+      const seconds = Math.round(endedAt - startedAt) / 1000;
       // No ending of its own: it was handed back before it could complete.
       ending ??= { outcome: 'released', images: 0 };
+      const images = ending.outcome === 'succeeded' ? ending.images : 0;
+      this.meter.ended(model, images, endedAt, startedAt);
+      if (images > 0) this.presence.report();
+      const { workerId } = this.options;
       logger.info({ workerId, jobId: job.id, model, seconds, ...ending }, 'job ended');
     }
   }
@@ -361,26 +382,5 @@ export class JobRunner {
       logger.warn({ err: settleError, jobId: claim.job.id }, 'could not record the end of a job');
       return { outcome: 'unrecorded' };
     }
-  }
-
-  private throttledProgress(claim: ClaimedJob): (progress: JobProgress) => void {
-    const { queue, progressIntervalMs, onStepSeconds } = this.options;
-    let lastAt = 0;
-    let lastPhase = '';
-    let lastStepAt = Date.now();
-    let lastStep = 0;
-    return (progress) => {
-      const now = Date.now();
-      if (progress.phase === lastPhase && progress.step > lastStep && onStepSeconds) {
-        onStepSeconds((now - lastStepAt) / 1000 / (progress.step - lastStep));
-      }
-      lastStepAt = now;
-      lastStep = progress.step;
-      const isLast = progress.step >= progress.total;
-      if (progress.phase === lastPhase && !isLast && now - lastAt < progressIntervalMs) return;
-      lastAt = now;
-      lastPhase = progress.phase;
-      void queue.progress(claim, progress).catch(() => undefined);
-    };
   }
 }

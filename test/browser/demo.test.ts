@@ -119,6 +119,10 @@ describe.runIf(hasChromium)('demo web app', () => {
     expect(labels.some((label) => /^holistic tokens \d+\/\d+$/.test(label))).toBe(true);
     expect(labels.some((label) => /^patch tokens \d+\/\d+$/.test(label))).toBe(true);
     expect(labels.at(-1)).toBe('done');
+    // The header's queue line shows the throughput the worker measured on that job.
+    await expect
+      .poll(() => page.locator('#queue-status').textContent(), { timeout: 10_000 })
+      .toMatch(/^0 queued · 0 running · 1 worker · \d+\.\d\d images\/s$/);
     const captions = await page.locator('#gallery figcaption').allTextContents();
     expect(captions.join(' ')).toContain(className);
     expect(captions.join(' ')).toContain('seed 7');

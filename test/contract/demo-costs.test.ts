@@ -11,6 +11,7 @@ const operations: [string, string, Record<string, unknown>][] = [
   ['models', demo.MODELS_QUERY, {}],
   ['job list', demo.JOBS_QUERY, { first: demo.MAX_LISTED_JOBS }],
   ['queue positions', demo.QUEUED_POSITIONS, {}],
+  ['queue status', demo.QUEUE_STATUS, {}],
   [
     'generate',
     demo.jobMutationDocument('generateImages', 'GenerateInput'),

@@ -15,6 +15,7 @@ import type {
 import type { JobQueueTunables } from '../../src/queue/queue-tunables.js';
 import { cancelScenarios } from './queue-cancel.suite.js';
 import { deleteScenarios } from './queue-delete.suite.js';
+import { etaScenarios } from './queue-eta.suite.js';
 import { fairScenarios } from './queue-fair.suite.js';
 import { outboxScenarios } from './queue-outbox.suite.js';
 import { requestScenarios } from './queue-request.suite.js';
@@ -122,6 +123,7 @@ export function describeJobQueue(name: string, factory: QueueFactory): void {
     deleteScenarios({ open, input, claimNext: (queue) => claimNext(queue), outputsOf });
     fairScenarios({ open, input, claimNext: (queue) => claimNext(queue), outputsOf });
     outboxScenarios({ open, input, claimNext: (queue) => claimNext(queue), outputsOf });
+    etaScenarios({ open, input, claimNext: (queue) => claimNext(queue) });
     restartScenarios({
       open,
       fixture: () => fixture as QueueFixture,

@@ -14,12 +14,14 @@ import {
   MAX_LISTED_JOBS,
   MODELS_QUERY,
   QUEUED_POSITIONS,
+  QUEUE_STATUS,
   RETRY_JOB,
   TRANSFER_STYLE,
   type Job,
   type JobActionName,
   type JobStatus,
   type Model,
+  type QueueStatus,
 } from './operations';
 
 /** An error the API reported: `errors[0]` of a GraphQL response, or a transport failure. */
@@ -85,12 +87,17 @@ export async function fetchJobs(first = MAX_LISTED_JOBS): Promise<Job[]> {
   return data.jobs.edges.map((edge) => edge.node);
 }
 
-/** Id, status and place of the caller's queued jobs (one page of at most 100). */
+/** Id, status, place and estimated start of the caller's queued jobs (one page of at most 100). */
 export async function fetchQueuePositions(): Promise<
-  Pick<Job, 'id' | 'status' | 'queuePosition'>[]
+  (Pick<Job, 'id' | 'status' | 'queuePosition'> & { estimatedStartAt: string | null })[]
 > {
   const data = await gql(QUEUED_POSITIONS, {});
   return data.jobs.edges.map((edge) => edge.node);
+}
+
+/** The queue's depth, running jobs, live workers and measured throughput. */
+export async function fetchQueueStatus(): Promise<QueueStatus> {
+  return (await gql(QUEUE_STATUS, {})).queue;
 }
 
 /** Enqueues class-conditional generation; returns the job at once. */

@@ -102,7 +102,7 @@ export function createJobList({ state, onTracked }: JobListOptions): JobList {
           h(
             'div',
             { class: 'job-foot' },
-            h('span', { class: 'label' }, progressLabel(job)),
+            h('span', { class: 'label' }, progressLabel(job, state.jobs.get(job.id)?.startsAt)),
             h('span', { class: 'meta' }, `seed ${job.parameters.seed}`),
             job.status === 'QUEUED' || job.status === 'RUNNING'
               ? jobAct(job, 'cancelJob', 'cancel')

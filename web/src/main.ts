@@ -14,6 +14,7 @@ import { pollQueuePositions } from './queue-positions';
 import { createSelection } from './selection';
 import { createDemoState } from './state';
 import { mountStyleTransfer } from './style-transfer';
+import { pollQueueStatus } from './throughput';
 import { mountUpload } from './upload';
 import { $ } from './ui';
 
@@ -36,6 +37,7 @@ const select = createSelection({
 });
 mountUpload({ state, onUploaded: () => gallery.render() });
 pollQueuePositions({ state, onChange: () => jobs.render() });
+pollQueueStatus();
 
 async function start(): Promise<void> {
   try {

@@ -107,8 +107,20 @@ const QUEUED_DOCUMENT = graphql(`
           id
           status
           queuePosition
+          estimatedStartAt
         }
       }
+    }
+  }
+`);
+
+const QUEUE_STATUS_DOCUMENT = graphql(`
+  query QueueStatus {
+    queue {
+      depth
+      running
+      workers
+      imagesPerSecond
     }
   }
 `);
@@ -222,6 +234,9 @@ export const MAX_LISTED_JOBS = 30;
 
 /** One page of the queued jobs rather than an alias per job: the server caps aliases (and cost). */
 export const QUEUED_POSITIONS = operation(QUEUED_DOCUMENT);
+/** The header's queue line: depth, running jobs, live workers and their measured throughput. */
+export const QUEUE_STATUS = operation(QUEUE_STATUS_DOCUMENT);
+export type QueueStatus = ResultOf<typeof QUEUE_STATUS_DOCUMENT>['queue'];
 
 export const GENERATE_IMAGES = operation(GENERATE_IMAGES_DOCUMENT);
 export const INPAINT_IMAGE = operation(INPAINT_IMAGE_DOCUMENT);

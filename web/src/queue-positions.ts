@@ -1,4 +1,7 @@
-/** Queue positions: another job's progress moves a queued one up without an event of its own. */
+/**
+ * Queue positions and estimated starts: another job's progress moves a queued one up, and its
+ * estimate along, without an event of its own.
+ */
 import { fetchQueuePositions } from './api';
 import type { DemoState } from './state';
 
@@ -21,12 +24,13 @@ export function pollQueuePositions({
     let changed = false;
     for (const node of await fetchQueuePositions()) {
       const tracked = state.jobs.get(node.id);
-      if (
-        tracked &&
-        tracked.job.status === 'QUEUED' &&
-        node.queuePosition !== tracked.job.queuePosition
-      ) {
+      if (!tracked || tracked.job.status !== 'QUEUED') continue;
+      if (node.queuePosition !== tracked.job.queuePosition) {
         tracked.job = { ...tracked.job, queuePosition: node.queuePosition };
+        changed = true;
+      }
+      if (node.estimatedStartAt !== (tracked.startsAt ?? null)) {
+        tracked.startsAt = node.estimatedStartAt;
         changed = true;
       }
     }

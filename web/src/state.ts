@@ -5,6 +5,8 @@ import type { Image, Job, Model } from './operations';
 export interface Tracked {
   job: Job;
   stop?: () => void;
+  /** While QUEUED: the server's estimate of its start (ISO-8601), from the queue poll. */
+  startsAt?: string | null;
 }
 
 /** The edit inputs an image can be picked for in the gallery. */

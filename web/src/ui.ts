@@ -49,11 +49,20 @@ const PHASES = [
   { phase: 'decode', label: 'decode' },
 ] as const;
 
-/** The text under a job's progress bar. */
-export function progressLabel(job: Job): string {
+/** "in ~12 s", "in ~3 min" from an ISO-8601 time; "any moment" once it is due. */
+export function startsIn(iso: string, nowMs = Date.now()): string {
+  const seconds = Math.round((Date.parse(iso) - nowMs) / 1000);
+  if (seconds <= 1) return 'any moment';
+  return seconds < 90 ? `in ~${seconds} s` : `in ~${Math.round(seconds / 60)} min`;
+}
+
+/** The text under a job's progress bar; `startsAt` is a queued job's estimated start. */
+export function progressLabel(job: Job, startsAt?: string | null): string {
   switch (job.status) {
-    case 'QUEUED':
-      return job.queuePosition ? `queued · position ${job.queuePosition}` : 'queued';
+    case 'QUEUED': {
+      const place = job.queuePosition ? `queued · position ${job.queuePosition}` : 'queued';
+      return startsAt ? `${place} · starts ${startsIn(startsAt)}` : place;
+    }
     case 'RUNNING': {
       const p = job.progress;
       if (!p) return 'starting…';

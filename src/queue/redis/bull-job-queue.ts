@@ -19,13 +19,14 @@ import type {
   JobRecord,
   QueueStats,
   RemovedJob,
+  RunningWork,
+  ThroughputFigure,
   AttemptOutcome,
   OutboxDelivery,
   WebhookAttempt,
   WorkAhead,
 } from '../job-queue.js';
 import { JobIdGenerator } from '../job-ids.js';
-import { countsToStats } from '../job-shapes.js';
 import { queueClosed } from '../queue-errors.js';
 import {
   resolveTunables,
@@ -55,6 +56,15 @@ import { sweepRedis } from './redis-sweep.js';
 import { expectOutcome, ScriptOutcome } from './script-outcomes.js';
 import { RedisWorkerCalls } from './redis-worker-calls.js';
 import { RedisOutbox } from './redis-outbox.js';
+import { releaseHeldOnRedis } from './redis-held.js';
+import { forgetRemovedOnRedis, removedJobsOnRedis } from './redis-removals.js';
+import {
+  imagesPerSecondOnRedis,
+  reportThroughputOnRedis,
+  runningWorkOnRedis,
+  statsOnRedis,
+  workAheadOnRedis,
+} from './redis-work-reads.js';
 
 /** Options of `BullJobQueue`. */
 export interface BullJobQueueOptions extends JobQueueTunables {
@@ -212,17 +222,7 @@ export class BullJobQueue implements JobQueue {
   }
 
   workAheadMany(ids: readonly string[]): Promise<Map<string, WorkAhead>> {
-    return this.track(async ({ lua }) => {
-      const unique = [...new Set(ids)];
-      const result = new Map<string, WorkAhead>();
-      if (unique.length === 0) return result;
-      const flat = (await lua.run('hitaWorkAhead', [], unique)) as number[];
-      unique.forEach((id, i) => {
-        const position = Number(flat[2 * i]);
-        if (position > 0) result.set(id, { position, imagesAhead: Number(flat[2 * i + 1]) });
-      });
-      return result;
-    });
+    return this.track(({ lua }) => workAheadOnRedis(lua, ids));
   }
 
   events(id: string, afterSequence: number): Promise<JobEvent[]> {
@@ -239,33 +239,26 @@ export class BullJobQueue implements JobQueue {
   }
 
   stats(): Promise<QueueStats> {
-    return this.track(async ({ connections }) => {
-      const { clock, workerTtlMs } = this.tunables;
-      const replies = await connections.commands
-        .multi()
-        .hgetall(this.keys.counts)
-        .zcount(this.keys.workers, `(${clock() - workerTtlMs}`, '+inf')
-        .exec();
-      const counts = (replies?.[0]?.[1] ?? {}) as Record<string, string>;
-      const workers = Number(replies?.[1]?.[1] ?? 0);
-      return countsToStats((status) => Number(counts[status] ?? 0), workers);
-    });
+    return this.track(({ connections }) =>
+      statsOnRedis(connections.commands, this.keys, this.tunables),
+    );
+  }
+
+  imagesPerSecond(): Promise<number | null> {
+    return this.track(({ connections }) =>
+      imagesPerSecondOnRedis(connections.commands, this.keys, this.tunables),
+    );
+  }
+
+  runningWork(limit: number): Promise<RunningWork[]> {
+    return this.track(({ connections }) =>
+      runningWorkOnRedis(connections.commands, this.keys, limit),
+    );
   }
 
   releaseHeld(ids: string[]): Promise<void> {
     return this.track(async ({ lua, bull }) => {
-      if (ids.length === 0) return;
-      const flat = (await lua.run('hitaReleaseHeld', [], ids)) as string[];
-      const released: Record<string, string>[] = [];
-      for (let i = 0; i + 4 <= flat.length; i += 4) {
-        const [id = '', bullId = '', priority = '0', kind = 'GENERATE'] = flat.slice(i, i + 4);
-        released.push({ id, bullId, priority, kind });
-      }
-      // BullMQ serves equal priorities first in, first out: add them in creation order (ids
-      // sort by creation), one after another. A crash in between leaves orphans the sweep adds.
-      released.sort((a, b) => ((a.id ?? '') < (b.id ?? '') ? -1 : 1));
-      for (const hash of released) await bull.addRun(hash, 0);
-      if (released.length > 0) this.work.notify();
+      if (await releaseHeldOnRedis(lua, bull, ids)) this.work.notify();
     });
   }
 
@@ -284,25 +277,15 @@ export class BullJobQueue implements JobQueue {
   }
 
   removedJobs(limit: number): Promise<RemovedJob[]> {
-    return this.track(async ({ connections }) => {
-      const { commands } = connections;
-      const ids = await commands.zrange(this.keys.removedAt, 0, Math.max(0, limit) - 1);
-      if (ids.length === 0) return [];
-      const notes = await commands.hmget(this.keys.removed, ...ids);
-      // A note forgotten between the two reads is simply done.
-      return notes.flatMap((note) => (note === null ? [] : [parseRemovedJob(note)]));
-    });
+    return this.track(({ connections }) =>
+      removedJobsOnRedis(connections.commands, this.keys, limit),
+    );
   }
 
   forgetRemoved(ids: string[]): Promise<void> {
-    return this.track(async ({ connections }) => {
-      if (ids.length === 0) return;
-      await connections.commands
-        .multi()
-        .zrem(this.keys.removedAt, ...ids)
-        .hdel(this.keys.removed, ...ids)
-        .exec();
-    });
+    return this.track(({ connections }) =>
+      forgetRemovedOnRedis(connections.commands, this.keys, ids),
+    );
   }
 
   claimDeliveries(limit: number, leaseMs: number): Promise<OutboxDelivery[]> {
@@ -359,7 +342,22 @@ export class BullJobQueue implements JobQueue {
   }
 
   retire(workerId: string): Promise<void> {
-    return this.track(({ worker }) => worker.announce(workerId, false));
+    return this.track(async ({ worker, connections }) => {
+      await worker.announce(workerId, false);
+      await connections.commands.hdel(this.keys.throughput, workerId);
+    });
+  }
+
+  reportThroughput(workerId: string, figure: ThroughputFigure): Promise<void> {
+    return this.track(({ connections }) =>
+      reportThroughputOnRedis(
+        connections.commands,
+        this.keys,
+        workerId,
+        figure,
+        this.tunables.clock(),
+      ),
+    );
   }
 
   async waitForWork(timeoutMs: number): Promise<void> {

@@ -53,6 +53,8 @@ export function redisKeys(prefix: string) {
     webhookLog: (id: string) => `${prefix}:webhook-log:${id}`,
     /** Live workers: a ZSET of worker ids scored by their last announce (epoch ms). */
     workers: `${prefix}:workers`,
+    /** Workers' throughput figures: a hash worker id → JSON (throughput-board.ts). */
+    throughput: `${prefix}:throughput`,
     /** The pub/sub channel of every event and the work signal (not a key). */
     channel: `${prefix}:events`,
     /** Where BullMQ keeps a job's hash: `<bullPrefix><bullId>`. */

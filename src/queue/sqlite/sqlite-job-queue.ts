@@ -22,6 +22,8 @@ import type {
   JobRecord,
   QueueStats,
   RemovedJob,
+  RunningWork,
+  ThroughputFigure,
   AttemptOutcome,
   OutboxDelivery,
   WebhookAttempt,
@@ -39,12 +41,14 @@ import {
 } from '../queue-tunables.js';
 import { tell } from '../event-listeners.js';
 import { WorkSignal } from '../work-signal.js';
+import { ThroughputBoard } from '../throughput-board.js';
 import { GroupEnqueue } from './group-enqueue.js';
 import { migrate } from './migrations.js';
 import { rowToEvent, rowToRecord, type JobRow } from './rows.js';
 import { prepareStatements, type Statements } from './statements.js';
 import { SqliteWorkerCalls } from './sqlite-worker-calls.js';
 import { SqliteOutbox } from './sqlite-outbox.js';
+import { SqliteRunningWork } from './running-work.js';
 import { workAheadOf } from './work-ahead.js';
 import {
   discardHeldJobs,
@@ -75,6 +79,9 @@ export class SqliteJobQueue implements JobQueue {
   private readonly ids = new JobIdGenerator();
   private db: Database.Database | null = null;
   private sql: Statements | null = null;
+  private runningReads: SqliteRunningWork | null = null;
+  /** In memory: the embedded deployment's workers run in the process that serves the API. */
+  private readonly throughput = new ThroughputBoard();
   private sweepTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private readonly worker: SqliteWorkerCalls;
@@ -119,6 +126,7 @@ export class SqliteJobQueue implements JobQueue {
     migrate(db);
     this.db = db;
     this.sql = prepareStatements(db);
+    this.runningReads = new SqliteRunningWork(db);
     this.sweep();
     this.sweepTimer = setInterval(() => {
       try {
@@ -141,6 +149,7 @@ export class SqliteJobQueue implements JobQueue {
     this.db?.close();
     this.db = null;
     this.sql = null;
+    this.runningReads = null;
   }
 
   /** Enqueues arriving in one event-loop turn share one commit (group-enqueue.ts). */
@@ -221,6 +230,15 @@ export class SqliteJobQueue implements JobQueue {
     return db.transaction(() => workAheadOf(this.statements(), ids)).deferred();
   }
 
+  async runningWork(limit: number): Promise<RunningWork[]> {
+    return this.running().list(limit);
+  }
+
+  async imagesPerSecond(): Promise<number | null> {
+    this.statements(); // refused once closed, like every read
+    return this.throughput.imagesPerSecond(this.tunables.clock() - this.tunables.workerTtlMs);
+  }
+
   async events(id: string, afterSequence: number): Promise<JobEvent[]> {
     const row = this.mustGet(id);
     return this.statements()
@@ -233,7 +251,8 @@ export class SqliteJobQueue implements JobQueue {
     const counts = new Map(sql.countByStatus.all().map((r) => [r.status, r.n]));
     const seenSince = this.tunables.clock() - this.tunables.workerTtlMs;
     const workers = sql.countLiveWorkers.get(seenSince)?.n ?? 0;
-    return countsToStats((status) => counts.get(status) ?? 0, workers);
+    const imagesPerSecond = this.throughput.imagesPerSecond(seenSince);
+    return countsToStats((status) => counts.get(status) ?? 0, workers, imagesPerSecond);
   }
 
   async releaseHeld(ids: string[]): Promise<void> {
@@ -331,6 +350,12 @@ export class SqliteJobQueue implements JobQueue {
 
   async retire(workerId: string): Promise<void> {
     this.worker.retire(workerId);
+    this.throughput.retire(workerId);
+  }
+
+  async reportThroughput(workerId: string, figure: ThroughputFigure): Promise<void> {
+    this.statements();
+    this.throughput.report(workerId, figure, this.tunables.clock());
   }
 
   async waitForWork(timeoutMs: number): Promise<void> {
@@ -356,6 +381,11 @@ export class SqliteJobQueue implements JobQueue {
     const row = this.statements().byId.get(id);
     if (!row) throw errors.notFound('job', id);
     return row;
+  }
+
+  private running(): SqliteRunningWork {
+    if (!this.runningReads) throw queueClosed();
+    return this.runningReads;
   }
 
   private statements(): Statements {
