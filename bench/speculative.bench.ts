@@ -1,0 +1,121 @@
+/**
+ * Speculative decoding against AR on hita-tiny-emoji at its default sampling (issue 12: cfg 1.5,
+ * temperature 1, top-k 0, top-p 1). Run with `HITA_BENCH=1 npx vitest run bench/speculative.bench.ts`.
+ * - GPT calls per image and the acceptance rate, for each draft length k, one image at a time;
+ * - seconds per image at batch 1 and batch 8, AR and speculative side by side in one run
+ *   (interleaved repeats, so a noisy neighbour slows both alike).
+ *
+ * HITA_BENCH_DRAFTS lists the k to measure (default 2,3,4,6,8); HITA_BENCH_IMAGES the images per
+ * figure (default 36: 4 per class); HITA_BENCH_PRECISION the GPT graph (default fp32).
+ */
+import { cpus } from 'node:os';
+import { it } from 'vitest';
+import type { GenerateRequest } from '../src/inference/inference-engine.js';
+import { loadModel } from '../src/inference/model/model-loader.js';
+import type { GptPrecision, ModelInfo } from '../src/inference/model/model-manifest.js';
+import { openPipeline } from '../src/inference/ort/open-pipeline.js';
+import type { HitaPipeline } from '../src/inference/pipeline/hita-pipeline.js';
+import type { Decoding } from '../src/jobs/decoding.js';
+import { record, timed } from './support.js';
+
+const MODEL_DIR = process.env.HITA_BENCH_MODEL ?? 'models/hita-tiny-emoji';
+const THREADS = Number(process.env.HITA_BENCH_THREADS ?? cpus().length);
+const DRAFTS = (process.env.HITA_BENCH_DRAFTS ?? '2,3,4,6,8').split(',').map(Number);
+const IMAGES = Number(process.env.HITA_BENCH_IMAGES ?? 36);
+const PRECISION = (process.env.HITA_BENCH_PRECISION ?? 'fp32') as GptPrecision;
+const REPEATS = Number(process.env.HITA_BENCH_REPEATS ?? 3);
+
+async function open(model: ModelInfo, draftLength?: number): Promise<HitaPipeline> {
+  const opened = await openPipeline(model, {
+    providers: ['cpu'],
+    precision: PRECISION,
+    threads: THREADS,
+    ...(draftLength === undefined ? {} : { draftLength }),
+  });
+  return opened.pipeline;
+}
+
+function request(model: ModelInfo, i: number, count: number, decoding: Decoding): GenerateRequest {
+  const classes = model.manifest.gpt.numClasses;
+  return {
+    kind: 'generate',
+    classId: i % classes,
+    seed: 1000 + i,
+    count,
+    sampling: model.manifest.sampling,
+    decoding,
+  };
+}
+
+/** Calls and drafts of `images` images run one at a time. */
+async function callsPerImage(model: ModelInfo, pipeline: HitaPipeline, decoding: Decoding) {
+  const before = pipeline.engine.stats;
+  for (let i = 0; i < IMAGES; i++) await pipeline.run(`c${i}`, request(model, i, 1, decoding));
+  const after = pipeline.engine.stats;
+  const tested = after.draftsTested - before.draftsTested;
+  const accepted = after.draftsAccepted - before.draftsAccepted;
+  return {
+    callsPerImage: (after.steps - before.steps) / IMAGES,
+    acceptance: tested === 0 ? null : accepted / tested,
+    acceptedPerImage: accepted / IMAGES,
+  };
+}
+
+it('speculative decoding: GPT calls per image and acceptance rate by draft length', async () => {
+  const model = await loadModel(MODEL_DIR);
+  const length = model.manifest.tokenizer.numHolistic + model.manifest.tokenizer.numPatch;
+  const ar = await callsPerImage(model, await open(model), 'ar');
+  record('speculative', { figure: 'calls', model: model.id, decoding: 'ar', images: IMAGES, ...ar });
+  for (const k of DRAFTS) {
+    const pipeline = await open(model, k);
+    const spec = await callsPerImage(model, pipeline, 'speculative');
+    record('speculative', {
+      figure: 'calls',
+      model: model.id,
+      precision: PRECISION,
+      decoding: 'speculative',
+      draftLength: k,
+      images: IMAGES,
+      ...spec,
+      tokensPerCall: length / spec.callsPerImage,
+      fewerCallsThanAr: ar.callsPerImage / spec.callsPerImage,
+    });
+    await pipeline.close();
+  }
+});
+
+it('speculative decoding: seconds per image at batch 1 and 8, against AR in one run', async () => {
+  const model = await loadModel(MODEL_DIR);
+  const k = Number(process.env.HITA_BENCH_DRAFT ?? 4);
+  const pipeline = await open(model, k);
+  for (const batch of [1, 8]) {
+    const seconds: Record<Decoding, number> = { ar: 0, speculative: 0 };
+    const jobs = batch === 1 ? 8 : 2;
+    for (const decoding of ['ar', 'speculative'] as const) {
+      await pipeline.run(`warm-${decoding}`, request(model, 0, batch, decoding));
+    }
+    for (let r = 0; r < REPEATS; r++) {
+      for (const decoding of ['ar', 'speculative'] as const) {
+        const { seconds: s } = await timed(async () => {
+          for (let j = 0; j < jobs; j++) {
+            await pipeline.run(`${decoding}-${r}-${j}`, request(model, j * 8, batch, decoding));
+          }
+        });
+        seconds[decoding] += s;
+      }
+    }
+    const images = REPEATS * jobs * batch;
+    record('speculative', {
+      figure: 'seconds',
+      model: model.id,
+      precision: PRECISION,
+      draftLength: k,
+      batch,
+      images,
+      arSecondsPerImage: seconds.ar / images,
+      speculativeSecondsPerImage: seconds.speculative / images,
+      speedup: seconds.ar / seconds.speculative,
+    });
+  }
+  await pipeline.close();
+});
