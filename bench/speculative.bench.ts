@@ -65,7 +65,13 @@ it('speculative decoding: GPT calls per image and acceptance rate by draft lengt
   const model = await loadModel(MODEL_DIR);
   const length = model.manifest.tokenizer.numHolistic + model.manifest.tokenizer.numPatch;
   const ar = await callsPerImage(model, await open(model), 'ar');
-  record('speculative', { figure: 'calls', model: model.id, decoding: 'ar', images: IMAGES, ...ar });
+  record('speculative', {
+    figure: 'calls',
+    model: model.id,
+    decoding: 'ar',
+    images: IMAGES,
+    ...ar,
+  });
   for (const k of DRAFTS) {
     const pipeline = await open(model, k);
     const spec = await callsPerImage(model, pipeline, 'speculative');

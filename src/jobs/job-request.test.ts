@@ -300,8 +300,9 @@ describe('derived shapes', () => {
     // Records stored before decodings existed decode AR.
     const { decoding: _decoding, ...older } = toStoredParams(style);
     expect(toJobParameters(older, []).decoding).toBe('ar');
-    expect(validate(draftOfStored({ id: 'j', kind: 'GENERATE', model: null, params: older })))
-      .toMatchObject({ decoding: 'ar' });
+    expect(
+      validate(draftOfStored({ id: 'j', kind: 'GENERATE', model: null, params: older })),
+    ).toMatchObject({ decoding: 'ar' });
   });
 
   it('describes stored images with one short metadata value per knob', () => {

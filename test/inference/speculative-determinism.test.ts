@@ -7,10 +7,7 @@
  */
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type {
-  GenerateRequest,
-  InferenceRequest,
-} from '../../src/inference/inference-engine.js';
+import type { GenerateRequest, InferenceRequest } from '../../src/inference/inference-engine.js';
 import { loadModel } from '../../src/inference/model/model-loader.js';
 import type { GptPrecision, ModelInfo } from '../../src/inference/model/model-manifest.js';
 import { openPipeline, type OpenedPipeline } from '../../src/inference/ort/open-pipeline.js';
@@ -80,7 +77,9 @@ describe('speculative decoding of hita-tiny-emoji', () => {
       expect(rowInBatch![0]!.holisticIds).toEqual(rowAlone[0]!.holisticIds);
       expect(Buffer.compare(rowInBatch![0]!.png, rowAlone[0]!.png)).toBe(0);
       // The AR job beside them is the AR job alone (its own call, T = 1).
-      const arAlone = await (await open(precision)).pipeline.run('g', generate(3, 42, DEFAULT, 1, 'ar'));
+      const arAlone = await (
+        await open(precision)
+      ).pipeline.run('g', generate(3, 42, DEFAULT, 1, 'ar'));
       expect(Buffer.compare(arInBatch![0]!.png, arAlone[0]!.png)).toBe(0);
     },
     180_000,

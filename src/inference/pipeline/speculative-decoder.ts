@@ -175,7 +175,13 @@ export class SpeculativeDecoder {
       const dist = this.probs.subarray(j * vocabSize, (j + 1) * vocabSize);
       if (!this.known[j]) {
         const uncond = seq.rows.length > 1 ? logitsAt(seq.rows[1]!, j) : null;
-        processedDistribution(logitsAt(seq.rows[0]!, j), uncond, seq.spec.sampling, this.scratch, dist);
+        processedDistribution(
+          logitsAt(seq.rows[0]!, j),
+          uncond,
+          seq.spec.sampling,
+          this.scratch,
+          dist,
+        );
         this.known[j] = true;
       }
       return dist;
