@@ -6,11 +6,10 @@
  * (src/inference/sampling/speculative-acceptance.test.ts).
  */
 import { resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { GenerateRequest, InferenceRequest } from '../../src/inference/inference-engine.js';
 import { loadModel } from '../../src/inference/model/model-loader.js';
 import type { GptPrecision, ModelInfo } from '../../src/inference/model/model-manifest.js';
-import { openPipeline, type OpenedPipeline } from '../../src/inference/ort/open-pipeline.js';
 import { readImage } from '../../src/inference/pipeline/image-codec.js';
 import {
   FREE,
@@ -22,6 +21,7 @@ import {
 import type { Decoding } from '../../src/jobs/decoding.js';
 import type { SamplingParams } from '../../src/jobs/sampling-params.js';
 import { gradientPng, maskPng } from '../support/images.js';
+import { pipelineOpener } from '../support/precision-pipelines.js';
 
 const EMOJI = resolve('models/hita-tiny-emoji');
 const DEFAULT: SamplingParams = { cfgScale: 1.5, temperature: 1, topK: 0, topP: 1 };
@@ -39,18 +39,11 @@ function generate(
 }
 
 let emoji: ModelInfo;
-const opened: OpenedPipeline[] = [];
-async function open(precision: GptPrecision): Promise<OpenedPipeline> {
-  const pipeline = await openPipeline(emoji, { providers: ['cpu'], precision, threads: 2 });
-  opened.push(pipeline);
-  return pipeline;
-}
+const opener = pipelineOpener();
+const open = (precision: GptPrecision) => opener(emoji, precision);
 
 beforeAll(async () => {
   emoji = await loadModel(EMOJI);
-});
-afterAll(async () => {
-  for (const { pipeline } of opened.splice(0)) await pipeline.close();
 });
 
 describe('speculative decoding of hita-tiny-emoji', () => {
