@@ -13,7 +13,10 @@ import { it } from 'vitest';
 import type { GenerateRequest } from '../src/inference/inference-engine.js';
 import { loadModel } from '../src/inference/model/model-loader.js';
 import type { GptPrecision, ModelInfo } from '../src/inference/model/model-manifest.js';
+import * as ort from 'onnxruntime-node';
+import { createSession } from '../src/inference/ort/execution-providers.js';
 import { openPipeline } from '../src/inference/ort/open-pipeline.js';
+import { processedDistribution } from '../src/inference/sampling/sampler.js';
 import type { HitaPipeline } from '../src/inference/pipeline/hita-pipeline.js';
 import type { Decoding } from '../src/jobs/decoding.js';
 import { record, timed } from './support.js';
@@ -33,6 +36,10 @@ async function open(model: ModelInfo, draftLength?: number): Promise<HitaPipelin
     ...(draftLength === undefined ? {} : { draftLength }),
   });
   return opened.pipeline;
+}
+
+function openSession(path: string, threads: number) {
+  return createSession(path, { providers: ['cpu'], intraOpNumThreads: threads });
 }
 
 function request(model: ModelInfo, i: number, count: number, decoding: Decoding): GenerateRequest {
@@ -64,7 +71,8 @@ async function callsPerImage(model: ModelInfo, pipeline: HitaPipeline, decoding:
 it('speculative decoding: GPT calls per image and acceptance rate by draft length', async () => {
   const model = await loadModel(MODEL_DIR);
   const length = model.manifest.tokenizer.numHolistic + model.manifest.tokenizer.numPatch;
-  const ar = await callsPerImage(model, await open(model), 'ar');
+  const arPipeline = await open(model);
+  const ar = await callsPerImage(model, arPipeline, 'ar');
   record('speculative', {
     figure: 'calls',
     model: model.id,
@@ -72,6 +80,12 @@ it('speculative decoding: GPT calls per image and acceptance rate by draft lengt
     images: IMAGES,
     ...ar,
   });
+  record('speculative', {
+    figure: 'spread',
+    model: model.id,
+    ...(await spread(model, arPipeline)),
+  });
+  await arPipeline.close();
   for (const k of DRAFTS) {
     const pipeline = await open(model, k);
     const spec = await callsPerImage(model, pipeline, 'speculative');
@@ -89,6 +103,77 @@ it('speculative decoding: GPT calls per image and acceptance rate by draft lengt
     await pipeline.close();
   }
 });
+
+/**
+ * Why drafts are rejected: the entropy and top-1 mass of the processed distributions (CFG at the
+ * default scale) over AR images, teacher-forced in one call each. A draft from a distribution q
+ * passes with probability Σ min(p, q), which broad distributions keep low even when q is close.
+ */
+async function spread(model: ModelInfo, pipeline: HitaPipeline) {
+  const { gpt } = model.manifest;
+  const length = model.manifest.tokenizer.numHolistic + model.manifest.tokenizer.numPatch;
+  const session = (await openSession(model.gptPath(PRECISION), THREADS)).session;
+  let entropy = 0;
+  let top1 = 0;
+  let positions = 0;
+  const dist = new Float64Array(gpt.vocabSize);
+  const scratch = new Float32Array(gpt.vocabSize);
+  for (let i = 0; i < 9; i++) {
+    const [image] = await pipeline.run(`s${i}`, request(model, i, 1, 'ar'));
+    const tokens = [...image!.holisticIds, ...image!.patchIds];
+    const rows = [i % gpt.numClasses, gpt.nullClassId].map((c) => [c, ...tokens.slice(0, -1)]);
+    const out = await session.run(prefillFeeds(model, rows));
+    const logits = out.logits!.data as Float32Array;
+    const at = (b: number, t: number) =>
+      logits.subarray((b * length + t) * gpt.vocabSize, (b * length + t + 1) * gpt.vocabSize);
+    for (let t = 0; t < length; t++) {
+      processedDistribution(at(0, t), at(1, t), model.manifest.sampling, scratch, dist);
+      let h = 0;
+      let max = 0;
+      for (const q of dist) {
+        if (q > 0) h -= q * Math.log(q);
+        if (q > max) max = q;
+      }
+      entropy += h;
+      top1 += max;
+      positions++;
+    }
+  }
+  await session.release();
+  return {
+    meanEntropyNats: entropy / positions,
+    perplexity: Math.exp(entropy / positions),
+    meanTop1: top1 / positions,
+  };
+}
+
+function prefillFeeds(model: ModelInfo, rows: number[][]): Record<string, ort.Tensor> {
+  const { numLayers, numHeads, headDim } = model.manifest.gpt;
+  const t = rows[0]!.length;
+  const feeds: Record<string, ort.Tensor> = {
+    input_ids: new ort.Tensor('int64', BigInt64Array.from(rows.flat(), BigInt), [rows.length, t]),
+    position_ids: new ort.Tensor(
+      'int64',
+      BigInt64Array.from(rows.flatMap((row) => row.map((_, p) => BigInt(p)))),
+      [rows.length, t],
+    ),
+    attention_mask: new ort.Tensor('bool', new Uint8Array(rows.length * t).fill(1), [
+      rows.length,
+      t,
+    ]),
+  };
+  for (let l = 0; l < numLayers; l++) {
+    for (const kind of ['key', 'value']) {
+      feeds[`past_${kind}_${l}`] = new ort.Tensor('float32', new Float32Array(0), [
+        rows.length,
+        numHeads,
+        0,
+        headDim,
+      ]);
+    }
+  }
+  return feeds;
+}
 
 it('speculative decoding: seconds per image at batch 1 and 8, against AR in one run', async () => {
   const model = await loadModel(MODEL_DIR);

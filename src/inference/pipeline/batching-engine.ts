@@ -31,7 +31,7 @@ export interface BatchingEngineOptions {
    * samples other (equally distributed) tokens. @default 4
    */
   draftLength?: number;
-  /** Cap on rows × (k + 1) of a speculative call; more rows take several calls. @default 128 */
+  /** Cap on rows × (k + 1) of a speculative call; more rows take several calls. @default 256 */
   maxSpeculativeTokens?: number;
 }
 
@@ -75,7 +75,7 @@ export class BatchingEngine {
       maxBatchRows = 32,
       padLoneRows = false,
       draftLength = 4,
-      maxSpeculativeTokens = 128,
+      maxSpeculativeTokens = 256,
     } = options;
     if (!Number.isSafeInteger(draftLength) || draftLength < 1) {
       throw errors.internal(`draftLength must be an integer ≥ 1, got ${draftLength}`);
