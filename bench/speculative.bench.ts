@@ -147,6 +147,64 @@ async function spread(model: ModelInfo, pipeline: HitaPipeline) {
   };
 }
 
+/**
+ * What a verification call costs against an AR call, at official size (HITA_BENCH_OFFICIAL: a
+ * hita-v + gpt-b model directory, random weights, made by tools/export.py into a cache): one
+ * call of T = 1, 5 and 9 positions per row over a full cache, each precision, side by side. A
+ * memory-bound step reads the weights once whatever T is, so T = k + 1 costs little more; the
+ * tokens per call measured on the emoji model then say what speculative decoding would gain
+ * (random weights say nothing about acceptance).
+ */
+it('speculative decoding: call cost by positions per row at official size', async () => {
+  const dir = process.env.HITA_BENCH_OFFICIAL;
+  if (!dir) return console.info('HITA_BENCH_OFFICIAL is not set: no official-size figure');
+  const model = await loadModel(dir);
+  const { numLayers, numHeads, headDim, maxPositions } = model.manifest.gpt;
+  for (const precision of model.gptPrecisions) {
+    const { session } = await openSession(model.gptPath(precision), THREADS);
+    for (const rows of [2, 8]) {
+      const past = new Float32Array(rows * numHeads * maxPositions * headDim).fill(0.01);
+      const ms: Record<string, number> = {};
+      for (const t of [1, 5, 9]) {
+        const feeds: Record<string, ort.Tensor> = {
+          input_ids: new ort.Tensor('int64', new BigInt64Array(rows * t).fill(1n), [rows, t]),
+          position_ids: new ort.Tensor('int64', new BigInt64Array(rows * t).fill(300n), [rows, t]),
+          attention_mask: new ort.Tensor(
+            'bool',
+            new Uint8Array(rows * (maxPositions + t)).fill(1),
+            [rows, maxPositions + t],
+          ),
+        };
+        for (let l = 0; l < numLayers; l++) {
+          for (const kind of ['key', 'value']) {
+            feeds[`past_${kind}_${l}`] = new ort.Tensor('float32', past, [
+              rows,
+              numHeads,
+              maxPositions,
+              headDim,
+            ]);
+          }
+        }
+        await session.run(feeds);
+        const { seconds } = await timed(async () => {
+          for (let r = 0; r < REPEATS; r++) await session.run(feeds);
+        });
+        ms[`t${t}Ms`] = (1000 * seconds) / REPEATS;
+      }
+      record('speculative', {
+        figure: 'call-cost',
+        model: model.id,
+        precision,
+        rows,
+        ...ms,
+        t5OverT1: ms.t5Ms! / ms.t1Ms!,
+        t9OverT1: ms.t9Ms! / ms.t1Ms!,
+      });
+    }
+    await session.release();
+  }
+});
+
 function prefillFeeds(model: ModelInfo, rows: number[][]): Record<string, ort.Tensor> {
   const { numLayers, numHeads, headDim } = model.manifest.gpt;
   const t = rows[0]!.length;
