@@ -165,58 +165,69 @@ export class SpeculativeDecoder {
    * @returns how many positions were made (their keys and values go into the cache)
    */
   private advance(seq: Sequence, logitsAt: (row: number, j: number) => Float32Array): number {
-    const { vocabSize, draftLength } = this.options;
-    const window = seq.window!;
-    const { forced } = seq.spec;
-    const n = seq.position;
-    const c = window.count;
+    const { vocabSize } = this.options;
     this.known.fill(false);
+    // p_j on demand: forced positions never need theirs, and a row often stops early.
     const p = (j: number): Float64Array => {
       const dist = this.probs.subarray(j * vocabSize, (j + 1) * vocabSize);
       if (!this.known[j]) {
         const uncond = seq.rows.length > 1 ? logitsAt(seq.rows[1]!, j) : null;
-        processedDistribution(
-          logitsAt(seq.rows[0]!, j),
-          uncond,
-          seq.spec.sampling,
-          this.scratch,
-          dist,
-        );
+        const cond = logitsAt(seq.rows[0]!, j);
+        processedDistribution(cond, uncond, seq.spec.sampling, this.scratch, dist);
         this.known[j] = true;
       }
       return dist;
     };
-    let made = 0;
-    let token = -1;
-    for (; made < c; made++) {
-      const position = n + made;
-      const draft = window.tokens[made]!;
+    const from = seq.position;
+    const made = this.verify(seq, p);
+    this.redraft(seq, from, p);
+    return made;
+  }
+
+  /**
+   * The acceptance pass: drafts in order until one is rejected (its residual draw takes its
+   * place) or all pass (one more token from p_c). Writes the tokens and moves `seq.position`.
+   * @returns how many tokens it made, 1 … c + 1
+   */
+  private verify(seq: Sequence, p: (j: number) => Float64Array): number {
+    const window = seq.window!;
+    const { forced } = seq.spec;
+    const n = seq.position;
+    const c = window.count;
+    for (let j = 0; j < c; j++) {
+      const position = n + j;
+      const draft = window.tokens[j]!;
       seq.tokens[position] = draft;
       if (forced[position]! !== FREE) continue;
       this.stats.draftsTested++;
-      const verdict = verifyDraft(
-        p(made),
-        window.qAt(made),
-        draft,
-        seq.rng.uniform(position, ACCEPT_LANE),
-        seq.rng.uniform(position, TOKEN_LANE),
-      );
+      const uAccept = seq.rng.uniform(position, ACCEPT_LANE);
+      const uToken = seq.rng.uniform(position, TOKEN_LANE);
+      const verdict = verifyDraft(p(j), window.qAt(j), draft, uAccept, uToken);
       if (!verdict.isAccepted) {
-        token = verdict.token;
-        break;
+        seq.tokens[position] = verdict.token;
+        seq.position = position + 1;
+        return j + 1;
       }
       this.stats.draftsAccepted++;
     }
-    if (made === c) {
-      const position = n + c;
-      const fixed = forced[position]!;
-      token = fixed !== FREE ? fixed : drawFrom(p(c), seq.rng.uniform(position, TOKEN_LANE));
-    }
-    seq.tokens[n + made] = token;
-    seq.position = n + made + 1;
-    // The Jacobi update: the next window from this call's distributions.
+    const position = n + c;
+    const fixed = forced[position]!;
+    seq.tokens[position] =
+      fixed !== FREE ? fixed : drawFrom(p(c), seq.rng.uniform(position, TOKEN_LANE));
+    seq.position = position + 1;
+    return c + 1;
+  }
+
+  /**
+   * The Jacobi update: the window after `seq.position`, each draft drawn from this call's
+   * distribution at its position (call start `from`), or from the last one (p_c) past it.
+   */
+  private redraft(seq: Sequence, from: number, p: (j: number) => Float64Array): void {
+    const window = seq.window!;
+    const { forced } = seq.spec;
+    const c = window.count;
     const next = seq.position;
-    const room = Math.max(0, Math.min(draftLength, this.length - 1 - next));
+    const room = Math.max(0, Math.min(this.options.draftLength, this.length - 1 - next));
     for (let i = 0; i < room; i++) {
       const position = next + i;
       const fixed = forced[position]!;
@@ -224,12 +235,11 @@ export class SpeculativeDecoder {
         window.tokens[i] = fixed;
         continue;
       }
-      const source = p(Math.min(position - n, c));
+      const source = p(Math.min(position - from, c));
       window.qAt(i).set(source);
       window.tokens[i] = drawFrom(source, seq.rng.uniform(position, DRAFT_LANE + window.iteration));
     }
     window.count = room;
     window.iteration++;
-    return made + 1;
   }
 }
