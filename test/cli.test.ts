@@ -1,6 +1,6 @@
 /** The `hita` command line, run as a user runs it: the built dist/cli.js in a child process. */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
@@ -132,6 +132,11 @@ describe('hita CLI', () => {
       /--precision.*fp16.*fp32, int8, int4/,
     ],
     [
+      'an unknown decoding',
+      ['generate', '--class', '1', '--decoding', 'jacobi'],
+      /--decoding.*jacobi.*ar, speculative/,
+    ],
+    [
       'a missing CUDA provider',
       ['generate', '--class', '1', '--ep', 'cuda'],
       /libonnxruntime_providers_shared\.so.*ONNXRUNTIME_NODE_INSTALL=cuda12/,
@@ -166,6 +171,22 @@ describe('hita CLI', () => {
     expect(result.stdout).toMatch(/seed 7\t\d+x\d+\tint8$/m);
     const fromEnv = await hita(args, { HITA_PRECISION: 'int4' });
     expect(fromEnv.stdout).toMatch(/\tint4$/m);
+  });
+
+  it('--decoding speculative decodes speculatively; ar is the default', async () => {
+    const run = async (name: string, flags: string[]) => {
+      const out = join(dir, `${name}.png`);
+      const args = ['generate', '--class', '2', '--seed', '9', '--model', 'hita-tiny-emoji'];
+      const result = await hita([...args, '--out', out, ...flags]);
+      expect(result.code, result.stderr).toBe(0);
+      return readFile(out);
+    };
+    const byDefault = await run('default', []);
+    const ar = await run('ar', ['--decoding', 'ar']);
+    const speculative = await run('speculative', ['--decoding', 'speculative']);
+    expect(Buffer.compare(ar, byDefault)).toBe(0);
+    // Speculative decoding samples other tokens for the same seed (same distribution).
+    expect(Buffer.compare(speculative, ar)).not.toBe(0);
   });
 
   it('a model without the precision asked for runs fp32, and the command says so', async () => {

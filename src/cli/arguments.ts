@@ -1,4 +1,5 @@
 import { InvalidArgumentError, Option } from 'commander';
+import { DECODINGS } from '../jobs/decoding.js';
 import { GPT_PRECISIONS, type GptPrecision } from '../jobs/gpt-precision.js';
 
 /**
@@ -10,6 +11,16 @@ export function precisionOption(): Option {
     '--precision <p>',
     'GPT precision: fp32, or a quantized graph the model lists (int8, int4); default HITA_PRECISION or fp32',
   ).choices(GPT_PRECISIONS);
+}
+
+/** `--decoding`: how the GPT's tokens are decoded (the request's `decoding`). */
+export function decodingOption(): Option {
+  return new Option(
+    '--decoding <d>',
+    'ar: one token per GPT call; speculative: drafts verified several at a time, same distribution',
+  )
+    .choices(DECODINGS)
+    .default('ar');
 }
 
 /** The precision of a command: its `--precision`, else the configuration's (HITA_PRECISION). */

@@ -10,10 +10,12 @@ import type { SamplingParams } from '../jobs/sampling-params.js';
 import { WorkerEngine } from '../inference/thread/worker-engine.js';
 import { toInferenceRequest } from '../inference/engine-request.js';
 import { validateJobRequest, type JobDraft } from '../jobs/job-request.js';
+import type { Decoding } from '../jobs/decoding.js';
 import type { GptPrecision } from '../jobs/gpt-precision.js';
 import {
   chosenPrecision,
   classArgument,
+  decodingOption,
   parseInteger,
   parseNumber,
   precisionOption,
@@ -30,6 +32,7 @@ interface CommonOptions extends Partial<Omit<SamplingParams, 'cfgScale'>> {
   out?: string;
   ep?: string;
   precision?: GptPrecision;
+  decoding: Decoding;
 }
 
 function withSamplingOptions(command: Command): Command {
@@ -45,7 +48,8 @@ function withSamplingOptions(command: Command): Command {
     .addOption(
       new Option('--ep <list>', 'execution providers in order of preference').env('HITA_EP'),
     )
-    .addOption(precisionOption());
+    .addOption(precisionOption())
+    .addOption(decodingOption());
 }
 
 /** The flags every command shares, as a draft's fields (validateJobRequest reads the knobs). */

@@ -29,6 +29,7 @@ const INPAINT: InpaintJobRequest = {
   count: 2,
   seed: 9,
   ...SAMPLING,
+  decoding: 'ar',
   imageKey: 'given/image.png',
   maskKey: 'given/mask.png',
   keepHolistic: false,
@@ -39,7 +40,15 @@ describe('toInferenceRequest', () => {
   it('groups the knobs and passes a generate request through', async () => {
     const { read } = inputs({});
     const request = await toInferenceRequest(
-      { kind: 'generate', model: 'tiny', count: 1, seed: 3, ...SAMPLING, classId: 4 },
+      {
+        kind: 'generate',
+        model: 'tiny',
+        count: 1,
+        seed: 3,
+        ...SAMPLING,
+        decoding: 'speculative',
+        classId: 4,
+      },
       read,
     );
     expect(request).toEqual({
@@ -48,6 +57,7 @@ describe('toInferenceRequest', () => {
       count: 1,
       seed: 3,
       sampling: SAMPLING,
+      decoding: 'speculative',
     });
   });
 
@@ -68,6 +78,7 @@ describe('toInferenceRequest', () => {
       count: 2,
       seed: 9,
       sampling: SAMPLING,
+      decoding: 'ar',
     });
     const given = inputs({ 'given/image.png': image, 'given/mask.png': mask });
     await toInferenceRequest(INPAINT, given.read);
@@ -94,6 +105,7 @@ describe('toInferenceRequest', () => {
       count: 1,
       seed: 2,
       ...SAMPLING,
+      decoding: 'speculative',
       classId: 1,
       contentKey: 'c',
       styleKey: 's',
@@ -110,6 +122,7 @@ describe('toInferenceRequest', () => {
       count: 1,
       seed: 2,
       sampling: SAMPLING,
+      decoding: 'speculative',
     });
   });
 });

@@ -28,6 +28,7 @@ export async function toInferenceRequest(
     count: request.count,
     seed: request.seed,
     sampling: pickSamplingParams(request),
+    decoding: request.decoding,
   };
   if (request.kind === 'generate') return { kind: 'generate', classId: request.classId, ...common };
   const classId = request.classId === undefined ? {} : { classId: request.classId };

@@ -8,6 +8,7 @@ import type {
   RequestCommon,
   StyleJobRequest,
 } from '../jobs/job-request.js';
+import type { Decoding } from '../jobs/decoding.js';
 import type { SamplingParams } from '../jobs/sampling-params.js';
 import type { GptPrecision } from './model/model-manifest.js';
 
@@ -18,6 +19,8 @@ import type { GptPrecision } from './model/model-manifest.js';
  */
 export interface CommonRequest extends Pick<RequestCommon, 'count' | 'seed'> {
   sampling: SamplingParams;
+  /** How the GPT's tokens are decoded. @default 'ar' */
+  decoding?: Decoding;
 }
 
 /** Images one request may ask for; the API sets its own, lower limit. */

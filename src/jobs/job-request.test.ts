@@ -60,8 +60,21 @@ describe('validateJobRequest: defaults', () => {
       count: 1,
       seed: 7,
       ...SAMPLING,
+      decoding: 'ar',
       classId: 2,
     });
+  });
+
+  it('decodes speculatively only when asked, and refuses an unknown decoding', () => {
+    expect(validate({ kind: 'generate', classId: 0, decoding: 'speculative' }).decoding).toBe(
+      'speculative',
+    );
+    const unknown = { kind: 'generate', classId: 0, decoding: 'jacobi' } as unknown as JobDraft;
+    expect(refusal(unknown)).toEqual([
+      'BAD_USER_INPUT',
+      'decoding',
+      'decoding: must be one of ar, speculative, got "jacobi"',
+    ]);
   });
 
   it('keeps every knob given, and only those', () => {
@@ -212,7 +225,7 @@ describe('derived shapes', () => {
   it('stores the request less kind and model, as the JSON queues have always held', () => {
     const generate = validate({ kind: 'generate', model: 'tiny', classId: 2, seed: 5, count: 2 });
     expect(JSON.stringify(toStoredParams(generate))).toBe(
-      '{"count":2,"seed":5,"cfgScale":1.5,"temperature":1,"topK":0,"topP":1,"classId":2}',
+      '{"count":2,"seed":5,"cfgScale":1.5,"temperature":1,"topK":0,"topP":1,"decoding":"ar","classId":2}',
     );
     const inpaint = validate({
       ...INPAINT,
@@ -221,13 +234,21 @@ describe('derived shapes', () => {
       inputCopies: { image: 'c1', mask: 'c2' },
     });
     expect(JSON.stringify(toStoredParams(inpaint))).toBe(
-      '{"count":1,"seed":5,"cfgScale":1.5,"temperature":1,"topK":0,"topP":1,' +
+      '{"count":1,"seed":5,"cfgScale":1.5,"temperature":1,"topK":0,"topP":1,"decoding":"ar",' +
         '"imageKey":"t/a/uploads/i.png","maskKey":"t/a/uploads/m.png","keepHolistic":true,' +
         '"composite":true,"inputCopies":{"image":"c1","mask":"c2"}}',
     );
-    const style = validate({ ...STYLE, kind: 'style', seed: 5, classId: 1, mode: 'regenerate' });
+    const style = validate({
+      ...STYLE,
+      kind: 'style',
+      seed: 5,
+      classId: 1,
+      mode: 'regenerate',
+      decoding: 'speculative',
+    });
     expect(JSON.stringify(toStoredParams(style))).toBe(
-      '{"count":1,"seed":5,"cfgScale":1.5,"temperature":1,"topK":0,"topP":1,"classId":1,' +
+      '{"count":1,"seed":5,"cfgScale":1.5,"temperature":1,"topK":0,"topP":1,' +
+        '"decoding":"speculative","classId":1,' +
         '"contentKey":"t/a/uploads/c.png","styleKey":"t/a/uploads/s.png","mode":"regenerate","strength":0.5}',
     );
   });
@@ -237,6 +258,7 @@ describe('derived shapes', () => {
       validate({ kind: 'generate', model: 'tiny', classId: 2, seed: 5 }),
       validate({ ...INPAINT, kind: 'inpaint', seed: 6, inputCopies: { image: 'c1', mask: 'c2' } }),
       validate({ ...STYLE, kind: 'style', seed: 8, mode: 'regenerate', strength: 0.9, count: 2 }),
+      validate({ kind: 'generate', classId: 1, seed: 5, decoding: 'speculative' }),
     ];
     for (const request of requests) {
       const stored = {
@@ -264,6 +286,7 @@ describe('derived shapes', () => {
       count: 1,
       seed: 5,
       ...SAMPLING,
+      decoding: 'ar',
       mode: 'swap',
       strength: 0.5,
     });
@@ -274,6 +297,12 @@ describe('derived shapes', () => {
     // No images yet, or outputs stored before precisions were recorded: fp32.
     expect(generate).toMatchObject({ mode: undefined, strength: undefined, precision: 'fp32' });
     expect(toJobParameters(toStoredParams(style), [{}]).precision).toBe('fp32');
+    // Records stored before decodings existed decode AR.
+    const { decoding: _decoding, ...older } = toStoredParams(style);
+    expect(toJobParameters(older, []).decoding).toBe('ar');
+    expect(
+      validate(draftOfStored({ id: 'j', kind: 'GENERATE', model: null, params: older })),
+    ).toMatchObject({ decoding: 'ar' });
   });
 
   it('describes stored images with one short metadata value per knob', () => {
@@ -284,6 +313,7 @@ describe('derived shapes', () => {
       temperature: '1',
       'top-k': '0',
       'top-p': '1',
+      decoding: 'ar',
     });
     const inpaint = toStoredParams(validate({ ...INPAINT, kind: 'inpaint' }));
     expect(toObjectMetadata(inpaint)['class-id']).toBe('none');

@@ -11,6 +11,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { errors, quote, requireIntegerInRange } from '../errors.js';
+import { checkDecoding, DEFAULT_DECODING, type Decoding } from './decoding.js';
 import {
   validateSamplingParams,
   withSamplingDefaults,
@@ -41,6 +42,8 @@ export interface RequestCommon extends SamplingParams {
   seed: number;
   /** A class of the model; absent (in-painting, style): the null class, unconditional. */
   classId?: number;
+  /** How the GPT's tokens are decoded: `ar` unless the request asks for `speculative`. */
+  decoding: Decoding;
 }
 
 export interface InpaintFields {
@@ -84,7 +87,8 @@ export type JobRequestKind = JobRequest['kind'];
  * kind's fields flat. Seeds are resolved before enqueueing, so a retry or a re-run after a crash
  * makes the same images. Fields of the job's kind may be absent in records of older builds.
  */
-export type StoredJobParams = RequestCommon & Partial<InpaintFields & StyleFields>;
+export type StoredJobParams = Omit<RequestCommon, 'decoding'> &
+  Partial<Pick<RequestCommon, 'decoding'> & InpaintFields & StyleFields>;
 
 interface DraftCommon extends Partial<SamplingParams> {
   /** A model id; the server's default when absent. */
@@ -95,6 +99,8 @@ interface DraftCommon extends Partial<SamplingParams> {
   /** Give at most one of classId and className (case-insensitive). */
   classId?: number | undefined;
   className?: string | undefined;
+  /** `ar` when absent (and in jobs stored before decodings existed). */
+  decoding?: Decoding | undefined;
 }
 
 type Given<T, K extends keyof T> = Pick<T, K> & Partial<Omit<T, K>>;
@@ -133,8 +139,8 @@ export interface JobRequestLimits {
 /**
  * The one validation of a job request, against the model it runs on. Applies the defaults (the
  * model's sampling defaults, keepHolistic and composite true, mode swap, strength 0.5), resolves
- * className, and checks in this order: capability, class, strength, count, seed, sampling, and
- * that SWAP makes one image. Input images are checked by their callers (they need the bytes):
+ * className, and checks in this order: capability, class, strength, count, seed, sampling,
+ * decoding, and that SWAP makes one image. Input images are checked by their callers (they need the bytes):
  * {@link checkMaskSize} is the rule they share.
  * @throws AppError BAD_USER_INPUT naming the field
  */
@@ -164,8 +170,9 @@ function validate(draft: JobDraft, model: RequestModel, limits: JobRequestLimits
     withSamplingDefaults(draft, manifest.sampling),
     manifest.gpt.vocabSize,
   );
-  // Key order is the stored JSON's: count, seed, the knobs, classId, then the kind's fields.
-  const head = { model: draft.model ?? null, count, seed, ...sampling };
+  const decoding = checkDecoding(draft.decoding ?? DEFAULT_DECODING);
+  // Key order is the stored JSON's: count, seed, the knobs, decoding, classId, the kind's fields.
+  const head = { model: draft.model ?? null, count, seed, ...sampling, decoding };
   const copies =
     draft.kind !== 'generate' && draft.inputCopies ? { inputCopies: draft.inputCopies } : {};
   switch (draft.kind) {

@@ -5,6 +5,7 @@
  * again.
  */
 import { errors } from '../errors.js';
+import { DEFAULT_DECODING } from './decoding.js';
 import { precisionOfOutputs, type GptPrecision } from './gpt-precision.js';
 import { pickSamplingParams, SAMPLING_KNOB_NAMES } from './sampling-params.js';
 import type { JobDraft, JobRequest, JobRequestKind, StoredJobParams } from './job-request.js';
@@ -67,7 +68,7 @@ export function draftOfStored(job: {
 /**
  * The API's `JobParameters` of stored parameters, plus the GPT precision the job ran with: the
  * worker's, recorded on its outputs at completion (`precisionOfOutputs`: `fp32` before then, and
- * for records older than precisions).
+ * for records older than precisions). Records older than decodings decode `ar`.
  */
 export function toJobParameters(
   params: StoredJobParams,
@@ -79,6 +80,7 @@ export function toJobParameters(
     count: params.count,
     seed: params.seed,
     ...pickSamplingParams(params),
+    decoding: params.decoding ?? DEFAULT_DECODING,
     mode: params.mode,
     strength: params.strength,
   };
@@ -94,6 +96,7 @@ export function toObjectMetadata(params: StoredJobParams): Record<string, string
     ...Object.fromEntries(
       SAMPLING_KNOB_NAMES.map((knob) => [kebabCase(knob), String(params[knob])]),
     ),
+    decoding: params.decoding ?? DEFAULT_DECODING,
   };
 }
 

@@ -1,5 +1,5 @@
 import { Field, Float, InputType, Int, registerEnumType } from 'type-graphql';
-import { JobStatus } from './job.types.js';
+import { Decoding, JobStatus } from './job.types.js';
 import { WebhookInput } from './webhook.types.js';
 
 /** Knobs shared by every job kind; absent fields take the model's defaults (inherited by each input). */
@@ -35,6 +35,12 @@ class SamplingInput {
 
   @Field(() => Float, { nullable: true, description: 'Nucleus mass in (0, 1] (1 = off)' })
   topP?: number;
+
+  @Field(() => Decoding, {
+    nullable: true,
+    description: 'AR (default) or SPECULATIVE: fewer GPT calls, the same distribution',
+  })
+  decoding?: Decoding;
 
   @Field(() => Int, { nullable: true, description: 'Higher runs first, −10 … 10. Default 0' })
   priority?: number;

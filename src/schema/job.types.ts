@@ -1,5 +1,6 @@
 import { Field, Float, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import type { JobOutput, JobStatus as QueueJobStatus, WebhookSpec } from '../queue/job-queue.js';
+import type { Decoding as DomainDecoding } from '../jobs/decoding.js';
 import { COSTS } from './costs.js';
 import { Node } from './node.types.js';
 
@@ -14,6 +15,17 @@ export enum JobStatus {
 registerEnumType(JobStatus, {
   name: 'JobStatus',
   description: 'QUEUED → RUNNING → SUCCEEDED | FAILED | CANCELLED; QUEUED → CANCELLED | EXPIRED',
+});
+
+/** How a job's tokens are decoded; the values are the domain's (src/jobs/decoding.ts). */
+export enum Decoding {
+  AR = 'ar',
+  SPECULATIVE = 'speculative',
+}
+registerEnumType(Decoding, {
+  name: 'Decoding',
+  description:
+    'AR: one token per GPT call and image. SPECULATIVE: drafts verified several at a time (speculative Jacobi decoding), sampling the same distribution in fewer GPT calls; a seed gives other images than under AR, the same ones alone or in any batch',
 });
 
 /** The schema enum and the queue's union carry the same names. */
@@ -106,6 +118,11 @@ export class JobParameters {
       "GPT precision the job ran with (fp32, int8, int4): the worker's, recorded with its images; fp32 until the job has images, and for jobs finished before precisions were recorded",
   })
   precision!: string;
+
+  @Field(() => Decoding, {
+    description: 'How its tokens were decoded; AR for jobs stored before decodings existed',
+  })
+  decoding!: DomainDecoding;
 }
 
 @ObjectType({ description: 'An image a job read: its source, mask, content or style' })

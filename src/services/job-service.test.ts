@@ -88,7 +88,7 @@ describe('JobService', () => {
     const job = await jobs.generate(TENANT, { className: 'Class 1', seed: 11, count: 2, topK: 5 });
     expect(job).toMatchObject({ kind: 'GENERATE', model: null, priority: 0 });
     expect(storedParams(job.id)).toBe(
-      '{"count":2,"seed":11,"cfgScale":1.5,"temperature":1,"topK":5,"topP":1,"classId":1}',
+      '{"count":2,"seed":11,"cfgScale":1.5,"temperature":1,"topK":5,"topP":1,"decoding":"ar","classId":1}',
     );
     const named = await jobs.generate(TENANT, { model: 'hita-tiny-random', classId: 3, seed: 1 });
     expect(named.model).toBe('hita-tiny-random');
@@ -105,6 +105,7 @@ describe('JobService', () => {
       'temperature',
       'topK',
       'topP',
+      'decoding',
       'imageKey',
       'maskKey',
       'keepHolistic',

@@ -6,14 +6,14 @@
  */
 import * as ort from 'onnxruntime-node';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { GenerateRequest } from '../../src/inference/inference-engine.js';
 import { loadModel } from '../../src/inference/model/model-loader.js';
-import type { GptPrecision, ModelInfo } from '../../src/inference/model/model-manifest.js';
-import { openPipeline, type OpenedPipeline } from '../../src/inference/ort/open-pipeline.js';
+import type { ModelInfo } from '../../src/inference/model/model-manifest.js';
 import { BatchingEngine } from '../../src/inference/pipeline/batching-engine.js';
 import { FREE } from '../../src/inference/pipeline/token-layout.js';
 import type { SamplingParams } from '../../src/jobs/sampling-params.js';
+import { pipelineOpener } from '../support/precision-pipelines.js';
 import { recordingRows } from '../support/recording-session.js';
 
 const EMOJI = resolve('models/hita-tiny-emoji');
@@ -26,18 +26,10 @@ function generate(classId: number, seed: number, sampling: SamplingParams, count
 }
 
 let emoji: ModelInfo;
-const opened: OpenedPipeline[] = [];
-async function open(model: ModelInfo, precision: GptPrecision): Promise<OpenedPipeline> {
-  const pipeline = await openPipeline(model, { providers: ['cpu'], precision, threads: 2 });
-  opened.push(pipeline);
-  return pipeline;
-}
+const open = pipelineOpener();
 
 beforeAll(async () => {
   emoji = await loadModel(EMOJI);
-});
-afterAll(async () => {
-  for (const { pipeline } of opened.splice(0)) await pipeline.close();
 });
 
 describe('GPT precisions of hita-tiny-emoji', () => {

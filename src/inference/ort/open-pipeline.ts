@@ -21,6 +21,8 @@ export interface OpenPipelineOptions {
   precision?: GptPrecision;
   deviceId?: number;
   maxBatchRows?: number;
+  /** Drafts per speculative call (BatchingEngineOptions.draftLength). @default 4 */
+  draftLength?: number;
   threads?: number;
   logger?: SessionLogger;
 }
@@ -49,6 +51,7 @@ export async function openPipeline(
     precision: wanted = 'fp32',
     deviceId,
     maxBatchRows,
+    draftLength,
     threads,
     logger,
   } = options;
@@ -67,6 +70,7 @@ export async function openPipeline(
     decode: decode.session,
     ...(encode ? { encode: encode.session } : {}),
     ...(maxBatchRows === undefined ? {} : { maxBatchRows }),
+    ...(draftLength === undefined ? {} : { draftLength }),
     padLoneRows: isPaddingLoneRows,
   });
   return { pipeline, provider: gpt.provider, precision, isPaddingLoneRows };

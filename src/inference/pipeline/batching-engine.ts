@@ -3,33 +3,12 @@ import { errors } from '../../errors.js';
 import { KvCache, type KvShape } from './kv-cache.js';
 import { chooseToken } from '../sampling/sampler.js';
 import { RowRng } from '../sampling/rng.js';
-import type { CommonRequest } from '../inference-engine.js';
 import { FREE, forcedPrefixLength } from './token-layout.js';
+import { RowTable } from './row-table.js';
+import { type JobState, type Sequence, type TokenJob } from './sequence.js';
+import { SpeculativeDecoder, type SpeculativeStats } from './speculative-decoder.js';
 
-/**
- * One image to generate, cut from its request: its tokens depend only on these fields and the
- * model. `seed` is the image's own (request seed + index); its RNG stream is (seed, position).
- */
-export interface SequenceSpec extends Pick<CommonRequest, 'seed' | 'sampling'> {
-  /** A class id, or the model's null class for unconditional generation. */
-  classId: number;
-  /** Length M + N; a token id where known in advance, FREE (−1) where it is sampled. */
-  forced: Int32Array;
-}
-
-export interface TokenProgress {
-  /** Positions done, for the least advanced image of the job. */
-  step: number;
-  /** M + N. */
-  total: number;
-}
-
-export interface TokenJob {
-  id: string;
-  sequences: SequenceSpec[];
-  /** Called after every step the job took part in. */
-  onProgress?: (progress: TokenProgress) => void;
-}
+export type { SequenceSpec, TokenJob, TokenProgress } from './sequence.js';
 
 export interface BatchingEngineOptions {
   /** The `gpt` step graph (docs/model-directory.md). */
@@ -46,34 +25,21 @@ export interface BatchingEngineOptions {
    * step has one row then. @default false
    */
   padLoneRows?: boolean;
+  /**
+   * Drafts per row and call for speculative sequences (`SequenceSpec.decoding`), k ≥ 1: each
+   * call feeds them k + 1 positions. Part of what a seed gives: the same seed with another k
+   * samples other (equally distributed) tokens. @default 4
+   */
+  draftLength?: number;
+  /** Cap on rows × (k + 1) of a speculative call; more rows take several calls. @default 256 */
+  maxSpeculativeTokens?: number;
 }
 
-export interface BatchingStats {
+export interface BatchingStats extends SpeculativeStats {
   activeRows: number;
   queuedSequences: number;
+  /** Step calls, AR and speculative (prefill calls not counted). */
   steps: number;
-}
-
-interface JobState {
-  job: TokenJob;
-  results: Int32Array[];
-  remaining: number;
-  cancelled: boolean;
-  settled: boolean;
-  resolve: (tokens: Int32Array[]) => void;
-  reject: (error: unknown) => void;
-}
-
-interface Sequence {
-  state: JobState;
-  index: number;
-  spec: SequenceSpec;
-  rng: RowRng;
-  tokens: Int32Array;
-  /** The next position to feed; done when it reaches M + N. */
-  position: number;
-  /** Cache rows: the conditional one, then the unconditional one when CFG is on. */
-  rows: number[];
 }
 
 /**
@@ -82,7 +48,8 @@ interface Sequence {
  * Each image is one or two cache rows. New images join at a step boundary: those with a forced
  * prefix (in-painting, style transfer) go through one teacher-forced prefill call first; the rest
  * start at position 0 inside the regular step. Finished and cancelled images leave at once and
- * free their rows. Every row sees only its own cache slots, so its logits, and with its own
+ * free their rows. Speculative images (speculative-decoder.ts) have rows of their own after the
+ * AR rows (RowTable) and their own call per step, with k + 1 positions per row. Every row sees only its own cache slots, so its logits, and with its own
  * (seed, position) RNG stream its tokens, do not depend on what else shares the batch.
  */
 export class BatchingEngine {
@@ -92,17 +59,39 @@ export class BatchingEngine {
   private readonly nullClassId: number;
   private readonly length: number;
   private readonly pending: Sequence[] = [];
-  private readonly owners: Sequence[] = [];
+  private readonly table: RowTable;
+  private readonly speculative: SpeculativeDecoder;
   private readonly scratch: Float32Array;
   private readonly isPaddingLoneRows: boolean;
   private running: Promise<void> | null = null;
   private steps = 0;
 
   constructor(options: BatchingEngineOptions) {
-    const { session, kv, vocabSize, nullClassId, maxBatchRows = 32, padLoneRows = false } = options;
+    const {
+      session,
+      kv,
+      vocabSize,
+      nullClassId,
+      maxBatchRows = 32,
+      padLoneRows = false,
+      draftLength = 4,
+      maxSpeculativeTokens = 256,
+    } = options;
+    if (!Number.isSafeInteger(draftLength) || draftLength < 1) {
+      throw errors.internal(`draftLength must be an integer ≥ 1, got ${draftLength}`);
+    }
     this.session = session;
     this.isPaddingLoneRows = padLoneRows && maxBatchRows >= 2;
     this.cache = new KvCache(kv, maxBatchRows);
+    this.table = new RowTable((from, to) => this.cache.move(from, to));
+    this.speculative = new SpeculativeDecoder({
+      session,
+      cache: this.cache,
+      vocabSize,
+      draftLength,
+      maxTokensPerCall: maxSpeculativeTokens,
+      inputAt: (seq, half, position) => this.inputAt(seq, half, position),
+    });
     this.vocabSize = vocabSize;
     this.nullClassId = nullClassId;
     this.length = kv.positions;
@@ -111,9 +100,10 @@ export class BatchingEngine {
 
   get stats(): BatchingStats {
     return {
-      activeRows: this.owners.length,
+      activeRows: this.table.size,
       queuedSequences: this.pending.length,
       steps: this.steps,
+      ...this.speculative.stats,
     };
   }
 
@@ -150,6 +140,7 @@ export class BatchingEngine {
           tokens: new Int32Array(this.length),
           position: 0,
           rows: [],
+          window: null,
         });
       });
       if (job.sequences.length === 0) resolve([]);
@@ -160,7 +151,7 @@ export class BatchingEngine {
   /** Cancels a job: its rows leave at the next step boundary and its promise rejects with CANCELLED. */
   cancel(jobId: string): boolean {
     let found = false;
-    for (const seq of [...this.pending, ...this.owners]) {
+    for (const seq of [...this.pending, ...this.table.owners]) {
       if (seq.state.job.id === jobId && !seq.state.cancelled) {
         seq.state.cancelled = true;
         found = true;
@@ -175,14 +166,15 @@ export class BatchingEngine {
   }
 
   private async loop(): Promise<void> {
-    while (this.pending.length > 0 || this.owners.length > 0) {
+    while (this.pending.length > 0 || this.table.size > 0) {
       try {
         this.dropCancelled();
         const admitted = this.admit();
         const prefill = admitted.filter((seq) => forcedPrefixLength(seq.spec.forced) > 0);
         if (prefill.length > 0) await this.prefill(prefill);
         this.finishCompleted();
-        if (this.owners.length > 0) await this.step();
+        if (this.table.arRows > 0) await this.step();
+        if (this.table.size > this.table.arRows) await this.speculativeStep();
         this.finishCompleted();
       } catch (error) {
         this.failAll(errors.generationFailed(`inference failed: ${String(error)}`, error, true));
@@ -197,12 +189,9 @@ export class BatchingEngine {
     while (this.pending.length > 0) {
       const seq = this.pending[0]!;
       const need = seq.spec.sampling.cfgScale > 1 ? 2 : 1;
-      if (this.owners.length + need > this.cache.maxRows) break;
+      if (this.table.size + need > this.cache.maxRows) break;
       this.pending.shift();
-      for (let i = 0; i < need; i++) {
-        seq.rows.push(this.owners.length);
-        this.owners.push(seq);
-      }
+      for (let i = 0; i < need; i++) this.table.add(seq);
       admitted.push(seq);
     }
     return admitted;
@@ -269,18 +258,20 @@ export class BatchingEngine {
     this.reportProgress(seqs);
   }
 
-  /** One position for every active row, all rows in one call over the whole cache. */
+  /** One position for every AR row, all of them in one call over their part of the cache. */
   private async step(): Promise<void> {
-    // A padded lone row: row 1 repeats row 0's inputs over cache row 1 (free, whatever it holds:
-    // masked-in stale slots only change the dummy's outputs, which are never read).
-    const fed = this.owners.length === 1 && this.isPaddingLoneRows ? 2 : this.owners.length;
+    const owners = this.table.owners;
+    const arRows = this.table.arRows;
+    // A padded lone row: row 1 repeats row 0's inputs over cache row 1 (free or speculative,
+    // whatever it holds: it only changes the dummy's outputs, which are never read or cached).
+    const fed = arRows === 1 && this.isPaddingLoneRows ? 2 : arRows;
     const slots = this.length;
     const ids = new BigInt64Array(fed);
     const positions = new BigInt64Array(fed);
     const mask = new Uint8Array(fed * (slots + 1));
     for (let b = 0; b < fed; b++) {
-      const seq = this.owners[Math.min(b, this.owners.length - 1)]!;
-      const half = seq.rows.indexOf(b < this.owners.length ? b : 0);
+      const seq = owners[Math.min(b, arRows - 1)]!;
+      const half = seq.rows.indexOf(b < arRows ? b : 0);
       ids[b] = BigInt(this.inputAt(seq, half, seq.position));
       positions[b] = BigInt(seq.position);
       mask.fill(1, b * (slots + 1), b * (slots + 1) + seq.position);
@@ -296,8 +287,9 @@ export class BatchingEngine {
     const logits = out.logits!.data as Float32Array;
     const row = (b: number) => logits.subarray(b * this.vocabSize, (b + 1) * this.vocabSize);
     const stepped = new Set<Sequence>();
-    this.owners.forEach((seq, b) => this.cache.write(out, b, 0, 1, b, seq.position));
-    for (const seq of this.owners) {
+    const arOwners = owners.slice(0, arRows);
+    arOwners.forEach((seq, b) => this.cache.write(out, b, 0, 1, b, seq.position));
+    for (const seq of arOwners) {
       if (stepped.has(seq)) continue;
       stepped.add(seq);
       const p = seq.position;
@@ -310,6 +302,14 @@ export class BatchingEngine {
       seq.position = p + 1;
     }
     this.reportProgress([...stepped]);
+  }
+
+  /** One verification call (or a few, past maxSpeculativeTokens) for the speculative rows. */
+  private async speculativeStep(): Promise<void> {
+    const { owners, arRows, size } = this.table;
+    const stepped = await this.speculative.step(owners, arRows, size);
+    this.steps++;
+    this.reportProgress(stepped);
   }
 
   private choose(
@@ -328,32 +328,17 @@ export class BatchingEngine {
     for (const state of jobs) {
       if (!state.job.onProgress || state.cancelled) continue;
       let step = this.length;
-      for (const seq of [...this.pending, ...this.owners]) {
+      for (const seq of [...this.pending, ...this.table.owners]) {
         if (seq.state === state) step = Math.min(step, seq.position);
       }
       state.job.onProgress({ step, total: this.length });
     }
   }
 
-  /** Frees a sequence's rows, keeping the active rows packed at the front of the cache. */
-  private release(seq: Sequence): void {
-    for (const row of [...seq.rows].sort((a, b) => b - a)) {
-      const last = this.owners.length - 1;
-      const mover = this.owners[last]!;
-      if (last !== row) {
-        this.cache.move(last, row);
-        mover.rows[mover.rows.indexOf(last)] = row;
-        this.owners[row] = mover;
-      }
-      this.owners.pop();
-    }
-    seq.rows = [];
-  }
-
   private finishCompleted(): void {
-    for (const seq of [...new Set(this.owners)]) {
+    for (const seq of [...new Set(this.table.owners)]) {
       if (seq.position < this.length) continue;
-      this.release(seq);
+      this.table.release(seq);
       const state = seq.state;
       state.results[seq.index] = seq.tokens;
       state.remaining--;
@@ -364,9 +349,9 @@ export class BatchingEngine {
 
   private dropCancelled(): void {
     const cancelled = new Set<JobState>();
-    for (const seq of [...new Set(this.owners)]) {
+    for (const seq of [...new Set(this.table.owners)]) {
       if (seq.state.cancelled) {
-        this.release(seq);
+        this.table.release(seq);
         cancelled.add(seq.state);
       }
     }
@@ -377,9 +362,9 @@ export class BatchingEngine {
   }
 
   private failAll(error: unknown): void {
-    const states = new Set([...this.pending, ...this.owners].map((seq) => seq.state));
+    const states = new Set([...this.pending, ...this.table.owners].map((seq) => seq.state));
     this.pending.length = 0;
-    this.owners.length = 0;
+    this.table.clear();
     for (const state of states) this.settle(state, error);
   }
 

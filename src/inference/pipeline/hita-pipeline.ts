@@ -29,6 +29,7 @@ import {
   type StyleRequest,
 } from '../inference-engine.js';
 import { validateSamplingParams, type SamplingParams } from '../../jobs/sampling-params.js';
+import { checkDecoding, DEFAULT_DECODING, type Decoding } from '../../jobs/decoding.js';
 import {
   allFree,
   inpaintForcedTokens,
@@ -37,6 +38,12 @@ import {
   tokenLayout,
   type TokenLayout,
 } from './token-layout.js';
+
+/** How a request's tokens are drawn: its sampling knobs and its decoding. */
+interface Decode {
+  sampling: SamplingParams;
+  decoding: Decoding;
+}
 
 export interface HitaPipelineOptions {
   manifest: ModelManifest;
@@ -48,6 +55,8 @@ export interface HitaPipelineOptions {
   maxBatchRows?: number;
   /** Pad one-row GPT steps to two rows (BatchingEngineOptions.padLoneRows). @default false */
   padLoneRows?: boolean;
+  /** Drafts per speculative call (BatchingEngineOptions.draftLength). @default 4 */
+  draftLength?: number;
 }
 
 /**
@@ -67,6 +76,7 @@ export class HitaPipeline {
 
   constructor(options: HitaPipelineOptions) {
     const { manifest, gpt, decode, encode, maxBatchRows = 32, padLoneRows = false } = options;
+    const { draftLength } = options;
     this.manifest = manifest;
     this.layout = tokenLayout(manifest);
     this.encodeSession = encode;
@@ -84,6 +94,7 @@ export class HitaPipeline {
       nullClassId: manifest.gpt.nullClassId,
       maxBatchRows,
       padLoneRows,
+      ...(draftLength === undefined ? {} : { draftLength }),
     });
   }
 
@@ -128,16 +139,18 @@ export class HitaPipeline {
     asserted(() => requireIntegerInRange('count', request.count, 1, MAX_IMAGES_PER_REQUEST));
     asserted(() => requireIntegerInRange('seed', request.seed, 0, MAX_ENGINE_SEED));
     const seeds = Array.from({ length: request.count }, (_, i) => request.seed + i);
+    const decoding = asserted(() => checkDecoding(request.decoding ?? DEFAULT_DECODING));
+    const how: Decode = { sampling, decoding };
     switch (request.kind) {
       case 'generate': {
         const classId = this.checkClass(request.classId, false);
         const forced = allFree(this.layout);
-        return this.sample(jobId, seeds, classId, () => forced, sampling, onProgress);
+        return this.sample(jobId, seeds, classId, () => forced, how, onProgress);
       }
       case 'inpaint':
-        return this.inpaint(jobId, request, seeds, sampling, onProgress);
+        return this.inpaint(jobId, request, seeds, how, onProgress);
       case 'style':
-        return this.style(jobId, request, seeds, sampling, onProgress);
+        return this.style(jobId, request, seeds, how, onProgress);
     }
   }
 
@@ -155,7 +168,7 @@ export class HitaPipeline {
     jobId: string,
     request: InpaintRequest,
     seeds: number[],
-    sampling: SamplingParams,
+    how: Decode,
     onProgress: (progress: InferenceProgress) => void,
   ): Promise<GeneratedImage[]> {
     const size = this.layout.imageSize;
@@ -184,14 +197,14 @@ export class HitaPipeline {
     );
     const paste =
       request.composite === false ? undefined : (rgb: RgbImage) => composite(image, rgb, mask);
-    return this.sample(jobId, seeds, classId, () => forced, sampling, onProgress, paste);
+    return this.sample(jobId, seeds, classId, () => forced, how, onProgress, paste);
   }
 
   private async style(
     jobId: string,
     request: StyleRequest,
     seeds: number[],
-    sampling: SamplingParams,
+    how: Decode,
     onProgress: (progress: InferenceProgress) => void,
   ): Promise<GeneratedImage[]> {
     const size = this.layout.imageSize;
@@ -224,7 +237,7 @@ export class HitaPipeline {
       contentCodes!.patch,
       strength,
     );
-    return this.sample(jobId, seeds, classId, () => forced, sampling, onProgress);
+    return this.sample(jobId, seeds, classId, () => forced, how, onProgress);
   }
 
   /** Token generation for every seed, then decoding, reporting progress as it goes. */
@@ -233,11 +246,12 @@ export class HitaPipeline {
     seeds: number[],
     classId: number,
     forcedFor: (seed: number) => Int32Array,
-    sampling: SamplingParams,
+    how: Decode,
     onProgress: (progress: InferenceProgress) => void,
     postprocess?: (rgb: RgbImage) => RgbImage,
   ): Promise<GeneratedImage[]> {
     const m = this.layout.numHolistic;
+    const { sampling, decoding } = how;
     // Guidance between the null class and itself changes nothing: spare the second row.
     const effective =
       classId === this.manifest.gpt.nullClassId ? { ...sampling, cfgScale: 1 } : sampling;
@@ -246,6 +260,7 @@ export class HitaPipeline {
       classId,
       forced: forcedFor(seed),
       sampling: effective,
+      decoding,
     }));
     await this.checkpoint(jobId);
     const tokens = await this.engine.submit({

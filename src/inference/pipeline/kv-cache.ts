@@ -45,20 +45,23 @@ export class KvCache {
     return 2 * this.shape.layers * this.maxRows * this.rowStride * 4;
   }
 
-  /** `past_key_{l}` / `past_value_{l}` feeds over the first `rows` rows, every slot included. */
-  pastFeeds(rows: number): Record<string, ort.Tensor> {
+  /**
+   * `past_key_{l}` / `past_value_{l}` feeds over `rows` rows from row `first`, every slot
+   * included (a view of the slab, no copy).
+   */
+  pastFeeds(rows: number, first = 0): Record<string, ort.Tensor> {
     const { heads, positions, headDim } = this.shape;
     const dims = [rows, heads, positions, headDim];
     const feeds: Record<string, ort.Tensor> = {};
     for (let l = 0; l < this.shape.layers; l++) {
       feeds[`past_key_${l}`] = new ort.Tensor(
         'float32',
-        this.keys[l]!.subarray(0, rows * this.rowStride),
+        this.keys[l]!.subarray(first * this.rowStride, (first + rows) * this.rowStride),
         dims,
       );
       feeds[`past_value_${l}`] = new ort.Tensor(
         'float32',
-        this.values[l]!.subarray(0, rows * this.rowStride),
+        this.values[l]!.subarray(first * this.rowStride, (first + rows) * this.rowStride),
         dims,
       );
     }

@@ -20,18 +20,41 @@ import type { SamplingParams } from '../../jobs/sampling-params.js';
  */
 export function sampleToken(logits: Float32Array, u: number): number {
   if (!(u >= 0 && u < 1)) throw new RangeError(`u must be in [0, 1), got ${u}`);
-  const max = maxLogit(logits);
   const n = logits.length;
-  // exp is the cost here: compute each weight once (same values, same order, same sums).
   if (weights.length < n) weights = new Float64Array(n);
+  const total = expWeights(logits, weights);
+  return inverseCdf(weights, n, total, u);
+}
+
+/**
+ * w_i = exp(x_i − max) in float64 into `out` (0 for -Infinity); returns Σ w in index order.
+ * @throws AppError `GENERATION_FAILED` when every entry is masked or one is NaN
+ */
+function expWeights(logits: Float32Array, out: Float64Array): number {
+  const max = maxLogit(logits);
   let total = 0;
-  let last = -1;
-  for (let i = 0; i < n; i++) {
+  // exp is the cost here: compute each weight once (same values, same order, same sums).
+  for (let i = 0; i < logits.length; i++) {
     const w = Math.exp(logits[i]! - max);
-    weights[i] = w;
+    out[i] = w;
     total += w;
-    if (w > 0) last = i;
   }
+  return total;
+}
+
+/**
+ * Inverse-CDF draw over non-negative weights in index order: the first i < n whose running sum
+ * exceeds u·total, else the last index with a positive weight (rounding can carry u·total to
+ * the end). The one draw every sampled token goes through: AR tokens, speculative drafts and
+ * their residual resamples (speculative-acceptance.ts).
+ *
+ * @param weights at least n entries, at least one of them positive
+ * @param total Σ weights[0..n), summed in index order
+ * @param u a uniform in [0, 1)
+ */
+export function inverseCdf(weights: Float64Array, n: number, total: number, u: number): number {
+  let last = n - 1;
+  while (last > 0 && !(weights[last]! > 0)) last--;
   const target = u * total;
   let cumulative = 0;
   for (let i = 0; i < last; i++) {
@@ -115,4 +138,40 @@ export function chooseToken(
   row.set(cond);
   applyPipeline(pipelineFor(params), row, uncond);
   return params.temperature === 0 || params.topK === 1 ? greedyToken(row) : sampleToken(row, u);
+}
+
+/**
+ * The distribution `chooseToken` draws from, as probabilities: the processed logits (CFG merge,
+ * temperature, top-k, top-p: the same pipeline) through a float64 softmax, or a one-hot vector on
+ * the argmax where `chooseToken` is greedy (temperature 0 or topK 1). Speculative decoding
+ * verifies drafts against it (speculative-acceptance.ts).
+ *
+ * @param cond the conditional logits [V]
+ * @param uncond the unconditional logits [V]; required when cfgScale > 1
+ * @param params validated knobs
+ * @param scratch at least V floats; holds the processed logits afterwards
+ * @param out at least V doubles; receives the probabilities (entries past V untouched)
+ * @throws AppError `GENERATION_FAILED` as `chooseToken`
+ */
+export function processedDistribution(
+  cond: Float32Array,
+  uncond: Float32Array | null,
+  params: SamplingParams,
+  scratch: Float32Array,
+  out: Float64Array,
+): void {
+  const n = cond.length;
+  if (scratch.length < n || out.length < n) {
+    throw errors.generationFailed(`buffers hold ${scratch.length}/${out.length}, the row ${n}`);
+  }
+  const row = scratch.length === n ? scratch : scratch.subarray(0, n);
+  row.set(cond);
+  applyPipeline(pipelineFor(params), row, uncond);
+  if (params.temperature === 0 || params.topK === 1) {
+    out.fill(0, 0, n);
+    out[greedyToken(row)] = 1;
+    return;
+  }
+  const total = expWeights(row, out);
+  for (let i = 0; i < n; i++) out[i] = out[i]! / total;
 }
