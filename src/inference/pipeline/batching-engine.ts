@@ -22,6 +22,11 @@ export interface TokenProgress {
   step: number;
   /** M + N. */
   total: number;
+  /**
+   * Each image's sequence so far (for previews): the engine's own arrays, valid only during the
+   * callback (later steps write on); the first `step` positions of each are final.
+   */
+  tokens: () => Int32Array[];
 }
 
 export interface TokenJob {
@@ -331,8 +336,16 @@ export class BatchingEngine {
       for (const seq of [...this.pending, ...this.owners]) {
         if (seq.state === state) step = Math.min(step, seq.position);
       }
-      state.job.onProgress({ step, total: this.length });
+      state.job.onProgress({ step, total: this.length, tokens: () => this.tokensOf(state) });
     }
+  }
+
+  private tokensOf(state: JobState): Int32Array[] {
+    const tokens = [...state.results];
+    for (const seq of [...this.pending, ...this.owners]) {
+      if (seq.state === state) tokens[seq.index] = seq.tokens;
+    }
+    return tokens;
   }
 
   /** Frees a sequence's rows, keeping the active rows packed at the front of the cache. */
