@@ -41,6 +41,11 @@ export interface RequestCommon extends SamplingParams {
   seed: number;
   /** A class of the model; absent (in-painting, style): the null class, unconditional. */
   classId?: number;
+  /**
+   * Live previews of the partial images on the job's subscription; stored only when true, and
+   * never an input of the images themselves (same seed, same bytes).
+   */
+  preview?: true;
 }
 
 export interface InpaintFields {
@@ -95,6 +100,8 @@ interface DraftCommon extends Partial<SamplingParams> {
   /** Give at most one of classId and className (case-insensitive). */
   classId?: number | undefined;
   className?: string | undefined;
+  /** @default false */
+  preview?: boolean | undefined;
 }
 
 type Given<T, K extends keyof T> = Pick<T, K> & Partial<Omit<T, K>>;
@@ -168,9 +175,11 @@ function validate(draft: JobDraft, model: RequestModel, limits: JobRequestLimits
   const head = { model: draft.model ?? null, count, seed, ...sampling };
   const copies =
     draft.kind !== 'generate' && draft.inputCopies ? { inputCopies: draft.inputCopies } : {};
+  // Last, and only when asked: jobs without previews store the JSON they always did.
+  const preview = draft.preview === true ? { preview: true as const } : {};
   switch (draft.kind) {
     case 'generate':
-      return { kind: 'generate', ...head, classId: classId! };
+      return { kind: 'generate', ...head, classId: classId!, ...preview };
     case 'inpaint':
       return {
         kind: 'inpaint',
@@ -181,6 +190,7 @@ function validate(draft: JobDraft, model: RequestModel, limits: JobRequestLimits
         keepHolistic: draft.keepHolistic ?? true,
         composite: draft.composite ?? true,
         ...copies,
+        ...preview,
       };
     case 'style': {
       const mode = draft.mode ?? 'swap';
@@ -194,6 +204,7 @@ function validate(draft: JobDraft, model: RequestModel, limits: JobRequestLimits
         mode,
         strength,
         ...copies,
+        ...preview,
       };
     }
   }

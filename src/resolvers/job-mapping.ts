@@ -1,7 +1,8 @@
 import { errors, isAppError, type AppError } from '../errors.js';
 import { SAMPLING_KNOBS } from '../jobs/sampling-params.js';
 import { toJobParameters } from '../jobs/stored-job.js';
-import type { JobEvent as QueueJobEvent, JobProgress, JobRecord } from '../queue/job-queue.js';
+import type { JobProgress, JobRecord } from '../queue/job-queue.js';
+import type { StreamedJobEvent } from '../services/job-event-hub.js';
 import {
   Job,
   JobEvent,
@@ -150,7 +151,7 @@ function inputsOf(params: JobRecord['params']): StoredInput[] {
 }
 
 /** An event as the public JobEvent; its `job` field is resolved separately, on demand. */
-export function toJobEvent(event: QueueJobEvent): JobEvent {
+export function toJobEvent(event: StreamedJobEvent): JobEvent {
   return Object.assign(new JobEvent(), {
     sequence: event.sequence,
     status: toJobStatus(event.status),
@@ -158,6 +159,7 @@ export function toJobEvent(event: QueueJobEvent): JobEvent {
     at: new Date(event.at),
     progress: toProgress(event.progress),
     error: event.error ?? null,
+    previews: event.type === 'preview' ? event.previews : null,
     jobId: event.jobId,
   });
 }

@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { errors } from '../errors.js';
 import type { JobEvent, JobProducer, JobRecord } from '../queue/job-queue.js';
 import { SqliteJobQueue } from '../queue/sqlite/sqlite-job-queue.js';
-import { JobEventHub } from './job-event-hub.js';
+import { JobEventHub, type StreamedJobEvent } from './job-event-hub.js';
 import type { JobService } from './job-service.js';
 import { TopicFanout } from './topic-fanout.js';
 
@@ -213,7 +213,7 @@ describe('JobEventHub over a SqliteJobQueue', () => {
     await queue.complete(claim, []);
   }
 
-  async function drain(stream: AsyncIterable<JobEvent>): Promise<[number, string][]> {
+  async function drain(stream: AsyncIterable<StreamedJobEvent>): Promise<[number, string][]> {
     const seen: [number, string][] = [];
     for await (const event of stream) seen.push([event.sequence, event.type]);
     return seen;

@@ -11,6 +11,8 @@ import type {
 } from '../queue/job-queue.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { deleteOutputs, inferenceRequest, jobRequest, storeOutputs } from './job-io.js';
+import type { PreviewChannel } from '../queue/preview-channel.js';
+import { PreviewRelay } from './preview-relay.js';
 import { WorkerPresence } from './worker-presence.js';
 
 interface Logger {
@@ -44,6 +46,8 @@ export interface JobRunnerOptions {
   announceIntervalMs?: number;
   /** The model id logged for jobs that name none. @default 'default' */
   defaultModel?: string;
+  /** Where the live previews of jobs that ask for them go; absent: none are taken. */
+  previews?: Pick<PreviewChannel, 'publish'>;
   /** Called with each job's images when it completes, and with token-step timings. */
   onImages?: (count: number) => void;
   onStepSeconds?: (seconds: number) => void;
@@ -66,6 +70,8 @@ type Fate = 'running' | 'cancel' | 'lost' | 'released';
 type Outcome =
   'succeeded' | 'failed' | 'retrying' | 'cancelled' | 'lost' | 'released' | 'unrecorded';
 
+type Hooks = 'onImages' | 'onStepSeconds' | 'previews';
+
 /** A job this runner holds. */
 interface ActiveJob {
   claim: ClaimedJob;
@@ -84,8 +90,7 @@ interface ActiveJob {
  * `complete` comes back CANCELLED has its stored outputs deleted.
  */
 export class JobRunner {
-  private readonly options: Required<Omit<JobRunnerOptions, 'onImages' | 'onStepSeconds'>> &
-    Pick<JobRunnerOptions, 'onImages' | 'onStepSeconds'>;
+  private readonly options: Required<Omit<JobRunnerOptions, Hooks>> & Pick<JobRunnerOptions, Hooks>;
   private readonly active = new Map<string, ActiveJob>();
   private running = false;
   private loop: Promise<void> | null = null;
@@ -287,12 +292,16 @@ export class JobRunner {
         this.options.store,
       );
       goOn();
+      const { previews } = this.options;
+      const relay = previews && job.params.preview ? new PreviewRelay(previews, job.id) : null;
       const result = await engine.run({
         id: job.id,
         ...(job.model ? { model: job.model } : {}),
         request,
         onProgress: this.throttledProgress(claim),
+        ...(relay ? { onPreview: relay.send } : {}),
       });
+      await relay?.flushed();
       goOn();
       const outputs = await storeOutputs(this.options.store, job, result);
       // Handed back meanwhile: the queue gives it to the next worker, so publish nothing (it
