@@ -52,6 +52,8 @@ export class PreviewScheduler {
   private creditAt: number;
   private isFlushing = false;
   private isScheduled = false;
+  /** Decode time per image (ms) of the last call: how many images the credit buys. */
+  private msPerImage = 0;
 
   constructor(options: PreviewSchedulerOptions) {
     this.options = {
@@ -65,9 +67,9 @@ export class PreviewScheduler {
     this.creditAt = this.options.now();
   }
 
-  /** A burst of decoding allowed after a quiet spell: two seconds' worth of budget. */
+  /** A burst of decoding allowed after a quiet spell: one second's worth of budget. */
   private get capacityMs(): number {
-    return this.options.budget * 2000;
+    return this.options.budget * 1000;
   }
 
   track(jobId: string, count: number, onPreview: (frames: PreviewFrame[]) => void): void {
@@ -116,7 +118,9 @@ export class PreviewScheduler {
     this.credit = Math.min(this.capacityMs, this.credit + budget * (at - this.creditAt));
     this.creditAt = at;
     if (this.credit < 0) return; // the next offer tries again
-    const picked = this.pick(maxBatch);
+    // No more images than the credit pays for (at least one job), so a call overdraws by one job.
+    const affordable = this.msPerImage > 0 ? Math.floor(this.credit / this.msPerImage) : 1;
+    const picked = this.pick(Math.max(1, Math.min(maxBatch, affordable)));
     if (picked.length === 0) return;
     this.isFlushing = true;
     try {
@@ -124,7 +128,9 @@ export class PreviewScheduler {
         due.tokens.map((tokens) => ({ tokens, known: due.step })),
       );
       const rgbs = await this.options.decode(previewIds(layout, images, fillCode));
-      this.credit -= now() - at;
+      const spentMs = now() - at;
+      this.credit -= spentMs;
+      this.msPerImage = spentMs / images.length;
       let offset = 0;
       for (const { jobId, job, due } of picked) {
         job.lastAt = at;
