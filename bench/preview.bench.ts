@@ -10,7 +10,7 @@
  *   HITA_BENCH_OFFICIAL_MODEL names a hita-v + gpt-b directory (random init is enough: the cost
  *   of a decode does not depend on the weights).
  */
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { it } from 'vitest';
 import type { GenerateRequest } from '../src/inference/inference-engine.js';
 import { loadModel } from '../src/inference/model/model-loader.js';
@@ -131,6 +131,9 @@ it('preview overhead: 16 concurrent single-image jobs, with and without, alterna
   const jobs = 16;
   const run = async (round: number, isPreviewing: boolean) => {
     const frames: number[] = Array.from({ length: jobs }, () => 0);
+    // CPU time of the whole process (ORT's threads and sharp's included): steadier than the
+    // wall clock when other work shares the cores.
+    const cpuBefore = process.cpuUsage();
     const { seconds } = await timed(() =>
       Promise.all(
         Array.from({ length: jobs }, (_, j) =>
@@ -143,19 +146,24 @@ it('preview overhead: 16 concurrent single-image jobs, with and without, alterna
         ),
       ),
     );
-    return { imagesPerSecond: jobs / seconds, frames };
+    const cpu = process.cpuUsage(cpuBefore);
+    const cpuSecondsPerImage = (cpu.user + cpu.system) / 1e6 / jobs;
+    return { imagesPerSecond: jobs / seconds, cpuSecondsPerImage, frames };
   };
   await run(ROUNDS, false); // warm-up
   await run(ROUNDS, true);
   const without: number[] = [];
   const withPreviews: number[] = [];
   const perJob: number[] = [];
+  const cpuWithout: number[] = [];
+  const cpuWith: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     // Alternating order, so a drift in machine load touches both alike.
     const pair = round % 2 === 0 ? [false, true] : [true, false];
     for (const isPreviewing of pair) {
-      const { imagesPerSecond, frames } = await run(round, isPreviewing);
+      const { imagesPerSecond, cpuSecondsPerImage, frames } = await run(round, isPreviewing);
       (isPreviewing ? withPreviews : without).push(imagesPerSecond);
+      (isPreviewing ? cpuWith : cpuWithout).push(cpuSecondsPerImage);
       if (isPreviewing) perJob.push(...frames);
     }
   }
@@ -168,6 +176,10 @@ it('preview overhead: 16 concurrent single-image jobs, with and without, alterna
     withoutImagesPerSecond: round(median(without)),
     withImagesPerSecond: round(median(withPreviews)),
     cost: round(1 - median(withPreviews) / median(without)),
+    withoutCpuMsPerImage: round(median(cpuWithout) * 1000),
+    withCpuMsPerImage: round(median(cpuWith) * 1000),
+    cpuCost: round(median(cpuWith) / median(cpuWithout) - 1),
+    loadAverage: round(loadavg()[0]!),
     previewsPerJobMin: Math.min(...perJob),
     previewsPerJobMean: round(mean(perJob)),
   });
