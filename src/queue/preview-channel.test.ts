@@ -15,7 +15,7 @@ const preview = (index: number, over: Partial<JobPreview> = {}): JobPreview => (
   dataUrl: 'data:image/webp;base64,UklGRg==',
   ...over,
 });
-const message = (previews: unknown[]) => ({
+const message = (previews: JobPreview[]) => ({
   jobId: 'j1',
   at: '2026-01-01T00:00:00.000Z',
   previews,

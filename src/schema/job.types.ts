@@ -261,6 +261,7 @@ export class JobEvent {
 
   @Field(() => [Preview], {
     nullable: true,
+    complexity: COSTS.previews,
     description:
       'On `preview` events only (jobs asked with preview: true, live on jobUpdated): one per image. ' +
       'A preview event repeats the sequence of the event before it and is never replayed',
