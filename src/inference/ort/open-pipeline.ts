@@ -59,7 +59,13 @@ export async function openPipeline(
   const gpt = await createSession(model.gptPath(precision), { providers, ...sessionOptions });
   const isPaddingLoneRows = !(await isLoneRowInvariant(gpt.session, model.manifest));
   // Every graph of a model runs where the GPT landed, so a device never waits on another.
-  const decode = await open('decode', [gpt.provider]);
+  // The decoder runs between GPT steps (final images, live previews): its threads must not spin
+  // waiting for more work after a call, or they take the cores from the next GPT step.
+  const decode = await createSession(model.graphPath('decode'), {
+    providers: [gpt.provider],
+    ...sessionOptions,
+    sessionOptions: { extra: { session: { intra_op: { allow_spinning: '0' } } } },
+  });
   const encode = model.manifest.graphs.encode ? await open('encode', [gpt.provider]) : undefined;
   const pipeline = new HitaPipeline({
     manifest: model.manifest,
