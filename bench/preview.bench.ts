@@ -14,7 +14,7 @@ import { cpus, loadavg } from 'node:os';
 import { it } from 'vitest';
 import type { GenerateRequest } from '../src/inference/inference-engine.js';
 import { loadModel } from '../src/inference/model/model-loader.js';
-import { openPipeline } from '../src/inference/ort/open-pipeline.js';
+import { DECODE_SESSION_OPTIONS, openPipeline } from '../src/inference/ort/open-pipeline.js';
 import { createSession } from '../src/inference/ort/execution-providers.js';
 import { decodeIds } from '../src/inference/pipeline/decode-ids.js';
 import { previewIds } from '../src/inference/pipeline/preview-fill.js';
@@ -38,6 +38,7 @@ async function open() {
   const decode = await createSession(model.graphPath('decode'), {
     providers: ['cpu'],
     intraOpNumThreads: THREADS,
+    sessionOptions: DECODE_SESSION_OPTIONS,
   });
   return { model, pipeline: opened.pipeline, decode: decode.session };
 }
@@ -194,6 +195,7 @@ it('preview cost: one decode, shipped model and official size', async () => {
     const { session } = await createSession(model.graphPath('decode'), {
       providers: ['cpu'],
       intraOpNumThreads: THREADS,
+      sessionOptions: DECODE_SESSION_OPTIONS,
     });
     const tokens = new Int32Array(layout.length);
     for (const batch of dir === MODEL_DIR ? [1, 16] : [1]) {

@@ -1,3 +1,4 @@
+import type * as ort from 'onnxruntime-node';
 import {
   createSession,
   type ExecutionProvider,
@@ -11,6 +12,14 @@ import {
   type ModelInfo,
 } from '../model/model-manifest.js';
 import { isLoneRowInvariant } from './row-invariance.js';
+
+/**
+ * The decoder runs between GPT steps (final images, live previews): its threads must not spin
+ * waiting for more work after a call, or they take the cores from the next GPT step.
+ */
+export const DECODE_SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
+  extra: { session: { intra_op: { allow_spinning: '0' } } },
+};
 
 export interface OpenPipelineOptions {
   providers: ExecutionProvider[];
@@ -59,12 +68,10 @@ export async function openPipeline(
   const gpt = await createSession(model.gptPath(precision), { providers, ...sessionOptions });
   const isPaddingLoneRows = !(await isLoneRowInvariant(gpt.session, model.manifest));
   // Every graph of a model runs where the GPT landed, so a device never waits on another.
-  // The decoder runs between GPT steps (final images, live previews): its threads must not spin
-  // waiting for more work after a call, or they take the cores from the next GPT step.
   const decode = await createSession(model.graphPath('decode'), {
     providers: [gpt.provider],
     ...sessionOptions,
-    sessionOptions: { extra: { session: { intra_op: { allow_spinning: '0' } } } },
+    sessionOptions: DECODE_SESSION_OPTIONS,
   });
   const encode = model.manifest.graphs.encode ? await open('encode', [gpt.provider]) : undefined;
   const pipeline = new HitaPipeline({
