@@ -12,7 +12,8 @@
  */
 import { cpus, loadavg } from 'node:os';
 import { it } from 'vitest';
-import type { GenerateRequest } from '../src/inference/inference-engine.js';
+import sharp from 'sharp';
+import type { GenerateRequest, PreviewFrame } from '../src/inference/inference-engine.js';
 import { loadModel } from '../src/inference/model/model-loader.js';
 import { DECODE_SESSION_OPTIONS, openPipeline } from '../src/inference/ort/open-pipeline.js';
 import { createSession } from '../src/inference/ort/execution-providers.js';
@@ -123,6 +124,47 @@ it('preview fill: PSNR against the final image as patch tokens arrive', async ()
     calibrationPsnr: round(best.psnr),
     calibrationSamples: calibration.length,
     scanSeconds: round(scanSeconds),
+  });
+  await pipeline.close();
+});
+
+it('preview quality as delivered: first and last WebP against the final image', async () => {
+  const { model, pipeline } = await open();
+  const rgb = async (image: Uint8Array) =>
+    new Uint8Array(await sharp(image).removeAlpha().raw().toBuffer());
+  const rows: { first: number; last: number; meanColour: number; bytes: number }[] = [];
+  for (const seed of [2, 3]) {
+    for (const { id: classId } of model.manifest.classes) {
+      const frames: PreviewFrame[] = [];
+      const [image] = await pipeline.run(
+        `d${seed}-${classId}`,
+        request(classId, seed * 1000 + classId),
+        undefined,
+        (f) => frames.push(f[0]!),
+      );
+      // At 32 px a preview is the image's own size; a larger model's final is brought to 64 px.
+      const side = frames[0]!.width;
+      const final = new Uint8Array(
+        await sharp(image!.png).resize(side, side).removeAlpha().raw().toBuffer(),
+      );
+      rows.push({
+        first: psnr(await rgb(frames[0]!.webp), final),
+        last: psnr(await rgb(frames.at(-1)!.webp), final),
+        meanColour: meanColourPsnr(final),
+        bytes: Math.max(...frames.map((f) => f.webp.byteLength)),
+      });
+    }
+  }
+  record('preview', {
+    figure: 'delivered',
+    model: model.id,
+    samples: rows.length,
+    firstPsnr: round(mean(rows.map((r) => r.first))),
+    lastPsnr: round(mean(rows.map((r) => r.last))),
+    lastPsnrMin: round(Math.min(...rows.map((r) => r.last))),
+    meanColourPsnr: round(mean(rows.map((r) => r.meanColour))),
+    lastBeatsBoth: rows.filter((r) => r.last > r.first && r.last > r.meanColour).length,
+    maxBytes: Math.max(...rows.map((r) => r.bytes)),
   });
   await pipeline.close();
 });
