@@ -21,9 +21,13 @@ function generate(classId: number, seed: number, count = 1): GenerateRequest {
 }
 
 let opened: OpenedPipeline[] = [];
-async function open(): Promise<OpenedPipeline['pipeline']> {
+async function open(previewBudget?: number): Promise<OpenedPipeline['pipeline']> {
   const model = await loadModel(EMOJI);
-  const pipeline = await openPipeline(model, { providers: ['cpu'], threads: 2 });
+  const pipeline = await openPipeline(model, {
+    providers: ['cpu'],
+    threads: 2,
+    ...(previewBudget === undefined ? {} : { previewBudget }),
+  });
   opened.push(pipeline);
   return pipeline.pipeline;
 }
@@ -70,13 +74,17 @@ describe('live previews', () => {
     const jobs = [0, 2, 4, 5, 6, 8].flatMap((classId) =>
       [1, 2].map((seed) => ({ id: `q${classId}-${seed}`, classId, seed: 1000 * seed + classId })),
     );
+    // A quality rule, not a timing one: no decode budget, so every job gets an early preview
+    // however loaded the machine is.
+    const unbudgeted = await open(1);
     const rows = await Promise.all(
       jobs.map(async ({ id, classId, seed }) => {
         const frames: PreviewFrame[] = [];
-        const [image] = await pipeline.run(id, generate(classId, seed), undefined, (f) =>
+        const [image] = await unbudgeted.run(id, generate(classId, seed), undefined, (f) =>
           frames.push(f[0]!),
         );
         const first = frames[0]!;
+        expect(first.step).toBeLessThan(unbudgeted.layout.length);
         const last = frames.at(-1)!;
         const side = last.width;
         const final = await rgbAt(image!.png, side);

@@ -30,6 +30,8 @@ export interface OpenPipelineOptions {
   precision?: GptPrecision;
   deviceId?: number;
   maxBatchRows?: number;
+  /** HitaPipelineOptions.previewBudget. @default 0.05 */
+  previewBudget?: number;
   threads?: number;
   logger?: SessionLogger;
 }
@@ -58,6 +60,7 @@ export async function openPipeline(
     precision: wanted = 'fp32',
     deviceId,
     maxBatchRows,
+    previewBudget,
     threads,
     logger,
   } = options;
@@ -80,6 +83,7 @@ export async function openPipeline(
     decode: decode.session,
     ...(encode ? { encode: encode.session } : {}),
     ...(maxBatchRows === undefined ? {} : { maxBatchRows }),
+    ...(previewBudget === undefined ? {} : { previewBudget }),
     padLoneRows: isPaddingLoneRows,
   });
   return { pipeline, provider: gpt.provider, precision, isPaddingLoneRows };
