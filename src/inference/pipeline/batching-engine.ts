@@ -22,10 +22,7 @@ export interface TokenProgress {
   step: number;
   /** M + N. */
   total: number;
-  /**
-   * Each image's sequence so far (for previews): the engine's own arrays, valid only during the
-   * callback (later steps write on); the first `step` positions of each are final.
-   */
+  /** Each image's sequence (previews): the first `step` final; the engine's, so read at once. */
   tokens: () => Int32Array[];
 }
 
@@ -333,19 +330,14 @@ export class BatchingEngine {
     for (const state of jobs) {
       if (!state.job.onProgress || state.cancelled) continue;
       let step = this.length;
+      const tokens = [...state.results];
       for (const seq of [...this.pending, ...this.owners]) {
-        if (seq.state === state) step = Math.min(step, seq.position);
+        if (seq.state !== state) continue;
+        step = Math.min(step, seq.position);
+        tokens[seq.index] = seq.tokens;
       }
-      state.job.onProgress({ step, total: this.length, tokens: () => this.tokensOf(state) });
+      state.job.onProgress({ step, total: this.length, tokens: () => tokens });
     }
-  }
-
-  private tokensOf(state: JobState): Int32Array[] {
-    const tokens = [...state.results];
-    for (const seq of [...this.pending, ...this.owners]) {
-      if (seq.state === state) tokens[seq.index] = seq.tokens;
-    }
-    return tokens;
   }
 
   /** Frees a sequence's rows, keeping the active rows packed at the front of the cache. */
