@@ -84,6 +84,8 @@ export async function openPipeline(
     ...(encode ? { encode: encode.session } : {}),
     ...(maxBatchRows === undefined ? {} : { maxBatchRows }),
     ...(previewBudget === undefined ? {} : { previewBudget }),
+    onPreviewError: (error: unknown) =>
+      logger?.warn({ model: model.id, err: String(error) }, 'a live preview failed; dropped'),
     padLoneRows: isPaddingLoneRows,
   });
   return { pipeline, provider: gpt.provider, precision, isPaddingLoneRows };

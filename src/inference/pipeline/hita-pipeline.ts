@@ -50,6 +50,8 @@ export interface HitaPipelineOptions {
   maxBatchRows?: number;
   /** Share of wall time live previews may spend decoding (PreviewScheduler). @default 0.05 */
   previewBudget?: number;
+  /** Hears why a live preview was dropped (it never fails its job). */
+  onPreviewError?: (error: unknown) => void;
   /** Pad one-row GPT steps to two rows (BatchingEngineOptions.padLoneRows). @default false */
   padLoneRows?: boolean;
 }
@@ -72,7 +74,7 @@ export class HitaPipeline {
 
   constructor(options: HitaPipelineOptions) {
     const { manifest, gpt, decode, encode, maxBatchRows = 32, padLoneRows = false } = options;
-    const { previewBudget } = options;
+    const { previewBudget, onPreviewError } = options;
     this.manifest = manifest;
     this.layout = tokenLayout(manifest);
     this.encodeSession = encode;
@@ -98,6 +100,7 @@ export class HitaPipeline {
       fillCode: fillCode < manifest.tokenizer.codebookSize ? fillCode : 0,
       decode: (ids) => decodeIds(this.decodeSession, this.layout, ids),
       ...(previewBudget === undefined ? {} : { budget: previewBudget }),
+      ...(onPreviewError ? { onError: onPreviewError } : {}),
     });
   }
 
