@@ -306,3 +306,41 @@ describe('JobEventHub over a SqliteJobQueue', () => {
     expect(await stream.next()).toEqual({ done: true, value: undefined });
   });
 });
+
+describe('JobEventHub previews', () => {
+  const preview = (jobId: string) => ({
+    jobId,
+    at: new Date().toISOString(),
+    previews: [
+      { index: 0, step: 16, width: 32, height: 32, dataUrl: 'data:image/webp;base64,AA==' },
+    ],
+  });
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+  it("streams the job's previews between its events, stamped with the last sequence, and nothing after its end", async () => {
+    const events = hub(); // RUNNING at sequence 2
+    const stream = events.jobUpdates('dev', 'job-1', 2);
+    const seen: StreamedJobEvent[] = [];
+    const done = (async () => {
+      for await (const e of stream) seen.push(e);
+    })();
+    await settle();
+    events.publishPreview(preview('job-2')); // another job's: not this stream's
+    events.publishPreview(preview('job-1'));
+    await settle();
+    events.publish(event(3));
+    await settle();
+    events.publishPreview(preview('job-1'));
+    await settle();
+    events.publish({ ...event(4), type: 'completed', status: 'SUCCEEDED' });
+    await done;
+    events.publishPreview(preview('job-1'));
+    expect(seen.map((e) => [e.type, e.sequence])).toEqual([
+      ['preview', 2],
+      ['progress', 3],
+      ['preview', 3],
+      ['completed', 4],
+    ]);
+    expect(seen[0]).toMatchObject({ status: 'RUNNING', previews: preview('job-1').previews });
+  });
+});
