@@ -18,6 +18,8 @@ import { WorkerEngine } from './inference/thread/worker-engine.js';
 import { Metrics } from './metrics.js';
 import { PACKAGE_ROOT } from './paths.js';
 import { createJobQueue } from './queue/create-job-queue.js';
+import { createPreviewChannel } from './queue/create-preview-channel.js';
+import type { PreviewChannel } from './queue/preview-channel.js';
 import type { JobQueue, JobRecord } from './queue/job-queue.js';
 import { EtaService } from './services/eta-service.js';
 import { ImageUrlService } from './services/image-url-service.js';
@@ -81,6 +83,7 @@ function startWorkers(
   models: ModelRegistry,
   logger: Logger,
   metrics: Metrics,
+  previews: PreviewChannel,
 ) {
   if (config.workers.devices.length > 0) {
     void logPrecisions(models, config.inference.precision, logger).catch((error: unknown) =>
@@ -110,6 +113,7 @@ function startWorkers(
       maxConcurrentJobs: config.workers.jobsPerWorker,
       leaseMs: config.workers.leaseMs,
       defaultModel: config.inference.defaultModel,
+      previews,
       onImages: (n: number) => metrics.images.inc(n),
       onStepSeconds: (s: number) => metrics.stepSeconds.observe(s),
     });
@@ -144,7 +148,9 @@ async function openSeams(config: ServerConfig, logger: Logger) {
     onWarning: (message: string) => logger.warn(message),
   });
   await queue.start();
-  return { store, queue };
+  const previews = createPreviewChannel(config.queue);
+  await previews.start();
+  return { store, queue, previews };
 }
 
 /** The webhook deliverer of `hita serve`, counting its attempts in `metrics`. */
@@ -209,7 +215,7 @@ export async function serve(
     defaultModel: config.inference.defaultModel,
   });
   await registry.default(); // a broken default model stops the start, with the file named
-  const { store, queue } = await openSeams(config, logger);
+  const { store, queue, previews } = await openSeams(config, logger);
   // Objects of deleted jobs (deleteJob, retention) and uploads past HITA_RETENTION_HOURS.
   const retention = new RetentionService({
     queue,
@@ -233,11 +239,12 @@ export async function serve(
   // Lua script that changes the job), so an in-process PubSub is enough for every API replica.
   const events = new JobEventHub({ queue, jobs });
   const unsubscribe = queue.onEvent((event) => events.publish(event));
+  const unsubscribePreviews = previews.onPreview((message) => events.publishPreview(message));
   let workers: ReturnType<typeof startWorkers> = [];
   const batchRows = () => batchRowsOf(workers);
   const hasWorkers = config.workers.devices.length > 0;
   const metrics = new Metrics({ queue, outbox: queue, ...(hasWorkers ? { batchRows } : {}) });
-  workers = startWorkers(config, queue, store, registry, logger, metrics);
+  workers = startWorkers(config, queue, store, registry, logger, metrics, previews);
   const http: HttpServer = await startHttpServer(
     {
       services: {
@@ -312,9 +319,11 @@ export async function serve(
         // Only now: subscribers saw every job of the drain end (or go back to the queue).
         await http.close();
         unsubscribe();
+        unsubscribePreviews();
         await Promise.all(workers.map((w) => w.engine.close()));
         await deliveries.close();
         await retention.close();
+        await previews.close();
         await queue.close();
         await store.close();
         await rateLimitRedis?.quit().catch(() => undefined);
@@ -333,7 +342,7 @@ export async function work(
       'hita worker without REDIS_URL and S3_ENDPOINT only serves this machine; use hita serve',
     );
   }
-  const { store, queue } = await openSeams(config, logger);
+  const { store, queue, previews } = await openSeams(config, logger);
   let workers: ReturnType<typeof startWorkers> = [];
   const metrics = new Metrics({ batchRows: () => batchRowsOf(workers) });
   let isDraining = false;
@@ -350,6 +359,7 @@ export async function work(
     port: config.workerPort,
     host: config.host,
   }).catch(async (error: unknown) => {
+    await previews.close();
     await queue.close();
     await store.close();
     throw error;
@@ -360,7 +370,7 @@ export async function work(
     defaultModel: config.inference.defaultModel,
     verifyChecksums: false,
   });
-  workers = startWorkers(config, queue, store, models, logger, metrics);
+  workers = startWorkers(config, queue, store, models, logger, metrics, previews);
   logger.info(
     { workers: workers.length, queue: config.queue.kind, url: http.url },
     `hita workers running; /healthz and /metrics on ${http.url}`,
@@ -377,6 +387,7 @@ export async function work(
         await drainWorkers(workers, config.workers.drainMs, logger);
         await http.close();
         await Promise.all(workers.map((w) => w.engine.close()));
+        await previews.close();
         await queue.close();
         await store.close();
       })()),

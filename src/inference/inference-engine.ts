@@ -61,6 +61,21 @@ export interface InferenceProgress {
   total: number;
 }
 
+/**
+ * A live preview of one image of a job (`InferenceJob.onPreview`): never stored, and never a
+ * change to the final image.
+ */
+export interface PreviewFrame {
+  /** Which image of the job, 0 … count − 1. */
+  index: number;
+  /** Tokens known when it was taken, M … M + N (M + N: the final image). */
+  step: number;
+  width: number;
+  height: number;
+  /** WebP bytes, at most 64 px a side and PREVIEW_MAX_BYTES. */
+  webp: Uint8Array;
+}
+
 export interface GeneratedImage {
   seed: number;
   png: Buffer;
@@ -76,6 +91,11 @@ export interface InferenceJob {
   model?: string;
   request: InferenceRequest;
   onProgress?: (progress: InferenceProgress) => void;
+  /**
+   * Set: the engine takes live previews of the job (one frame per image each time), the last of
+   * them before `run` resolves. The images are the same with or without.
+   */
+  onPreview?: (frames: PreviewFrame[]) => void;
 }
 
 export interface InferenceResult {

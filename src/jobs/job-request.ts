@@ -44,6 +44,11 @@ export interface RequestCommon extends SamplingParams {
   classId?: number;
   /** How the GPT's tokens are decoded: `ar` unless the request asks for `speculative`. */
   decoding: Decoding;
+  /**
+   * Live previews of the partial images on the job's subscription; stored only when true, and
+   * never an input of the images themselves (same seed, same bytes).
+   */
+  preview?: true;
 }
 
 export interface InpaintFields {
@@ -101,6 +106,8 @@ interface DraftCommon extends Partial<SamplingParams> {
   className?: string | undefined;
   /** `ar` when absent (and in jobs stored before decodings existed). */
   decoding?: Decoding | undefined;
+  /** @default false */
+  preview?: boolean | undefined;
 }
 
 type Given<T, K extends keyof T> = Pick<T, K> & Partial<Omit<T, K>>;
@@ -175,9 +182,11 @@ function validate(draft: JobDraft, model: RequestModel, limits: JobRequestLimits
   const head = { model: draft.model ?? null, count, seed, ...sampling, decoding };
   const copies =
     draft.kind !== 'generate' && draft.inputCopies ? { inputCopies: draft.inputCopies } : {};
+  // Last, and only when asked: jobs without previews store the JSON they always did.
+  const preview = draft.preview === true ? { preview: true as const } : {};
   switch (draft.kind) {
     case 'generate':
-      return { kind: 'generate', ...head, classId: classId! };
+      return { kind: 'generate', ...head, classId: classId!, ...preview };
     case 'inpaint':
       return {
         kind: 'inpaint',
@@ -188,6 +197,7 @@ function validate(draft: JobDraft, model: RequestModel, limits: JobRequestLimits
         keepHolistic: draft.keepHolistic ?? true,
         composite: draft.composite ?? true,
         ...copies,
+        ...preview,
       };
     case 'style': {
       const mode = draft.mode ?? 'swap';
@@ -201,6 +211,7 @@ function validate(draft: JobDraft, model: RequestModel, limits: JobRequestLimits
         mode,
         strength,
         ...copies,
+        ...preview,
       };
     }
   }

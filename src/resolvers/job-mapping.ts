@@ -1,12 +1,8 @@
 import { errors, isAppError, type AppError } from '../errors.js';
 import { SAMPLING_KNOBS } from '../jobs/sampling-params.js';
 import { toJobParameters } from '../jobs/stored-job.js';
-import type {
-  JobEvent as QueueJobEvent,
-  JobProgress,
-  JobRecord,
-  JobStatus as QueueJobStatus,
-} from '../queue/job-queue.js';
+import type { JobProgress, JobRecord, JobStatus as QueueJobStatus } from '../queue/job-queue.js';
+import type { StreamedJobEvent } from '../services/job-event-hub.js';
 import {
   Job,
   JobEvent,
@@ -156,7 +152,7 @@ function inputsOf(params: JobRecord['params']): StoredInput[] {
 }
 
 /** An event as the public JobEvent; its `job` field is resolved separately, on demand. */
-export function toJobEvent(event: QueueJobEvent): JobEvent {
+export function toJobEvent(event: StreamedJobEvent): JobEvent {
   return Object.assign(new JobEvent(), {
     sequence: event.sequence,
     status: toJobStatus(event.status),
@@ -164,6 +160,7 @@ export function toJobEvent(event: QueueJobEvent): JobEvent {
     at: new Date(event.at),
     progress: toProgress(event.progress),
     error: event.error ?? null,
+    previews: event.type === 'preview' ? event.previews : null,
     jobId: event.jobId,
   });
 }

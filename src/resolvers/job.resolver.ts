@@ -26,6 +26,7 @@ import { Image, InputImage, Job, JobConnection, JobEvent } from '../schema/job.t
 import { Upload } from '../schema/queue.types.js';
 import { encodeCursor } from '../queue/list-cursor.js';
 import type { RequestContext } from './context.js';
+import type { StreamedJobEvent } from '../services/job-event-hub.js';
 import { etaJobOf, toJob, toJobEvent, toShowableJobs } from './job-mapping.js';
 import { COSTS } from '../schema/costs.js';
 
@@ -213,7 +214,7 @@ export class JobResolver {
     },
   })
   jobUpdated(
-    @Root() event: QueueJobEvent,
+    @Root() event: StreamedJobEvent,
     @Arg('id', () => ID) _id: string,
     @Arg('afterSequence', () => Int, { nullable: true }) _afterSequence: number | null,
   ): JobEvent {

@@ -65,6 +65,11 @@ export const COSTS = {
   webhookEvents: listOf(() => 6),
   /** An HMAC. */
   webhookSecret: 1,
+  /**
+   * A preview event's frames: at most one per image, already in memory (no read, no signing),
+   * so one flat unit whatever is selected under it.
+   */
+  previews: 1,
   health: 5,
   generate: jobCreation(0),
   inpaint: jobCreation(2),

@@ -64,6 +64,12 @@ class SamplingInput {
     description: "POST the job's events to this URL (Standard Webhooks, signed with webhookSecret)",
   })
   webhook?: WebhookInput;
+  @Field(() => Boolean, {
+    nullable: true,
+    description:
+      "Stream live previews of the partial images in jobUpdated's events (JobEvent.previews); never stored, never a change to the images. Default false",
+  })
+  preview?: boolean;
 }
 
 @InputType()

@@ -223,6 +223,30 @@ export class Job implements Node {
 }
 
 @ObjectType({
+  description:
+    'A live preview of one image of a running job: a small WebP, inline because it is never stored',
+})
+export class Preview {
+  @Field(() => Int, { description: 'Which image of the job, 0 … count − 1' })
+  index!: number;
+
+  @Field(() => Int, {
+    description:
+      'Tokens known when it was taken, holistic then patch (M … M + N; M + N: the final image)',
+  })
+  step!: number;
+
+  @Field(() => Int, { description: 'Pixels, at most 64' })
+  width!: number;
+
+  @Field(() => Int, { description: 'Pixels, at most 64' })
+  height!: number;
+
+  @Field(() => String, { description: 'data:image/webp;base64,… (a few KB at most)' })
+  dataUrl!: string;
+}
+
+@ObjectType({
   description: 'One change of a job; `sequence` orders them, and replays start after any of them',
 })
 export class JobEvent {
@@ -235,7 +259,7 @@ export class JobEvent {
   @Field(() => String, {
     description:
       'added, active, progress, cancel-requested (a cancel accepted while RUNNING), retrying, ' +
-      'completed, failed, cancelled or expired',
+      'completed, failed, cancelled or expired; preview (live only, JobEvent.previews)',
   })
   type!: string;
 
@@ -251,6 +275,15 @@ export class JobEvent {
       'Why the job failed or runs again (retrying: WORKER_LOST when its worker was lost, the failure when it is retried after one); null otherwise',
   })
   error!: JobError | null;
+
+  @Field(() => [Preview], {
+    nullable: true,
+    complexity: COSTS.previews,
+    description:
+      'On `preview` events only (jobs asked with preview: true, live on jobUpdated): one per image. ' +
+      'A preview event repeats the sequence of the event before it and is never replayed',
+  })
+  previews!: Preview[] | null;
 
   /** The job the event belongs to; `job` is resolved from it only when a client selects it. */
   jobId!: string;

@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { errors } from '../errors.js';
 import type { JobEvent, JobProducer, JobRecord } from '../queue/job-queue.js';
 import { SqliteJobQueue } from '../queue/sqlite/sqlite-job-queue.js';
-import { JobEventHub } from './job-event-hub.js';
+import { JobEventHub, type StreamedJobEvent } from './job-event-hub.js';
 import type { JobService } from './job-service.js';
 import { TopicFanout } from './topic-fanout.js';
 
@@ -213,7 +213,7 @@ describe('JobEventHub over a SqliteJobQueue', () => {
     await queue.complete(claim, []);
   }
 
-  async function drain(stream: AsyncIterable<JobEvent>): Promise<[number, string][]> {
+  async function drain(stream: AsyncIterable<StreamedJobEvent>): Promise<[number, string][]> {
     const seen: [number, string][] = [];
     for await (const event of stream) seen.push([event.sequence, event.type]);
     return seen;
@@ -304,5 +304,43 @@ describe('JobEventHub over a SqliteJobQueue', () => {
     expect(await waiting).toEqual({ done: true, value: undefined });
     await runToEnd(); // events after the return reach nobody
     expect(await stream.next()).toEqual({ done: true, value: undefined });
+  });
+});
+
+describe('JobEventHub previews', () => {
+  const preview = (jobId: string) => ({
+    jobId,
+    at: new Date().toISOString(),
+    previews: [
+      { index: 0, step: 16, width: 32, height: 32, dataUrl: 'data:image/webp;base64,AA==' },
+    ],
+  });
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+  it("streams the job's previews between its events, stamped with the last sequence, and nothing after its end", async () => {
+    const events = hub(); // RUNNING at sequence 2
+    const stream = events.jobUpdates('dev', 'job-1', 2);
+    const seen: StreamedJobEvent[] = [];
+    const done = (async () => {
+      for await (const e of stream) seen.push(e);
+    })();
+    await settle();
+    events.publishPreview(preview('job-2')); // another job's: not this stream's
+    events.publishPreview(preview('job-1'));
+    await settle();
+    events.publish(event(3));
+    await settle();
+    events.publishPreview(preview('job-1'));
+    await settle();
+    events.publish({ ...event(4), type: 'completed', status: 'SUCCEEDED' });
+    await done;
+    events.publishPreview(preview('job-1'));
+    expect(seen.map((e) => [e.type, e.sequence])).toEqual([
+      ['preview', 2],
+      ['progress', 3],
+      ['preview', 3],
+      ['completed', 4],
+    ]);
+    expect(seen[0]).toMatchObject({ status: 'RUNNING', previews: preview('job-1').previews });
   });
 });

@@ -1,5 +1,6 @@
 import { isTerminal, type JobEvent, type JobProducer, type JobRecord } from '../queue/job-queue.js';
 import { isAppError } from '../errors.js';
+import type { JobPreview, PreviewMessage } from '../queue/preview-channel.js';
 import type { JobService } from './job-service.js';
 import { TopicFanout } from './topic-fanout.js';
 
@@ -11,6 +12,18 @@ export interface JobEventHubOptions {
 }
 
 /**
+ * A live preview in a job's stream (`jobUpdated`): it carries the sequence of the last event the
+ * stream delivered, so resuming after it loses nothing, and it is never replayed.
+ */
+export interface JobPreviewEvent extends Omit<JobEvent, 'type'> {
+  type: 'preview';
+  previews: JobPreview[];
+}
+
+/** What a job's stream yields: its durable events, and live previews between them. */
+export type StreamedJobEvent = JobEvent | JobPreviewEvent;
+
+/**
  * Turns durable job events into subscriptions that lose nothing: a resumable stream per job
  * (replay after a sequence, then live, re-reading durable state on any gap or silence), and a
  * live stream per tenant.
@@ -20,6 +33,8 @@ export class JobEventHub {
   // oldest live events (1024 held) and the gap is then filled from durable state.
   private readonly byJob = new TopicFanout<JobEvent>();
   private readonly byTenant = new TopicFanout<JobEvent>();
+  // Only the newest preview of a job matters: a slow client skips the older ones.
+  private readonly previewsByJob = new TopicFanout<PreviewMessage>(1);
   private readonly queue: JobProducer;
   private readonly jobs: JobService;
   private readonly resyncMs: number;
@@ -40,6 +55,11 @@ export class JobEventHub {
     if (event.type !== 'deleted') this.byTenant.publish(event.tenant, event);
   }
 
+  /** Hands a live preview to the streams of its job (none of them is a tenant's stream). */
+  publishPreview(message: PreviewMessage): void {
+    this.previewsByJob.publish(message.jobId, message);
+  }
+
   /**
    * Every event of a job after `afterSequence`, in order and without duplicates, ending with the
    * terminal event. When the job is already terminal and nothing follows `afterSequence` (a
@@ -53,14 +73,14 @@ export class JobEventHub {
     tenant: string,
     jobId: string,
     afterSequence: number,
-  ): AsyncIterableIterator<JobEvent> {
+  ): AsyncIterableIterator<StreamedJobEvent> {
     let stop = (): void => undefined;
     const stopped = new Promise<typeof STOPPED>((resolve) => (stop = () => resolve(STOPPED)));
     const stream = this.follow(tenant, jobId, afterSequence, stopped);
     // A client that leaves while its stream waits (for a live event or the next resync) must end
     // it now: a generator's return() would otherwise queue behind that wait, and the stream would
     // go on reading durable state every resyncMs until its job's next event.
-    const iterator: AsyncIterableIterator<JobEvent> = {
+    const iterator: AsyncIterableIterator<StreamedJobEvent> = {
       [Symbol.asyncIterator]: () => iterator,
       next: () => stream.next(),
       return: (value?: unknown) => {
@@ -80,12 +100,14 @@ export class JobEventHub {
     jobId: string,
     afterSequence: number,
     stopped: Promise<typeof STOPPED>,
-  ): AsyncGenerator<JobEvent> {
+  ): AsyncGenerator<StreamedJobEvent> {
     let snapshot: JobRecord | null = await this.jobs.get(tenant, jobId);
     const live = this.byJob.subscribe(jobId);
+    const previews = this.previewsByJob.subscribe(jobId);
     // The first next() attaches the listener: do it before reading durable state, so nothing
     // published in between is missed.
     let pending = live.next();
+    let preview = previews.next();
     let last = afterSequence;
     try {
       for (;;) {
@@ -104,7 +126,16 @@ export class JobEventHub {
         // as replayed events, so a job that runs again is still followed.)
         if (snapshot && isTerminal(snapshot.status) && replayed === 0) return;
         snapshot = null;
-        const next = await Promise.race([pending, sleep(this.resyncMs), stopped]);
+        const silence = sleep(this.resyncMs);
+        let next;
+        // Previews pass between durable events without a durable read each (they come ~2/s).
+        for (;;) {
+          next = await Promise.race([pending, silence, stopped, preview.then(asPreview)]);
+          if (!isPreview(next)) break;
+          preview = previews.next();
+          if (next.preview.done) continue;
+          yield this.previewEvent(next.preview.value, tenant, last);
+        }
         if (next === STOPPED) return;
         if (next === undefined) {
           // Silence: re-read durable state, and whether the job ended unseen (at or before `last`).
@@ -125,8 +156,13 @@ export class JobEventHub {
         if (isTerminal(event.status)) return;
       }
     } finally {
-      await live.return(undefined);
+      await Promise.all([live.return(undefined), previews.return(undefined)]);
     }
+  }
+
+  private previewEvent(message: PreviewMessage, tenant: string, last: number): JobPreviewEvent {
+    const { jobId, at, previews } = message;
+    return { jobId, tenant, type: 'preview', sequence: last, status: 'RUNNING', at, previews };
   }
 
   /** The durable events after `afterSequence`; null once the job is gone (deleted). */
@@ -143,6 +179,19 @@ export class JobEventHub {
   tenantUpdates(tenant: string): AsyncIterable<JobEvent> {
     return this.byTenant.subscribe(tenant);
   }
+}
+
+/** A preview's turn in the race of `follow`, told apart from a live event's. */
+interface PreviewTurn {
+  preview: IteratorResult<PreviewMessage>;
+}
+
+function asPreview(preview: IteratorResult<PreviewMessage>): PreviewTurn {
+  return { preview };
+}
+
+function isPreview(value: unknown): value is PreviewTurn {
+  return typeof value === 'object' && value !== null && 'preview' in value;
 }
 
 /** What a stopped wait resolves with (the client left). */

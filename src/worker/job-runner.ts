@@ -12,6 +12,8 @@ import type { ObjectStore } from '../storage/object-store.js';
 import { deleteOutputs, inferenceRequest, jobRequest, storeOutputs } from './job-io.js';
 import { progressRelay } from './progress-relay.js';
 import { ThroughputMeter } from './throughput-meter.js';
+import type { PreviewChannel } from '../queue/preview-channel.js';
+import { PreviewRelay } from './preview-relay.js';
 import { WorkerPresence } from './worker-presence.js';
 
 interface Logger {
@@ -45,6 +47,8 @@ export interface JobRunnerOptions {
   announceIntervalMs?: number;
   /** The model id logged for jobs that name none. @default 'default' */
   defaultModel?: string;
+  /** Where the live previews of jobs that ask for them go; absent: none are taken. */
+  previews?: Pick<PreviewChannel, 'publish'>;
   /** Called with each job's images when it completes, and with token-step timings. */
   onImages?: (count: number) => void;
   onStepSeconds?: (seconds: number) => void;
@@ -67,6 +71,8 @@ type Fate = 'running' | 'cancel' | 'lost' | 'released';
 type Outcome =
   'succeeded' | 'failed' | 'retrying' | 'cancelled' | 'lost' | 'released' | 'unrecorded';
 
+type Hooks = 'onImages' | 'onStepSeconds' | 'previews';
+
 /** A job this runner holds. */
 interface ActiveJob {
   claim: ClaimedJob;
@@ -85,8 +91,7 @@ interface ActiveJob {
  * `complete` comes back CANCELLED has its stored outputs deleted.
  */
 export class JobRunner {
-  private readonly options: Required<Omit<JobRunnerOptions, 'onImages' | 'onStepSeconds'>> &
-    Pick<JobRunnerOptions, 'onImages' | 'onStepSeconds'>;
+  private readonly options: Required<Omit<JobRunnerOptions, Hooks>> & Pick<JobRunnerOptions, Hooks>;
   private readonly active = new Map<string, ActiveJob>();
   private running = false;
   private loop: Promise<void> | null = null;
@@ -300,6 +305,8 @@ export class JobRunner {
         this.options.store,
       );
       goOn();
+      const { previews } = this.options;
+      const relay = previews && job.params.preview ? new PreviewRelay(previews, job.id) : null;
       const result = await engine.run({
         id: job.id,
         ...(job.model ? { model: job.model } : {}),
@@ -310,7 +317,9 @@ export class JobRunner {
           intervalMs: this.options.progressIntervalMs,
           onStepSeconds: this.options.onStepSeconds,
         }),
+        ...(relay ? { onPreview: relay.send } : {}),
       });
+      await relay?.flushed();
       goOn();
       const outputs = await storeOutputs(this.options.store, job, result);
       // Handed back meanwhile: the queue gives it to the next worker, so publish nothing (it

@@ -115,6 +115,19 @@ describe.runIf(hasChromium)('demo web app', () => {
       )
       .toBe(true);
     expect(await job.locator('.label').textContent()).toBe('done');
+    // The card showed the images forming: one live preview per image, the last one the final.
+    const previews = job.locator('.previews img.preview');
+    await expect.poll(() => previews.count()).toBe(2);
+    const shown = await previews.evaluateAll((images) =>
+      images.map((image) => ({
+        src: (image as HTMLImageElement).src.slice(0, 23),
+        width: (image as HTMLImageElement).naturalWidth,
+      })),
+    );
+    expect(shown).toEqual([
+      { src: 'data:image/webp;base64,', width: 32 },
+      { src: 'data:image/webp;base64,', width: 32 },
+    ]);
     const labels = await page.evaluate(() => (window as unknown as { labels: string[] }).labels);
     expect(labels.some((label) => /^holistic tokens \d+\/\d+$/.test(label))).toBe(true);
     expect(labels.some((label) => /^patch tokens \d+\/\d+$/.test(label))).toBe(true);

@@ -121,21 +121,42 @@ describe.runIf(hasStack)('distributed: API + hita worker over Redis and S3', () 
     expect(await liveWorkers()).toBe(0);
   });
 
-  it('a remote worker runs the job and the image is fetched from S3', async () => {
-    await startWorker();
+  it('a remote worker runs the job, its live previews reach the API, and the image is fetched from S3', async () => {
     const { data } = await api.gql<{ generateImages: { id: string } }>(
-      'mutation { generateImages(input: { classId: 4, count: 2, seed: 21 }) { id } }',
+      'mutation { generateImages(input: { classId: 4, count: 2, seed: 21, preview: true }) { id } }',
     );
     const client = api.ws();
-    const { events } = await collect<{
-      jobUpdated: { status: string; job: { outputs: { url: string }[] } };
+    // The worker starts once the stream is live (its replay arrived), so it sees every preview.
+    let isLive: () => void = () => undefined;
+    const live = new Promise<void>((resolve) => (isLive = resolve));
+    const done = collect<{
+      jobUpdated: {
+        status: string;
+        type: string;
+        previews: { index: number; dataUrl: string }[] | null;
+        job: { outputs: { url: string }[] };
+      };
     }>(
       client,
-      'subscription($id: ID!) { jobUpdated(id: $id) { status job { outputs { url } } } }',
+      'subscription($id: ID!) { jobUpdated(id: $id) { status type previews { index dataUrl } job { outputs { url } } } }',
       { id: data!.generateImages.id },
+      () => {
+        isLive();
+        return false;
+      },
     );
+    await live;
+    await startWorker();
+    const { events } = await done;
     await client.dispose();
     expect(events.at(-1)!.jobUpdated.status).toBe('SUCCEEDED');
+    // From the worker process to the API over Redis pub/sub: one WebP per image.
+    const previews = events.filter((e) => e.jobUpdated.type === 'preview');
+    expect(previews.length).toBeGreaterThanOrEqual(1);
+    for (const { jobUpdated } of previews) {
+      expect(jobUpdated.previews!.map((p) => p.index)).toEqual([0, 1]);
+      expect(jobUpdated.previews![0]!.dataUrl).toMatch(/^data:image\/webp;base64,/);
+    }
     const url = events.at(-1)!.jobUpdated.job.outputs[0]!.url;
     expect(url.startsWith((stack as RedisS3Stack).s3.endPoint)).toBe(true);
     const png = Buffer.from(await (await fetch(url)).arrayBuffer());

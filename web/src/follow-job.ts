@@ -60,7 +60,13 @@ export function followJob(id: string, afterSequence: number, handlers: FollowHan
       {
         next: (value) => {
           const event = value.data?.jobUpdated;
-          if (!event || event.sequence <= last) return;
+          if (!event) return;
+          // A preview repeats the last sequence and is never replayed: pass it, keep `last`.
+          if (event.type === 'preview') {
+            handlers.event(event);
+            return;
+          }
+          if (event.sequence <= last) return;
           last = event.sequence;
           attempt = 0;
           handlers.event(event);

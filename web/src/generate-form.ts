@@ -66,6 +66,9 @@ export function mountGenerateForm({ state, onJob }: GenerateFormOptions): Genera
       temperature: numberField('temperature'),
       topK: numberField('topk'),
       topP: numberField('topp'),
+      // Every job card shows its images forming (JobEvent.previews): cheap, and never a change
+      // to the images themselves.
+      preview: true,
     };
     return Object.fromEntries(
       Object.entries(values).filter(([, value]) => value !== undefined),

@@ -2,7 +2,7 @@
 import { TERMINAL, jobAction } from './api';
 import { submit } from './errors';
 import { followJob } from './follow-job';
-import type { Job, JobActionName } from './operations';
+import type { Job, JobActionName, Preview } from './operations';
 import { modelById, sortedJobs, type DemoState, type Tracked } from './state';
 import { $, className, h, progressBar, progressLabel } from './ui';
 
@@ -21,6 +21,25 @@ export interface JobList {
   track(job: Job, fromEvent?: boolean): void;
   /** Draws the list (`#jobs`) from `state.jobs`. */
   render(): void;
+}
+
+/** The job's images forming: its newest preview of each, drawn at 64 px. */
+function previewRow(previews: Preview[] | undefined): HTMLElement | null {
+  if (!previews || previews.length === 0) return null;
+  return h(
+    'div',
+    { class: 'previews' },
+    ...previews.map((preview) =>
+      h('img', {
+        class: 'preview',
+        src: preview.dataUrl,
+        width: '64',
+        height: '64',
+        alt: `preview of image ${preview.index + 1}, ${preview.step} tokens`,
+        dataset: { step: String(preview.step) },
+      }),
+    ),
+  );
 }
 
 function setConnection(text: string): void {
@@ -43,6 +62,11 @@ export function createJobList({ state, onTracked }: JobListOptions): JobList {
       const stop = followJob(job.id, job.sequence, {
         event: (event) => {
           setConnection('');
+          if (event.previews) {
+            tracked.previews = event.previews;
+            render();
+            return;
+          }
           // event.job is the job as it is now; a replayed event shows the state it recorded.
           track(
             {
@@ -99,6 +123,7 @@ export function createJobList({ state, onTracked }: JobListOptions): JobList {
             h('span', { class: `badge ${job.status.toLowerCase()}` }, job.status.toLowerCase()),
           ),
           progressBar(job, modelById(state, job.model)),
+          previewRow(state.jobs.get(job.id)?.previews),
           h(
             'div',
             { class: 'job-foot' },

@@ -204,6 +204,13 @@ const JOB_UPDATED_DOCUMENT = graphql(
           total
           fraction
         }
+        previews {
+          index
+          step
+          width
+          height
+          dataUrl
+        }
         job {
           ...JobFields
         }
@@ -223,8 +230,10 @@ export type JobEvent = ResultOf<typeof JOB_UPDATED_DOCUMENT>['jobUpdated'];
 /** The fields of a job's input that the generate form's sampling controls fill. */
 export type SamplingInput = Pick<
   VariablesOf<typeof GENERATE_IMAGES_DOCUMENT>['input'],
-  'model' | 'classId' | 'seed' | 'cfgScale' | 'temperature' | 'topK' | 'topP'
+  'model' | 'classId' | 'seed' | 'cfgScale' | 'temperature' | 'topK' | 'topP' | 'preview'
 >;
+/** One live preview of one image of a job (JobEvent.previews). */
+export type Preview = NonNullable<JobEvent['previews']>[number];
 
 export const MODELS_QUERY = operation(MODELS_DOCUMENT);
 

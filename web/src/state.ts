@@ -1,5 +1,5 @@
 /** What the demo page holds between renders: main.ts makes one and hands it to every part. */
-import type { Image, Job, Model } from './operations';
+import type { Image, Job, Model, Preview } from './operations';
 
 /** A job the page shows, with the stop function of its subscription while it is followed. */
 export interface Tracked {
@@ -7,6 +7,8 @@ export interface Tracked {
   stop?: () => void;
   /** While QUEUED: the server's estimate of its start (ISO-8601), from the queue poll. */
   startsAt?: string | null;
+  /** The newest live preview of each image, while the page followed the job. */
+  previews?: Preview[];
 }
 
 /** The edit inputs an image can be picked for in the gallery. */

@@ -133,6 +133,9 @@ export const modelManifestSchema = z.object({
       .default({}),
   }),
   fixtures: relativeFile.optional(),
+  // How live previews fill the patch tokens not sampled yet (pipeline/preview-fill.ts): a code
+  // calibrated once per model (bench/preview.bench.ts prints it). Absent: code 0.
+  preview: z.object({ fillCode: index }).optional(),
   provenance: z.record(z.string(), z.unknown()).optional(),
 });
 

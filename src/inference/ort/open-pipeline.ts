@@ -1,3 +1,4 @@
+import type * as ort from 'onnxruntime-node';
 import {
   createSession,
   type ExecutionProvider,
@@ -12,6 +13,14 @@ import {
 } from '../model/model-manifest.js';
 import { isLoneRowInvariant } from './row-invariance.js';
 
+/**
+ * The decoder runs between GPT steps (final images, live previews): its threads must not spin
+ * waiting for more work after a call, or they take the cores from the next GPT step.
+ */
+export const DECODE_SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
+  extra: { session: { intra_op: { allow_spinning: '0' } } },
+};
+
 export interface OpenPipelineOptions {
   providers: ExecutionProvider[];
   /**
@@ -23,6 +32,8 @@ export interface OpenPipelineOptions {
   maxBatchRows?: number;
   /** Drafts per speculative call (BatchingEngineOptions.draftLength). @default 4 */
   draftLength?: number;
+  /** HitaPipelineOptions.previewBudget. @default 0.05 */
+  previewBudget?: number;
   threads?: number;
   logger?: SessionLogger;
 }
@@ -52,6 +63,7 @@ export async function openPipeline(
     deviceId,
     maxBatchRows,
     draftLength,
+    previewBudget,
     threads,
     logger,
   } = options;
@@ -62,7 +74,11 @@ export async function openPipeline(
   const gpt = await createSession(model.gptPath(precision), { providers, ...sessionOptions });
   const isPaddingLoneRows = !(await isLoneRowInvariant(gpt.session, model.manifest));
   // Every graph of a model runs where the GPT landed, so a device never waits on another.
-  const decode = await open('decode', [gpt.provider]);
+  const decode = await createSession(model.graphPath('decode'), {
+    providers: [gpt.provider],
+    ...sessionOptions,
+    sessionOptions: DECODE_SESSION_OPTIONS,
+  });
   const encode = model.manifest.graphs.encode ? await open('encode', [gpt.provider]) : undefined;
   const pipeline = new HitaPipeline({
     manifest: model.manifest,
@@ -71,6 +87,9 @@ export async function openPipeline(
     ...(encode ? { encode: encode.session } : {}),
     ...(maxBatchRows === undefined ? {} : { maxBatchRows }),
     ...(draftLength === undefined ? {} : { draftLength }),
+    ...(previewBudget === undefined ? {} : { previewBudget }),
+    onPreviewError: (error: unknown) =>
+      logger?.warn({ model: model.id, err: String(error) }, 'a live preview failed; dropped'),
     padLoneRows: isPaddingLoneRows,
   });
   return { pipeline, provider: gpt.provider, precision, isPaddingLoneRows };

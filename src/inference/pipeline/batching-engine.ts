@@ -328,10 +328,13 @@ export class BatchingEngine {
     for (const state of jobs) {
       if (!state.job.onProgress || state.cancelled) continue;
       let step = this.length;
+      const tokens = [...state.results];
       for (const seq of [...this.pending, ...this.table.owners]) {
-        if (seq.state === state) step = Math.min(step, seq.position);
+        if (seq.state !== state) continue;
+        step = Math.min(step, seq.position);
+        tokens[seq.index] = seq.tokens;
       }
-      state.job.onProgress({ step, total: this.length });
+      state.job.onProgress({ step, total: this.length, tokens: () => tokens });
     }
   }
 

@@ -8,14 +8,15 @@ import {
   requireCapability,
 } from '../../jobs/job-request.js';
 import { BatchingEngine, type SequenceSpec } from './batching-engine.js';
+import { decodeIds } from './decode-ids.js';
+import { encodeImages, type EncodedIds } from './encode-images.js';
+import { PreviewScheduler } from './preview-scheduler.js';
 import {
   composite,
   encodePng,
-  fromModelOutput,
   imageSize,
   readImage,
   readMask,
-  toModelInput,
   type RgbImage,
 } from './image-codec.js';
 import type { ModelManifest } from '../model/model-manifest.js';
@@ -26,6 +27,7 @@ import {
   type InferenceProgress,
   type InferenceRequest,
   type InpaintRequest,
+  type PreviewFrame,
   type StyleRequest,
 } from '../inference-engine.js';
 import { validateSamplingParams, type SamplingParams } from '../../jobs/sampling-params.js';
@@ -53,6 +55,10 @@ export interface HitaPipelineOptions {
   encode?: ort.InferenceSession;
   /** @default 32 */
   maxBatchRows?: number;
+  /** Share of wall time live previews may spend decoding (PreviewScheduler). @default 0.05 */
+  previewBudget?: number;
+  /** Hears why a live preview was dropped (it never fails its job). */
+  onPreviewError?: (error: unknown) => void;
   /** Pad one-row GPT steps to two rows (BatchingEngineOptions.padLoneRows). @default false */
   padLoneRows?: boolean;
   /** Drafts per speculative call (BatchingEngineOptions.draftLength). @default 4 */
@@ -73,10 +79,11 @@ export class HitaPipeline {
   /** Jobs inside `run`, and those of them asked to stop (`cancel`) before or after the batch. */
   private readonly inRun = new Set<string>();
   private readonly stopping = new Set<string>();
+  private readonly previews: PreviewScheduler;
 
   constructor(options: HitaPipelineOptions) {
     const { manifest, gpt, decode, encode, maxBatchRows = 32, padLoneRows = false } = options;
-    const { draftLength } = options;
+    const { draftLength, previewBudget, onPreviewError } = options;
     this.manifest = manifest;
     this.layout = tokenLayout(manifest);
     this.encodeSession = encode;
@@ -96,22 +103,40 @@ export class HitaPipeline {
       padLoneRows,
       ...(draftLength === undefined ? {} : { draftLength }),
     });
+    const fillCode = manifest.preview?.fillCode ?? 0;
+    this.previews = new PreviewScheduler({
+      layout: this.layout,
+      // A manifest's code outside the codebook would fail every preview decode: use 0 instead.
+      fillCode: fillCode < manifest.tokenizer.codebookSize ? fillCode : 0,
+      decode: (ids) => decodeIds(this.decodeSession, this.layout, ids),
+      ...(previewBudget === undefined ? {} : { budget: previewBudget }),
+      ...(onPreviewError ? { onError: onPreviewError } : {}),
+    });
   }
 
   /**
-   * Runs one job; `jobId` is what `cancel` takes.
+   * Runs one job; `jobId` is what `cancel` takes. With `onPreview`, live previews of it come
+   * there (InferenceJob.onPreview), the last one before this resolves.
    * @throws AppError CANCELLED when cancelled, in any phase
    */
   async run(
     jobId: string,
     request: InferenceRequest,
     onProgress: (progress: InferenceProgress) => void = () => {},
+    onPreview?: (frames: PreviewFrame[]) => void,
   ): Promise<GeneratedImage[]> {
     if (this.inRun.has(jobId)) throw errors.conflict(`job ${jobId} is already running`);
     this.inRun.add(jobId);
+    if (onPreview) this.previews.track(jobId, request.count, onPreview);
     try {
-      return await this.runPhases(jobId, request, onProgress);
+      const images = await this.runPhases(jobId, request, onProgress);
+      await this.previews.finish(
+        jobId,
+        images.map((image) => image.png),
+      );
+      return images;
     } finally {
+      this.previews.untrack(jobId);
       this.inRun.delete(jobId);
       this.stopping.delete(jobId);
     }
@@ -266,12 +291,14 @@ export class HitaPipeline {
     const tokens = await this.engine.submit({
       id: jobId,
       sequences,
-      onProgress: ({ step }) =>
+      onProgress: ({ step, tokens }) => {
+        this.previews.offer(jobId, step, tokens);
         onProgress(
           step < m
             ? { phase: 'holistic', step, total: m }
             : { phase: 'patch', step: step - m, total: this.layout.numPatch },
-        ),
+        );
+      },
     });
     const images: GeneratedImage[] = [];
     for (const [i, seq] of tokens.entries()) {
@@ -322,34 +349,18 @@ export class HitaPipeline {
     holisticIds: ArrayLike<number>,
     patchIds: ArrayLike<number>,
   ): Promise<RgbImage> {
-    const { numHolistic: m, numPatch: n, imageSize: size } = this.layout;
-    const out = await this.decodeSession.run({
-      holistic_ids: new ort.Tensor('int64', BigInt64Array.from(Array.from(holisticIds, BigInt)), [
-        1,
-        m,
-      ]),
-      patch_ids: new ort.Tensor('int64', BigInt64Array.from(Array.from(patchIds, BigInt)), [1, n]),
-    });
-    return fromModelOutput(out.image!.data as Float32Array, size);
+    const ids = {
+      holistic: BigInt64Array.from(Array.from(holisticIds, BigInt)),
+      patch: BigInt64Array.from(Array.from(patchIds, BigInt)),
+      count: 1,
+    };
+    const [rgb] = await decodeIds(this.decodeSession, this.layout, ids);
+    return rgb!;
   }
 
-  /** Images → their (holistic, patch) ids. */
-  async encode(
-    session: ort.InferenceSession,
-    images: RgbImage[],
-  ): Promise<{ holistic: Int32Array; patch: Int32Array }[]> {
-    const { numHolistic: m, numPatch: n, imageSize: size } = this.layout;
-    const pixels = new Float32Array(images.length * 3 * size * size);
-    images.forEach((image, i) => toModelInput(image, pixels, i));
-    const out = await session.run({
-      image: new ort.Tensor('float32', pixels, [images.length, 3, size, size]),
-    });
-    const holistic = out.holistic_ids!.data as BigInt64Array;
-    const patch = out.patch_ids!.data as BigInt64Array;
-    return images.map((_, i) => ({
-      holistic: Int32Array.from(holistic.subarray(i * m, (i + 1) * m), Number),
-      patch: Int32Array.from(patch.subarray(i * n, (i + 1) * n), Number),
-    }));
+  /** Images → their (holistic, patch) ids, in one call. */
+  encode(session: ort.InferenceSession, images: RgbImage[]): Promise<EncodedIds[]> {
+    return encodeImages(session, this.layout, images);
   }
 
   /** @throws AppError INTERNAL_SERVER_ERROR: the capability is checked before a job runs */

@@ -125,3 +125,14 @@ export function webpThumbnail(png: Buffer, maxSide = 256): Promise<Buffer> {
     .webp({ quality: 85 })
     .toBuffer();
 }
+
+/**
+ * A live preview of raw RGB pixels: at most `maxSide` a side (never enlarged), lossy WebP at a
+ * quality that keeps 64 px under a few KB.
+ */
+export function webpPreview(image: RgbImage, maxSide: number): Promise<Buffer> {
+  return sharp(image.data, { raw: { width: image.size, height: image.size, channels: 3 } })
+    .resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true })
+    .webp({ quality: 70 })
+    .toBuffer();
+}

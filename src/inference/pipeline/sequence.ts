@@ -25,6 +25,8 @@ export interface TokenProgress {
   step: number;
   /** M + N. */
   total: number;
+  /** Each image's sequence (previews): the first `step` final; the engine's, so read at once. */
+  tokens: () => Int32Array[];
 }
 
 export interface TokenJob {

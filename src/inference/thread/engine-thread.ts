@@ -103,8 +103,11 @@ async function run(message: Extract<ToEngine, { type: 'run' }>): Promise<void> {
     // close() cancels the jobs it can see; one still opening its model is cancelled here.
     if (closing) throw errors.cancelled(jobId);
     // No await between here and the pipeline registering the job, so no cancel falls between.
-    const images = await opened.run(jobId, message.request, (progress) =>
-      send({ type: 'progress', jobId, progress }),
+    const images = await opened.run(
+      jobId,
+      message.request,
+      (progress) => send({ type: 'progress', jobId, progress }),
+      message.preview ? (frames) => send({ type: 'preview', jobId, frames }) : undefined,
     );
     send({ type: 'done', jobId, model: id, precision, images });
   } catch (error) {

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { errors, type AppError } from '../../errors.js';
-import type { InferenceProgress } from '../inference-engine.js';
+import type { InferenceProgress, PreviewFrame } from '../inference-engine.js';
 import type {
   EngineStats,
   InferenceEngine,
@@ -42,6 +42,7 @@ interface Pending {
   resolve: (result: InferenceResult) => void;
   reject: (error: unknown) => void;
   onProgress?: (progress: InferenceProgress) => void;
+  onPreview?: (frames: PreviewFrame[]) => void;
 }
 
 /** An `InferenceEngine` running the Hita pipeline of one device in a worker thread. */
@@ -88,8 +89,10 @@ export class WorkerEngine implements InferenceEngine {
         resolve,
         reject,
         ...(job.onProgress ? { onProgress: job.onProgress } : {}),
+        ...(job.onPreview ? { onPreview: job.onPreview } : {}),
       });
-      this.post({ type: 'run', jobId: job.id, model: job.model, request: job.request });
+      const { id: jobId, model, request } = job;
+      this.post({ type: 'run', jobId, model, request, preview: job.onPreview !== undefined });
     });
   }
 
@@ -132,6 +135,9 @@ export class WorkerEngine implements InferenceEngine {
     switch (message.type) {
       case 'progress':
         this.jobs.get(message.jobId)?.onProgress?.(message.progress);
+        break;
+      case 'preview':
+        this.jobs.get(message.jobId)?.onPreview?.(message.frames);
         break;
       case 'done': {
         const pending = this.jobs.get(message.jobId);

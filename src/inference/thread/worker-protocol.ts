@@ -6,6 +6,7 @@ import type {
   GeneratedImage,
   InferenceProgress,
   InferenceRequest,
+  PreviewFrame,
 } from '../inference-engine.js';
 
 /** What the engine thread needs to open models on its device. */
@@ -27,7 +28,14 @@ export interface EngineThreadConfig {
 }
 
 export type ToEngine =
-  | { type: 'run'; jobId: string; model: string | undefined; request: InferenceRequest }
+  | {
+      type: 'run';
+      jobId: string;
+      model: string | undefined;
+      request: InferenceRequest;
+      /** Take live previews (InferenceJob.onPreview). */
+      preview: boolean;
+    }
   | { type: 'cancel'; jobId: string }
   | { type: 'stats'; requestId: number }
   | { type: 'close' };
@@ -42,6 +50,7 @@ export interface SerializedError {
 export type FromEngine =
   | { type: 'ready' }
   | { type: 'progress'; jobId: string; progress: InferenceProgress }
+  | { type: 'preview'; jobId: string; frames: PreviewFrame[] }
   | {
       type: 'done';
       jobId: string;
