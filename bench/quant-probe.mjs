@@ -5,6 +5,7 @@
  *
  *   node bench/quant-probe.mjs [--model models/hita-tiny-emoji] [--variant NAME=FILE.onnx ...]
  *       [--threads 2] [--rounds 5] [--steps 20] [--rows 2,8,16] [--past P] [--seqs 16] [--random-seqs] [--timing-only]
+ *       [--holistic-steps] [--ratio NEW/OLD ...]
  *
  * Without --variant the manifest's graphs.gptVariants are probed. Figures:
  * - speed: session.run ms of one decode step (T = 1 per row, a cache of P positions) at each row
@@ -12,6 +13,9 @@
  *   Variants are timed round-robin in the same rounds, so load from other processes hits them alike.
  * - accuracy: teacher-forced logits over sequences sampled from the fp32 graph: top-1 agreement
  *   and mean KL(fp32 ‖ variant) of the next-token distributions, holistic and patch positions apart.
+ *   --holistic-steps also times decode steps whose rows are all before M (holistic positions), and
+ *   --ratio NEW/OLD prints OLD's ms over NEW's for two variants timed in the same rounds (the
+ *   split output head against the unsplit graph: docs/model-directory.md, "The output head").
  * - row invariance: is a row's decode-step output bitwise the same alone (1 row) as inside a batch
  *   of 2 and 8 rows, at any index? MatMulNBits's one-row kernels may sum in another order.
  */
@@ -33,6 +37,8 @@ function parseArgs(argv) {
     label: '',
     timingOnly: false,
     randomSeqs: false,
+    holisticSteps: false,
+    ratios: [],
   };
   for (let i = 0; i < argv.length; i++) {
     const [key, value] = [argv[i], argv[i + 1]];
@@ -46,7 +52,11 @@ function parseArgs(argv) {
     else if (key === '--past') args.past = Number(value);
     else if (key === '--seqs') args.seqs = Number(value);
     else if (key === '--label') args.label = value;
-    else if (key === '--random-seqs') {
+    else if (key === '--ratio') args.ratios.push(value.split('/'));
+    else if (key === '--holistic-steps') {
+      args.holisticSteps = true;
+      i--;
+    } else if (key === '--random-seqs') {
       args.randomSeqs = true;
       i--;
     } else if (key === '--timing-only') {
@@ -288,12 +298,12 @@ async function rowInvariance(session, seqIds, caches, past) {
 
 async function timeSteps(sessions, rowsList) {
   const samples = {};
-  const randomCache = (b) => {
+  const randomCache = (b, past = PAST) => {
     const cache = {};
     const rand = rng(7);
     for (let l = 0; l < L; l++) {
       for (const kind of ['key', 'value']) {
-        cache[`${kind}_${l}`] = Float32Array.from({ length: b * H * PAST * D }, () => rand() - 0.5);
+        cache[`${kind}_${l}`] = Float32Array.from({ length: b * H * past * D }, () => rand() - 0.5);
       }
     }
     return cache;
@@ -302,6 +312,8 @@ async function timeSteps(sessions, rowsList) {
   for (const b of rowsList) {
     const ids = Array.from({ length: b }, (_, r) => [(r * 37) % V]);
     inputs[`step${b}`] = feeds(ids, PAST, randomCache(b));
+    // The same step at the last holistic position (every row before M): the head's other half.
+    if (args.holisticSteps) inputs[`holisticStep${b}`] = feeds(ids, M - 1, randomCache(b, M - 1));
   }
   const prefillIds = Array.from({ length: 2 }, (_, r) => [
     r % g.numClasses,
@@ -310,9 +322,12 @@ async function timeSteps(sessions, rowsList) {
   inputs.holisticPrefill2 = feeds(prefillIds, 0, null);
   for (const [, session] of sessions) for (const f of Object.values(inputs)) await session.run(f); // warm-up
   for (let round = 0; round < args.rounds; round++) {
-    for (const [name, session] of sessions) {
-      for (const [key, f] of Object.entries(inputs)) {
-        const reps = key.startsWith('step') ? args.steps : Math.max(1, args.steps >> 2);
+    // Each input on every variant back to back, in an order reversed every other round, so load
+    // from other processes and its drift hit the variants alike (and per-round ratios pair up).
+    const order = round % 2 ? [...sessions].reverse() : sessions;
+    for (const [key, f] of Object.entries(inputs)) {
+      for (const [name, session] of order) {
+        const reps = /^(step|holisticStep)/.test(key) ? args.steps : Math.max(1, args.steps >> 2);
         const start = process.hrtime.bigint();
         for (let i = 0; i < reps; i++) await session.run(f);
         const ms = Number(process.hrtime.bigint() - start) / 1e6 / reps;
@@ -320,13 +335,19 @@ async function timeSteps(sessions, rowsList) {
       }
     }
   }
-  const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-  return Object.fromEntries(
+  const medians = Object.fromEntries(
     Object.entries(samples).map(([name, byKey]) => [
       name,
       Object.fromEntries(Object.entries(byKey).map(([k, xs]) => [k, +median(xs).toFixed(3)])),
     ]),
   );
+  return { medians, samples };
+}
+
+function median(xs) {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 const files = variantFiles();
@@ -372,7 +393,7 @@ async function accuracyAndInvariance() {
 }
 
 async function timeVariants() {
-  const timing = await timeSteps(sessions, args.rows);
+  const { medians: timing, samples } = await timeSteps(sessions, args.rows);
   const base = timing.fp32;
   for (const [name, t] of Object.entries(timing)) {
     const ratio = Object.fromEntries(
@@ -386,6 +407,24 @@ async function timeVariants() {
       ms: t,
       speedupVsFp32: ratio,
       loadavg: (await import('node:os')).loadavg(),
+    });
+  }
+  for (const [after, before] of args.ratios) {
+    if (!timing[after] || !timing[before])
+      throw new Error(`--ratio ${after}/${before}: no such variant`);
+    record({
+      figure: `speedup of ${after} over ${before} (ms ratio, same rounds)`,
+      variant: after,
+      baseline: before,
+      past: PAST,
+      rounds: args.rounds,
+      // The median over rounds of each round's ratio: both were timed back to back in it.
+      speedup: Object.fromEntries(
+        Object.entries(samples[after]).map(([k, xs]) => [
+          k,
+          +median(xs.map((ms, r) => samples[before][k][r] / ms)).toFixed(3),
+        ]),
+      ),
     });
   }
 }
