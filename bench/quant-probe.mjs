@@ -19,10 +19,11 @@
  * - row invariance: is a row's decode-step output bitwise the same alone (1 row) as inside a batch
  *   of 2 and 8 rows, at any index? MatMulNBits's one-row kernels may sum in another order.
  */
-import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { median, recordFigure, xorshift32 } from './probe-support.mjs';
 
 function parseArgs(argv) {
   const args = {
@@ -74,21 +75,14 @@ const g = manifest.gpt;
 const [L, H, D, V, M] = [g.numLayers, g.numHeads, g.headDim, g.vocabSize, g.numHolistic];
 const SEQ = g.maxPositions; // input positions 0 … maxPositions−1
 const PAST = args.past ?? Math.floor(SEQ / 2);
-const RESULTS = resolve('bench/results/quant-probe.jsonl');
 
 function record(figure) {
-  const line = {
-    suite: 'quant-probe',
-    at: new Date().toISOString(),
+  recordFigure('quant-probe', {
     model: manifest.id,
     threads: args.threads,
-    cpus: cpus().length,
     label: args.label,
     ...figure,
-  };
-  console.info(JSON.stringify(line));
-  mkdirSync(dirname(RESULTS), { recursive: true });
-  appendFileSync(RESULTS, `${JSON.stringify(line)}\n`);
+  });
 }
 
 function variantFiles() {
@@ -139,19 +133,6 @@ function feeds(ids, past, cache) {
   return f;
 }
 
-/** xorshift32: the same sequences on every run. */
-function rng(seed) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
-}
-
 function sampleRow(logits, offset, rand) {
   let max = -Infinity;
   for (let v = 0; v < V; v++) max = Math.max(max, logits[offset + v]);
@@ -165,7 +146,7 @@ function sampleRow(logits, offset, rand) {
 
 /** `seqs` teacher-forcing inputs [class, t0 … t(SEQ−2)] sampled from the fp32 graph (one full call per token). */
 async function sampleSequences(session, seqs) {
-  const rand = rng(12345);
+  const rand = xorshift32(12345);
   const rows = Array.from({ length: seqs }, (_, i) => [
     i % 2 ? g.nullClassId : (i >> 1) % g.numClasses,
   ]);
@@ -300,7 +281,7 @@ async function timeSteps(sessions, rowsList) {
   const samples = {};
   const randomCache = (b, past = PAST) => {
     const cache = {};
-    const rand = rng(7);
+    const rand = xorshift32(7);
     for (let l = 0; l < L; l++) {
       for (const kind of ['key', 'value']) {
         cache[`${kind}_${l}`] = Float32Array.from({ length: b * H * past * D }, () => rand() - 0.5);
@@ -342,12 +323,6 @@ async function timeSteps(sessions, rowsList) {
     ]),
   );
   return { medians, samples };
-}
-
-function median(xs) {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 const files = variantFiles();

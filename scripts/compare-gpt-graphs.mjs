@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { xorshift32 } from '../bench/probe-support.mjs';
 
 const argv = process.argv.slice(2);
 const threadsAt = argv.indexOf('--threads');
@@ -28,19 +29,6 @@ const [L, H, D, V, M, SEQ] = [
   g.numHolistic,
   g.maxPositions,
 ];
-
-/** xorshift32: the same inputs on every run. */
-function rng(seed) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
-}
 
 /** Feeds for `positions` [B][T] (each row consecutive, its cache the positions before its first). */
 function feeds(positions, rand) {
@@ -111,7 +99,7 @@ const [a, b] = await Promise.all(
 const differences = [];
 const list = cases();
 for (const [i, [name, positions]] of list.entries()) {
-  const input = feeds(positions, rng(1000 + i));
+  const input = feeds(positions, xorshift32(1000 + i));
   const [outA, outB] = [await a.run(input), await b.run(input)];
   for (const key of a.outputNames) {
     if (!bitwiseEqual(outA[key].data, outB[key].data)) differences.push(`${name}: ${key}`);

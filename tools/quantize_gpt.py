@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
-from hita.model_dir import gpt_file_mismatch, save_manifest, write_gpt_variants
+from hita.model_dir import read_manifest_for_gpt, save_manifest, write_gpt_variants
 from hita.quantize import parse_cli_args
 
 
@@ -29,12 +28,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    manifest_path = os.path.join(args.model, "model.json")
-    with open(manifest_path) as f:
-        manifest = json.load(f)
-    gpt = manifest["graphs"]["gpt"]
     # A variant says which fp32 graph it came from: refuse to quantize one the manifest disowns.
-    mismatch = gpt_file_mismatch(args.model, gpt)
+    manifest, mismatch = read_manifest_for_gpt(args.model)
+    gpt = manifest["graphs"]["gpt"]
     if mismatch:
         print(f"quantize_gpt: {mismatch}", file=sys.stderr)
         return 2

@@ -22,7 +22,7 @@ import onnx
 
 from hita.export_onnx import EXTERNAL_DATA_THRESHOLD_BYTES
 from hita.head_split import HeadPatternError, is_split, split_head
-from hita.model_dir import graph_entry, gpt_file_mismatch, save_manifest, write_gpt_variants
+from hita.model_dir import graph_entry, read_manifest_for_gpt, save_manifest, write_gpt_variants
 from hita.quantize import save_model
 
 
@@ -34,10 +34,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    with open(os.path.join(args.model, "model.json")) as f:
-        manifest = json.load(f)
+    manifest, mismatch = read_manifest_for_gpt(args.model)
     gpt = manifest["graphs"]["gpt"]
-    mismatch = gpt_file_mismatch(args.model, gpt)
     if mismatch:
         print(f"split_gpt_head: {mismatch}", file=sys.stderr)
         return 2

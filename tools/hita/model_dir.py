@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 import time
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -190,15 +190,18 @@ def save_manifest(directory: str, data: Dict) -> None:
         f.write("\n")
 
 
-def gpt_file_mismatch(directory: str, gpt_entry: Dict) -> Optional[str]:
-    """Why the files of `gpt_entry` (a `graphs.gpt` manifest entry) are not the ones the manifest
-    describes, or None when every sha256 matches. Tools that derive graphs from gpt.onnx refuse
-    to start from a graph the manifest disowns."""
+def read_manifest_for_gpt(directory: str) -> Tuple[Dict, Optional[str]]:
+    """`directory`/model.json and why its `graphs.gpt` files are not the ones it describes (None
+    when every sha256 matches). Tools that derive graphs from gpt.onnx refuse to start from a
+    graph the manifest disowns."""
+    with open(os.path.join(directory, "model.json")) as f:
+        data = json.load(f)
+    gpt_entry = data["graphs"]["gpt"]
     for file in [gpt_entry, *gpt_entry.get("externalData", [])]:
         actual = sha256_file(os.path.join(directory, file["file"]))
         if actual != file["sha256"]:
-            return f"{file['file']} has sha256 {actual}, model.json says {file['sha256']}"
-    return None
+            return data, f"{file['file']} has sha256 {actual}, model.json says {file['sha256']}"
+    return data, None
 
 
 def gpt_variant_file(precision: str) -> str:

@@ -8,10 +8,10 @@ import {
   requireCapability,
 } from '../../jobs/job-request.js';
 import { BatchingEngine, type SequenceSpec } from './batching-engine.js';
+import { decodeImages } from './decode-images.js';
 import {
   composite,
   encodePng,
-  fromModelOutput,
   imageSize,
   readImage,
   readMask,
@@ -48,6 +48,11 @@ export interface HitaPipelineOptions {
   maxBatchRows?: number;
   /** Pad one-row GPT steps to two rows (BatchingEngineOptions.padLoneRows). @default false */
   padLoneRows?: boolean;
+  /**
+   * Images of a job decoded in one call at most; above 1 only where batched decodes were found
+   * bitwise equal to one-image decodes (open-pipeline.ts). @default 1
+   */
+  maxDecodeImages?: number;
 }
 
 /**
@@ -61,12 +66,14 @@ export class HitaPipeline {
   private readonly encodeSession: ort.InferenceSession | undefined;
   private readonly decodeSession: ort.InferenceSession;
   private readonly gptSession: ort.InferenceSession;
+  private readonly maxDecodeImages: number;
   /** Jobs inside `run`, and those of them asked to stop (`cancel`) before or after the batch. */
   private readonly inRun = new Set<string>();
   private readonly stopping = new Set<string>();
 
   constructor(options: HitaPipelineOptions) {
     const { manifest, gpt, decode, encode, maxBatchRows = 32, padLoneRows = false } = options;
+    this.maxDecodeImages = Math.max(1, Math.floor(options.maxDecodeImages ?? 1));
     this.manifest = manifest;
     this.layout = tokenLayout(manifest);
     this.encodeSession = encode;
@@ -235,7 +242,7 @@ export class HitaPipeline {
     forcedFor: (seed: number) => Int32Array,
     sampling: SamplingParams,
     onProgress: (progress: InferenceProgress) => void,
-    postprocess?: (rgb: RgbImage) => RgbImage,
+    postprocess: (rgb: RgbImage) => RgbImage = (rgb) => rgb,
   ): Promise<GeneratedImage[]> {
     const m = this.layout.numHolistic;
     // Guidance between the null class and itself changes nothing: spare the second row.
@@ -259,17 +266,21 @@ export class HitaPipeline {
         ),
     });
     const images: GeneratedImage[] = [];
-    for (const [i, seq] of tokens.entries()) {
+    for (let start = 0; start < tokens.length; start += this.maxDecodeImages) {
       await this.checkpoint(jobId);
-      onProgress({ phase: 'decode', step: i, total: tokens.length });
-      images.push(
-        await this.finish(
-          seeds[i]!,
-          Array.from(seq.subarray(0, m)),
-          Array.from(seq.subarray(m)),
-          postprocess,
-        ),
-      );
+      onProgress({ phase: 'decode', step: start, total: tokens.length });
+      const codes = tokens.slice(start, start + this.maxDecodeImages).map((seq) => ({
+        holistic: Array.from(seq.subarray(0, m)),
+        patch: Array.from(seq.subarray(m)),
+      }));
+      // Several images per call only where that was found bitwise safe (maxDecodeImages).
+      const rgbs = await decodeImages(this.decodeSession, this.layout, codes);
+      // A cancel that arrived during a call of several images stops the job before its PNGs.
+      await this.checkpoint(jobId);
+      for (const [j, rgb] of rgbs.entries()) {
+        const { holistic, patch } = codes[j]!;
+        images.push(await this.toImage(seeds[start + j]!, holistic, patch, postprocess(rgb)));
+      }
     }
     onProgress({ phase: 'decode', step: tokens.length, total: tokens.length });
     return images;
@@ -289,9 +300,16 @@ export class HitaPipeline {
     seed: number,
     holisticIds: number[],
     patchIds: number[],
-    postprocess: (rgb: RgbImage) => RgbImage = (rgb) => rgb,
   ): Promise<GeneratedImage> {
-    const rgb = postprocess(await this.decodeToRgb(holisticIds, patchIds));
+    return this.toImage(seed, holisticIds, patchIds, await this.decodeToRgb(holisticIds, patchIds));
+  }
+
+  private async toImage(
+    seed: number,
+    holisticIds: number[],
+    patchIds: number[],
+    rgb: RgbImage,
+  ): Promise<GeneratedImage> {
     return {
       seed,
       png: await encodePng(rgb),
@@ -302,20 +320,13 @@ export class HitaPipeline {
     };
   }
 
-  /** One image per decode call, so its pixels cannot depend on what it was batched with. */
+  /** One image's tokens → its pixels, in a decode call of its own. */
   async decodeToRgb(
     holisticIds: ArrayLike<number>,
     patchIds: ArrayLike<number>,
   ): Promise<RgbImage> {
-    const { numHolistic: m, numPatch: n, imageSize: size } = this.layout;
-    const out = await this.decodeSession.run({
-      holistic_ids: new ort.Tensor('int64', BigInt64Array.from(Array.from(holisticIds, BigInt)), [
-        1,
-        m,
-      ]),
-      patch_ids: new ort.Tensor('int64', BigInt64Array.from(Array.from(patchIds, BigInt)), [1, n]),
-    });
-    return fromModelOutput(out.image!.data as Float32Array, size);
+    const codes = [{ holistic: holisticIds, patch: patchIds }];
+    return (await decodeImages(this.decodeSession, this.layout, codes))[0]!;
   }
 
   /** Images → their (holistic, patch) ids. */
