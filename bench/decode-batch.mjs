@@ -5,7 +5,7 @@
  * batch size and appends them to bench/results/decode-batch.jsonl.
  *
  *   node bench/decode-batch.mjs [--model models/hita-tiny-emoji] [--batches 2,4,8] [--threads 2]
- *       [--rounds 7] [--label TEXT]
+ *       [--rounds 7] [--sets 4] [--label TEXT]
  *
  * - equality: the float32 image of every batched image against its one-image decode, bit for
  *   bit (counted differing values and the largest difference), over several seeded id sets.
@@ -23,6 +23,7 @@ const args = {
   batches: [2, 4, 8],
   threads: cpus().length,
   rounds: 7,
+  sets: 4,
   label: '',
 };
 for (let i = 2; i < process.argv.length; i += 2) {
@@ -32,6 +33,7 @@ for (let i = 2; i < process.argv.length; i += 2) {
   else if (key === '--threads') args.threads = Number(value);
   else if (key === '--rounds') args.rounds = Number(value);
   else if (key === '--label') args.label = value;
+  else if (key === '--sets') args.sets = Number(value);
   else throw new Error(`unknown argument ${key}`);
 }
 const modelDir = resolve(args.model);
@@ -89,7 +91,7 @@ function compare(batched, images) {
 
 for (const count of args.batches) {
   const equality = { differing: 0, maxAbs: 0, values: 0, sets: 0 };
-  for (let set = 0; set < 4; set++) {
+  for (let set = 0; set < args.sets; set++) {
     const holistic = ids(count, m, 17 + 101 * set + count);
     const patch = ids(count, n, 29 + 101 * set + count);
     const result = compare(
