@@ -16,26 +16,16 @@ import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { median, recordFigure, xorshift32 } from './probe-support.mjs';
+import { median, parseFlags, recordFigure, xorshift32 } from './probe-support.mjs';
 
-const args = {
+const args = parseFlags({
   model: 'models/hita-tiny-emoji',
   batches: [2, 4, 8],
   threads: cpus().length,
   rounds: 7,
   sets: 4,
   label: '',
-};
-for (let i = 2; i < process.argv.length; i += 2) {
-  const [key, value] = [process.argv[i], process.argv[i + 1]];
-  if (key === '--model') args.model = value;
-  else if (key === '--batches') args.batches = value.split(',').map(Number);
-  else if (key === '--threads') args.threads = Number(value);
-  else if (key === '--rounds') args.rounds = Number(value);
-  else if (key === '--label') args.label = value;
-  else if (key === '--sets') args.sets = Number(value);
-  else throw new Error(`unknown argument ${key}`);
-}
+});
 const modelDir = resolve(args.model);
 const manifest = JSON.parse(readFileSync(join(modelDir, 'model.json'), 'utf8'));
 const { numHolistic: m, numPatch: n, codebookSize: k } = manifest.tokenizer;

@@ -19,24 +19,15 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { median, recordFigure } from './probe-support.mjs';
+import { median, parseFlags, recordFigure } from './probe-support.mjs';
 
-const args = {
+const args = parseFlags({
   model: 'models/hita-tiny-emoji',
   rows: [1, 2, 8, 16],
   rounds: 61,
   threads: cpus().length,
   label: '',
-};
-for (let i = 2; i < process.argv.length; i += 2) {
-  const [key, value] = [process.argv[i], process.argv[i + 1]];
-  if (key === '--model') args.model = value;
-  else if (key === '--rows') args.rows = value.split(',').map(Number);
-  else if (key === '--rounds') args.rounds = Number(value);
-  else if (key === '--threads') args.threads = Number(value);
-  else if (key === '--label') args.label = value;
-  else throw new Error(`unknown argument ${key}`);
-}
+});
 const manifest = JSON.parse(readFileSync(join(resolve(args.model), 'model.json'), 'utf8'));
 const { dim, vocabSize: v, numHolistic: m } = manifest.gpt;
 const dir = mkdtempSync(join(tmpdir(), 'head-probe-'));

@@ -35,3 +35,27 @@ export function median(xs) {
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
+
+/**
+ * `--name value` pairs over `defaults`, each read as its default's kind: a number, a comma list of
+ * numbers, or a string. An unknown name or a value that is not a number where one is due throws.
+ */
+export function parseFlags(defaults, argv = process.argv.slice(2)) {
+  const args = { ...defaults };
+  for (let i = 0; i < argv.length; i += 2) {
+    const [flag, value] = [argv[i], argv[i + 1]];
+    const key = flag.startsWith('--') ? flag.slice(2) : undefined;
+    if (key === undefined || !(key in defaults) || value === undefined) {
+      throw new Error(`unknown argument or missing value: ${flag}`);
+    }
+    const parsed = Array.isArray(defaults[key])
+      ? value.split(',').map(Number)
+      : typeof defaults[key] === 'number'
+        ? Number(value)
+        : value;
+    if ([parsed].flat().some((x) => Number.isNaN(x)))
+      throw new Error(`${flag} takes numbers, got ${value}`);
+    args[key] = parsed;
+  }
+  return args;
+}
