@@ -5,6 +5,7 @@
  *
  *   node bench/quant-probe.mjs [--model models/hita-tiny-emoji] [--variant NAME=FILE.onnx ...]
  *       [--threads 2] [--rounds 5] [--steps 20] [--rows 2,8,16] [--past P] [--seqs 16] [--random-seqs] [--timing-only]
+ *       [--holistic-steps] [--ratio NEW/OLD ...]
  *
  * Without --variant the manifest's graphs.gptVariants are probed. Figures:
  * - speed: session.run ms of one decode step (T = 1 per row, a cache of P positions) at each row
@@ -12,13 +13,17 @@
  *   Variants are timed round-robin in the same rounds, so load from other processes hits them alike.
  * - accuracy: teacher-forced logits over sequences sampled from the fp32 graph: top-1 agreement
  *   and mean KL(fp32 ‖ variant) of the next-token distributions, holistic and patch positions apart.
+ *   --holistic-steps also times decode steps whose rows are all before M (holistic positions), and
+ *   --ratio NEW/OLD prints OLD's ms over NEW's for two variants timed in the same rounds (the
+ *   split output head against the unsplit graph: docs/model-directory.md, "The output head").
  * - row invariance: is a row's decode-step output bitwise the same alone (1 row) as inside a batch
  *   of 2 and 8 rows, at any index? MatMulNBits's one-row kernels may sum in another order.
  */
-import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { median, recordFigure, xorshift32 } from './probe-support.mjs';
 
 function parseArgs(argv) {
   const args = {
@@ -33,6 +38,8 @@ function parseArgs(argv) {
     label: '',
     timingOnly: false,
     randomSeqs: false,
+    holisticSteps: false,
+    ratios: [],
   };
   for (let i = 0; i < argv.length; i++) {
     const [key, value] = [argv[i], argv[i + 1]];
@@ -46,7 +53,11 @@ function parseArgs(argv) {
     else if (key === '--past') args.past = Number(value);
     else if (key === '--seqs') args.seqs = Number(value);
     else if (key === '--label') args.label = value;
-    else if (key === '--random-seqs') {
+    else if (key === '--ratio') args.ratios.push(value.split('/'));
+    else if (key === '--holistic-steps') {
+      args.holisticSteps = true;
+      i--;
+    } else if (key === '--random-seqs') {
       args.randomSeqs = true;
       i--;
     } else if (key === '--timing-only') {
@@ -64,21 +75,14 @@ const g = manifest.gpt;
 const [L, H, D, V, M] = [g.numLayers, g.numHeads, g.headDim, g.vocabSize, g.numHolistic];
 const SEQ = g.maxPositions; // input positions 0 … maxPositions−1
 const PAST = args.past ?? Math.floor(SEQ / 2);
-const RESULTS = resolve('bench/results/quant-probe.jsonl');
 
 function record(figure) {
-  const line = {
-    suite: 'quant-probe',
-    at: new Date().toISOString(),
+  recordFigure('quant-probe', {
     model: manifest.id,
     threads: args.threads,
-    cpus: cpus().length,
     label: args.label,
     ...figure,
-  };
-  console.info(JSON.stringify(line));
-  mkdirSync(dirname(RESULTS), { recursive: true });
-  appendFileSync(RESULTS, `${JSON.stringify(line)}\n`);
+  });
 }
 
 function variantFiles() {
@@ -129,19 +133,6 @@ function feeds(ids, past, cache) {
   return f;
 }
 
-/** xorshift32: the same sequences on every run. */
-function rng(seed) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
-}
-
 function sampleRow(logits, offset, rand) {
   let max = -Infinity;
   for (let v = 0; v < V; v++) max = Math.max(max, logits[offset + v]);
@@ -155,7 +146,7 @@ function sampleRow(logits, offset, rand) {
 
 /** `seqs` teacher-forcing inputs [class, t0 … t(SEQ−2)] sampled from the fp32 graph (one full call per token). */
 async function sampleSequences(session, seqs) {
-  const rand = rng(12345);
+  const rand = xorshift32(12345);
   const rows = Array.from({ length: seqs }, (_, i) => [
     i % 2 ? g.nullClassId : (i >> 1) % g.numClasses,
   ]);
@@ -288,12 +279,12 @@ async function rowInvariance(session, seqIds, caches, past) {
 
 async function timeSteps(sessions, rowsList) {
   const samples = {};
-  const randomCache = (b) => {
+  const randomCache = (b, past = PAST) => {
     const cache = {};
-    const rand = rng(7);
+    const rand = xorshift32(7);
     for (let l = 0; l < L; l++) {
       for (const kind of ['key', 'value']) {
-        cache[`${kind}_${l}`] = Float32Array.from({ length: b * H * PAST * D }, () => rand() - 0.5);
+        cache[`${kind}_${l}`] = Float32Array.from({ length: b * H * past * D }, () => rand() - 0.5);
       }
     }
     return cache;
@@ -302,6 +293,8 @@ async function timeSteps(sessions, rowsList) {
   for (const b of rowsList) {
     const ids = Array.from({ length: b }, (_, r) => [(r * 37) % V]);
     inputs[`step${b}`] = feeds(ids, PAST, randomCache(b));
+    // The same step at the last holistic position (every row before M): the head's other half.
+    if (args.holisticSteps) inputs[`holisticStep${b}`] = feeds(ids, M - 1, randomCache(b, M - 1));
   }
   const prefillIds = Array.from({ length: 2 }, (_, r) => [
     r % g.numClasses,
@@ -310,9 +303,12 @@ async function timeSteps(sessions, rowsList) {
   inputs.holisticPrefill2 = feeds(prefillIds, 0, null);
   for (const [, session] of sessions) for (const f of Object.values(inputs)) await session.run(f); // warm-up
   for (let round = 0; round < args.rounds; round++) {
-    for (const [name, session] of sessions) {
-      for (const [key, f] of Object.entries(inputs)) {
-        const reps = key.startsWith('step') ? args.steps : Math.max(1, args.steps >> 2);
+    // Each input on every variant back to back, in an order reversed every other round, so load
+    // from other processes and its drift hit the variants alike (and per-round ratios pair up).
+    const order = round % 2 ? [...sessions].reverse() : sessions;
+    for (const [key, f] of Object.entries(inputs)) {
+      for (const [name, session] of order) {
+        const reps = /^(step|holisticStep)/.test(key) ? args.steps : Math.max(1, args.steps >> 2);
         const start = process.hrtime.bigint();
         for (let i = 0; i < reps; i++) await session.run(f);
         const ms = Number(process.hrtime.bigint() - start) / 1e6 / reps;
@@ -320,13 +316,13 @@ async function timeSteps(sessions, rowsList) {
       }
     }
   }
-  const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-  return Object.fromEntries(
+  const medians = Object.fromEntries(
     Object.entries(samples).map(([name, byKey]) => [
       name,
       Object.fromEntries(Object.entries(byKey).map(([k, xs]) => [k, +median(xs).toFixed(3)])),
     ]),
   );
+  return { medians, samples };
 }
 
 const files = variantFiles();
@@ -372,7 +368,7 @@ async function accuracyAndInvariance() {
 }
 
 async function timeVariants() {
-  const timing = await timeSteps(sessions, args.rows);
+  const { medians: timing, samples } = await timeSteps(sessions, args.rows);
   const base = timing.fp32;
   for (const [name, t] of Object.entries(timing)) {
     const ratio = Object.fromEntries(
@@ -386,6 +382,24 @@ async function timeVariants() {
       ms: t,
       speedupVsFp32: ratio,
       loadavg: (await import('node:os')).loadavg(),
+    });
+  }
+  for (const [after, before] of args.ratios) {
+    if (!timing[after] || !timing[before])
+      throw new Error(`--ratio ${after}/${before}: no such variant`);
+    record({
+      figure: `speedup of ${after} over ${before} (ms ratio, same rounds)`,
+      variant: after,
+      baseline: before,
+      past: PAST,
+      rounds: args.rounds,
+      // The median over rounds of each round's ratio: both were timed back to back in it.
+      speedup: Object.fromEntries(
+        Object.entries(samples[after]).map(([k, xs]) => [
+          k,
+          +median(xs.map((ms, r) => samples[before][k][r] / ms)).toFixed(3),
+        ]),
+      ),
     });
   }
 }

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
-from hita.model_dir import sha256_file, write_gpt_variants
+from hita.model_dir import read_manifest_for_gpt, save_manifest, write_gpt_variants
 from hita.quantize import parse_cli_args
 
 
@@ -29,23 +28,16 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    manifest_path = os.path.join(args.model, "model.json")
-    with open(manifest_path) as f:
-        manifest = json.load(f)
-    gpt = manifest["graphs"]["gpt"]
     # A variant says which fp32 graph it came from: refuse to quantize one the manifest disowns.
-    for file in [gpt, *gpt.get("externalData", [])]:
-        actual = sha256_file(os.path.join(args.model, file["file"]))
-        if actual != file["sha256"]:
-            print(f"quantize_gpt: {file['file']} has sha256 {actual}, model.json says {file['sha256']}",
-                  file=sys.stderr)
-            return 2
+    manifest, mismatch = read_manifest_for_gpt(args.model)
+    gpt = manifest["graphs"]["gpt"]
+    if mismatch:
+        print(f"quantize_gpt: {mismatch}", file=sys.stderr)
+        return 2
     variants = write_gpt_variants(args.model, gpt, args.gpt_precision, args.gpt_block_size,
                                   args.gpt_accuracy_level)
     manifest["graphs"]["gptVariants"] = {**manifest["graphs"].get("gptVariants", {}), **variants}
-    with open(manifest_path, "w") as f:
-        json.dump(manifest, f, indent=2)
-        f.write("\n")
+    save_manifest(args.model, manifest)
     print(json.dumps({name: {"file": v["file"], "bytes": v["bytes"] + sum(x["bytes"] for x in v["externalData"]),
                              "seconds": v["quantizeSeconds"]} for name, v in variants.items()}))
     return 0

@@ -3,20 +3,22 @@
 The GPT graph covers prefill and decode with one set of weights: a call feeds T new positions per
 row plus a per-layer cache of S earlier ones (S = 0 for a prefill), per-row `position_ids` and an
 `attention_mask` over the S + T keys, so rows at different positions share one call. It returns
-only the new keys and values; the host owns the cache. Opset 17, fp32.
+only the new keys and values; the host owns the cache. Opset 17, fp32. Its output head is split
+into two If branches (head_split.py), so a call computes only the head halves its positions need.
 """
 from __future__ import annotations
 
 import io
 import os
 import warnings
-from typing import Dict, List, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import onnx
 import torch
 from torch import nn
 
 from .gpt import HitaGPT
+from .head_split import split_head
 from .tokenizer import HitaTokenizer
 
 OPSET = 17
@@ -102,8 +104,10 @@ def dynamic_axes(io_spec: Dict[str, List[Dict]]) -> Dict[str, Dict[int, str]]:
     return axes
 
 
-def export_graph(module: nn.Module, args: tuple, io_spec: Dict[str, List[Dict]], path: str) -> List[str]:
-    """Trace `module` to `path`; returns the files written (the graph and any external data)."""
+def export_graph(module: nn.Module, args: tuple, io_spec: Dict[str, List[Dict]], path: str,
+                 rewrite: Optional[Callable[[onnx.ModelProto], object]] = None) -> List[str]:
+    """Trace `module` to `path`, applying `rewrite` to the traced graph in place before it is
+    written; returns the files written (the graph and any external data)."""
     buffer = io.BytesIO()
     with torch.no_grad(), warnings.catch_warnings():
         # torch 1.13's exporter warns about constant folding and shape inference of constants;
@@ -115,6 +119,8 @@ def export_graph(module: nn.Module, args: tuple, io_spec: Dict[str, List[Dict]],
             output_names=[s["name"] for s in io_spec["outputs"]],
             dynamic_axes=dynamic_axes(io_spec))
     model = onnx.load_from_string(buffer.getvalue())
+    if rewrite is not None:
+        rewrite(model)
     files = [os.path.basename(path)]
     if buffer.tell() > EXTERNAL_DATA_THRESHOLD_BYTES:
         data_name = os.path.basename(path) + ".data"
@@ -154,4 +160,7 @@ def export_gpt(gpt: HitaGPT, path: str) -> List[str]:
     positions = torch.arange(s, s + t).expand(b, -1).contiguous()
     mask = torch.ones(b, s + t, dtype=torch.bool)
     past = [torch.zeros(b, cfg.n_head, s, cfg.head_dim) for _ in range(2 * cfg.n_layer)]
-    return export_graph(GPTStepGraph(gpt), (input_ids, positions, mask, *past), gpt_io(gpt), path)
+    # The traced head computes both halves for every position; the rewrite makes each half an If
+    # branch that runs only when some position needs it, bitwise the same logits.
+    return export_graph(GPTStepGraph(gpt), (input_ids, positions, mask, *past), gpt_io(gpt), path,
+                        rewrite=split_head)

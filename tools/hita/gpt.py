@@ -7,7 +7,8 @@ Per-position rules, all decided on the absolute position p:
     inference) or "slot" (training, and our own models);
   * position: p < M adds the learned `slot_pos[p]` to q and k; p ≥ M rotates them with 2D RoPE row
     p − M, whose row 0 is all zeros (q = k = 0 at p = M, as in the official model);
-  * head: holistic logits (first V rows of `output`) for p < M, patch logits after.
+  * head: holistic logits (first V rows of `output`) for p < M, patch logits after; a call
+    computes only the halves its positions need (`HitaGPT.head`, export_onnx's head split).
 
 One entry point, `forward_step`, serves training-style full sequences, prefill and KV-cache decode
 alike; it is also the exported ONNX graph, so PyTorch and ONNX share every line.
@@ -267,9 +268,24 @@ class HitaGPT(nn.Module):
         for layer, (past_k, past_v) in zip(self.layers, past):
             x, k, v = layer(x, is_slot, slot_term, rope, past_k, past_v, allowed)
             new_kv.append((k, v))
-        logits = self.output(self.norm(x)).float()
-        holistic, patch = logits[..., : cfg.vocab_size], logits[..., cfg.vocab_size:]
-        return torch.where((position_ids < cfg.num_slots)[..., None], holistic, patch), new_kv
+        return self.head(self.norm(x), position_ids < cfg.num_slots), new_kv
+
+    def head(self, h: torch.Tensor, is_holistic: torch.Tensor) -> torch.Tensor:
+        """h [B, T, dim], is_holistic [B, T] → logits [B, T, V]: the holistic half of `output`
+        (its first V rows) where is_holistic, the patch half elsewhere. Only the halves that some
+        position needs are computed: a decode step past M never reads the holistic rows."""
+        v = self.cfg.vocab_size
+        if torch.onnx.is_in_onnx_export():
+            # Traced whole (a Python branch would be frozen into the trace); the export rewrites
+            # it into one ONNX If per half, which runs only when needed (head_split.py).
+            logits = self.output(h).float()
+            return torch.where(is_holistic[..., None], logits[..., :v], logits[..., v:])
+        weight = self.output.weight
+        if bool(is_holistic.all()):
+            return F.linear(h, weight[:v]).float()
+        if not bool(is_holistic.any()):
+            return F.linear(h, weight[v:]).float()
+        return torch.where(is_holistic[..., None], F.linear(h, weight[:v]), F.linear(h, weight[v:])).float()
 
     def empty_cache(self, batch: int) -> List[Tuple[torch.Tensor, torch.Tensor]]:
         shape = (batch, self.cfg.n_head, 0, self.cfg.head_dim)

@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 import time
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -179,10 +179,29 @@ def write_model_dir(out: str, model_id: str, tokenizer: HitaTokenizer, gpt: Hita
                                                    gpt_accuracy_level)
     data = manifest(model_id, tokenizer, gpt, classes, graphs, provenance, license_text, description,
                     sampling)
-    with open(os.path.join(out, "model.json"), "w") as f:
+    save_manifest(out, data)
+    return data
+
+
+def save_manifest(directory: str, data: Dict) -> None:
+    """Writes `data` as `directory`/model.json, in the layout every tool writes."""
+    with open(os.path.join(directory, "model.json"), "w") as f:
         json.dump(data, f, indent=2)
         f.write("\n")
-    return data
+
+
+def read_manifest_for_gpt(directory: str) -> Tuple[Dict, Optional[str]]:
+    """`directory`/model.json and why its `graphs.gpt` files are not the ones it describes (None
+    when every sha256 matches). Tools that derive graphs from gpt.onnx refuse to start from a
+    graph the manifest disowns."""
+    with open(os.path.join(directory, "model.json")) as f:
+        data = json.load(f)
+    gpt_entry = data["graphs"]["gpt"]
+    for file in [gpt_entry, *gpt_entry.get("externalData", [])]:
+        actual = sha256_file(os.path.join(directory, file["file"]))
+        if actual != file["sha256"]:
+            return data, f"{file['file']} has sha256 {actual}, model.json says {file['sha256']}"
+    return data, None
 
 
 def gpt_variant_file(precision: str) -> str:

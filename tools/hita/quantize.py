@@ -154,18 +154,29 @@ def matmul_nbits_node(node: onnx.NodeProto, weight_t: np.ndarray, bits: int, opt
     return new, tensors
 
 
-def quantize_model(model: onnx.ModelProto, options: QuantOptions) -> Dict:
-    """Rewrites `model` in place; returns a report {node name: bits} of what was replaced."""
-    graph = model.graph
-    inits = {t.name: t for t in graph.initializer}
-    uses: Dict[str, int] = {}
+def _graph_uses(graph: onnx.GraphProto, uses: Dict[str, int]) -> Dict[str, int]:
+    """Counts every read of every name in `graph` and the subgraphs under it (If branches read
+    outer-scope names), so a weight still read anywhere is never dropped."""
     for node in graph.node:
         for name in node.input:
             uses[name] = uses.get(name, 0) + 1
-    replaced: Dict[str, int] = {}
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.GRAPH:
+                _graph_uses(attr.g, uses)
+    return uses
+
+
+def _quantize_graph(graph: onnx.GraphProto, options: QuantOptions, replaced: Dict[str, int]) -> None:
+    """Quantizes the MatMuls of `graph` whose weights are its own initializers, then those of its
+    subgraphs (the split output head keeps each half's weights in its If branch, head_split.py)."""
+    inits = {t.name: t for t in graph.initializer}
+    uses = _graph_uses(graph, {})
     new_tensors: List[onnx.TensorProto] = []
     dropped = set()
     for i, node in enumerate(graph.node):
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.GRAPH:
+                _quantize_graph(attr.g, options, replaced)
         if node.op_type != "MatMul" or node.domain not in ("", "ai.onnx") or node.input[1] not in inits:
             continue
         init = inits[node.input[1]]
@@ -184,6 +195,12 @@ def quantize_model(model: onnx.ModelProto, options: QuantOptions) -> Dict:
     kept = [t for t in graph.initializer if t.name not in dropped]
     del graph.initializer[:]
     graph.initializer.extend(kept + new_tensors)
+
+
+def quantize_model(model: onnx.ModelProto, options: QuantOptions) -> Dict:
+    """Rewrites `model` in place; returns a report {node name: bits} of what was replaced."""
+    replaced: Dict[str, int] = {}
+    _quantize_graph(model.graph, options, replaced)
     if replaced and not any(o.domain == MS_DOMAIN for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid(MS_DOMAIN, 1))
     report = {"op": f"{MS_DOMAIN}.MatMulNBits", **asdict(options), "nodes": len(replaced),
@@ -211,10 +228,20 @@ def options_for(precision: str, block_size: int = 32, accuracy_level: int = 4,
                         block_size=block_size, accuracy_level=accuracy_level, symmetric=symmetric)
 
 
+def all_initializers(graph: onnx.GraphProto) -> List[onnx.TensorProto]:
+    """The initializers of `graph` and of every subgraph under it."""
+    out = list(graph.initializer)
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.GRAPH:
+                out += all_initializers(attr.g)
+    return out
+
+
 def save_model(model: onnx.ModelProto, path: str, external_threshold_bytes: int) -> List[str]:
     """Writes `model` to `path`, its weights in `path`.data when they exceed the threshold (the
     2 GB protobuf limit); returns the files written, graph first."""
-    weight_bytes = sum(len(t.raw_data) or numpy_helper.to_array(t).nbytes for t in model.graph.initializer)
+    weight_bytes = sum(len(t.raw_data) or numpy_helper.to_array(t).nbytes for t in all_initializers(model.graph))
     data_path = path + ".data"
     if os.path.exists(data_path):
         os.remove(data_path)

@@ -79,6 +79,12 @@ class GPTTest(unittest.TestCase):
         m, v = cfg.num_slots, cfg.vocab_size
         self.assertTrue(torch.allclose(logits[:, :m], both[:, :m, :v]))
         self.assertTrue(torch.allclose(logits[:, m:], both[:, m:, v:]))
+        # Calls whose positions all lie on one side of M compute only that half, to the same logits.
+        with torch.no_grad():
+            h = hidden["h"]
+            everywhere = torch.ones(h.shape[:2], dtype=torch.bool)
+            self.assertTrue(torch.allclose(gpt.head(h, everywhere), both[..., :v]))
+            self.assertTrue(torch.allclose(gpt.head(h, ~everywhere), both[..., v:]))
 
 
 class TokenizerTest(unittest.TestCase):

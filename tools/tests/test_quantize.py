@@ -198,7 +198,12 @@ class InPlaceTest(unittest.TestCase):
             self.assertEqual(entry["quantizedFrom"], before["graphs"]["gpt"]["sha256"])
             self.assertEqual(entry["inputs"], before["graphs"]["gpt"]["inputs"])
             model = onnx.load(os.path.join(self.dir, entry["file"]))
-            self.assertEqual(sum(n.op_type == "MatMulNBits" for n in model.graph.node), 31)
+            # 5 per block × 6 blocks at the top level, and the head's two halves in their If branches.
+            self.assertEqual(sum(n.op_type == "MatMulNBits" for n in model.graph.node), 30)
+            branches = [a.g for n in model.graph.node if n.op_type == "If" for a in n.attribute
+                        if a.name == "then_branch"]
+            self.assertEqual([n.op_type for g in branches for n in g.node], ["MatMulNBits"] * 2)
+            self.assertEqual(entry["quantizedNodes"], 32)
 
     def test_refuses_a_gpt_graph_the_manifest_does_not_describe(self):
         with open(os.path.join(self.dir, "gpt.onnx"), "ab") as f:

@@ -11,7 +11,7 @@ import {
   type GraphName,
   type ModelInfo,
 } from '../model/model-manifest.js';
-import { isLoneRowInvariant } from './row-invariance.js';
+import { isDecodeBatchInvariant, isLoneRowInvariant } from './row-invariance.js';
 
 /**
  * The decoder runs between GPT steps (final images, live previews): its threads must not spin
@@ -46,12 +46,22 @@ export interface OpenedPipeline {
   precision: GptPrecision;
   /** The probe found a lone row differs from a row in a batch, so one-row steps are padded. */
   isPaddingLoneRows: boolean;
+  /** Images per decode call: several when the probe found batched decodes bitwise equal, else 1. */
+  maxDecodeImages: number;
 }
 
 /**
+ * Images one decode call takes at most when batching is bitwise safe: enough to halve the
+ * per-call overhead of a small model's decode (bench/decode-batch.mjs), while the activations of
+ * an official-size (336 px) decode stay a few hundred MB.
+ */
+export const MAX_DECODE_IMAGES = 8;
+
+/**
  * Opens a model's graphs on the first usable provider (the GPT of the chosen precision), checks
- * whether a lone GPT row matches a row in a batch on this machine (row-invariance.ts), and
- * wires them into a pipeline that pads one-row steps when it does not.
+ * whether a lone GPT row matches a row in a batch and a lone decoded image an image decoded with
+ * another on this machine (row-invariance.ts), and wires them into a pipeline that pads one-row
+ * steps when the first does not, and decodes a job's images together when the second does.
  */
 export async function openPipeline(
   model: ModelInfo,
@@ -80,6 +90,9 @@ export async function openPipeline(
     sessionOptions: DECODE_SESSION_OPTIONS,
   });
   const encode = model.manifest.graphs.encode ? await open('encode', [gpt.provider]) : undefined;
+  const maxDecodeImages = (await isDecodeBatchInvariant(decode.session, model.manifest))
+    ? MAX_DECODE_IMAGES
+    : 1;
   const pipeline = new HitaPipeline({
     manifest: model.manifest,
     gpt: gpt.session,
@@ -91,6 +104,7 @@ export async function openPipeline(
     onPreviewError: (error: unknown) =>
       logger?.warn({ model: model.id, err: String(error) }, 'a live preview failed; dropped'),
     padLoneRows: isPaddingLoneRows,
+    maxDecodeImages,
   });
-  return { pipeline, provider: gpt.provider, precision, isPaddingLoneRows };
+  return { pipeline, provider: gpt.provider, precision, isPaddingLoneRows, maxDecodeImages };
 }

@@ -5,8 +5,9 @@ import type { PreviewIds } from './preview-fill.js';
 import type { TokenLayout } from './token-layout.js';
 
 /**
- * Decodes `ids.count` images in one call. Final images go one per call (HitaPipeline), so their
- * pixels cannot depend on a batch; previews share calls, since a preview's last bit is moot.
+ * Decodes `ids.count` images in one call. Final images share a call only where that was found
+ * bitwise equal to one-image calls (decode-images.ts); previews always do, since a preview's last
+ * bit is moot.
  */
 export async function decodeIds(
   session: ort.InferenceSession,

@@ -11,9 +11,10 @@ import { BatchingEngine, type SequenceSpec } from './batching-engine.js';
 import { decodeIds } from './decode-ids.js';
 import { encodeImages, type EncodedIds } from './encode-images.js';
 import { PreviewScheduler } from './preview-scheduler.js';
+import { decodeImages } from './decode-images.js';
 import {
   composite,
-  encodePng,
+  generatedImage,
   imageSize,
   readImage,
   readMask,
@@ -63,6 +64,11 @@ export interface HitaPipelineOptions {
   padLoneRows?: boolean;
   /** Drafts per speculative call (BatchingEngineOptions.draftLength). @default 4 */
   draftLength?: number;
+  /**
+   * Images of a job decoded in one call at most; above 1 only where batched decodes were found
+   * bitwise equal to one-image decodes (open-pipeline.ts). @default 1
+   */
+  maxDecodeImages?: number;
 }
 
 /**
@@ -76,6 +82,7 @@ export class HitaPipeline {
   private readonly encodeSession: ort.InferenceSession | undefined;
   private readonly decodeSession: ort.InferenceSession;
   private readonly gptSession: ort.InferenceSession;
+  private readonly maxDecodeImages: number;
   /** Jobs inside `run`, and those of them asked to stop (`cancel`) before or after the batch. */
   private readonly inRun = new Set<string>();
   private readonly stopping = new Set<string>();
@@ -84,6 +91,7 @@ export class HitaPipeline {
   constructor(options: HitaPipelineOptions) {
     const { manifest, gpt, decode, encode, maxBatchRows = 32, padLoneRows = false } = options;
     const { draftLength, previewBudget, onPreviewError } = options;
+    this.maxDecodeImages = Math.max(1, Math.floor(options.maxDecodeImages ?? 1));
     this.manifest = manifest;
     this.layout = tokenLayout(manifest);
     this.encodeSession = encode;
@@ -248,11 +256,9 @@ export class HitaPipeline {
     onProgress({ phase: 'encode', step: 2, total: 2 });
     if (request.mode === 'swap') {
       onProgress({ phase: 'decode', step: 0, total: 1 });
-      const image = await this.finish(
-        seeds[0]!,
-        Array.from(styleCodes!.holistic),
-        Array.from(contentCodes!.patch),
-      );
+      const [holistic, patch] = [Array.from(styleCodes!.holistic), Array.from(contentCodes!.patch)];
+      const rgb = await this.decodeToRgb(holistic, patch);
+      const image = await generatedImage(seeds[0]!, holistic, patch, rgb);
       onProgress({ phase: 'decode', step: 1, total: 1 });
       return [image];
     }
@@ -273,7 +279,7 @@ export class HitaPipeline {
     forcedFor: (seed: number) => Int32Array,
     how: Decode,
     onProgress: (progress: InferenceProgress) => void,
-    postprocess?: (rgb: RgbImage) => RgbImage,
+    postprocess: (rgb: RgbImage) => RgbImage = (rgb) => rgb,
   ): Promise<GeneratedImage[]> {
     const m = this.layout.numHolistic;
     const { sampling, decoding } = how;
@@ -301,17 +307,21 @@ export class HitaPipeline {
       },
     });
     const images: GeneratedImage[] = [];
-    for (const [i, seq] of tokens.entries()) {
+    for (let start = 0; start < tokens.length; start += this.maxDecodeImages) {
       await this.checkpoint(jobId);
-      onProgress({ phase: 'decode', step: i, total: tokens.length });
-      images.push(
-        await this.finish(
-          seeds[i]!,
-          Array.from(seq.subarray(0, m)),
-          Array.from(seq.subarray(m)),
-          postprocess,
-        ),
-      );
+      onProgress({ phase: 'decode', step: start, total: tokens.length });
+      const codes = tokens.slice(start, start + this.maxDecodeImages).map((seq) => ({
+        holistic: Array.from(seq.subarray(0, m)),
+        patch: Array.from(seq.subarray(m)),
+      }));
+      // Several images per call only where that was found bitwise safe (maxDecodeImages).
+      const rgbs = await decodeImages(this.decodeSession, this.layout, codes);
+      // A cancel that arrived during a call of several images stops the job before its PNGs.
+      await this.checkpoint(jobId);
+      for (const [j, rgb] of rgbs.entries()) {
+        const { holistic, patch } = codes[j]!;
+        images.push(await generatedImage(seeds[start + j]!, holistic, patch, postprocess(rgb)));
+      }
     }
     onProgress({ phase: 'decode', step: tokens.length, total: tokens.length });
     return images;
@@ -327,35 +337,13 @@ export class HitaPipeline {
     if (this.stopping.has(jobId)) throw errors.cancelled(jobId);
   }
 
-  private async finish(
-    seed: number,
-    holisticIds: number[],
-    patchIds: number[],
-    postprocess: (rgb: RgbImage) => RgbImage = (rgb) => rgb,
-  ): Promise<GeneratedImage> {
-    const rgb = postprocess(await this.decodeToRgb(holisticIds, patchIds));
-    return {
-      seed,
-      png: await encodePng(rgb),
-      width: rgb.size,
-      height: rgb.size,
-      holisticIds,
-      patchIds,
-    };
-  }
-
-  /** One image per decode call, so its pixels cannot depend on what it was batched with. */
+  /** One image's tokens → its pixels, in a decode call of its own. */
   async decodeToRgb(
     holisticIds: ArrayLike<number>,
     patchIds: ArrayLike<number>,
   ): Promise<RgbImage> {
-    const ids = {
-      holistic: BigInt64Array.from(Array.from(holisticIds, BigInt)),
-      patch: BigInt64Array.from(Array.from(patchIds, BigInt)),
-      count: 1,
-    };
-    const [rgb] = await decodeIds(this.decodeSession, this.layout, ids);
-    return rgb!;
+    const codes = [{ holistic: holisticIds, patch: patchIds }];
+    return (await decodeImages(this.decodeSession, this.layout, codes))[0]!;
   }
 
   /** Images → their (holistic, patch) ids, in one call. */

@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import { errors } from '../../errors.js';
+import type { GeneratedImage } from '../inference-engine.js';
 
 /** An RGB image at the model's size: size² × 3 bytes, row-major, interleaved. */
 export interface RgbImage {
@@ -135,4 +136,21 @@ export function webpPreview(image: RgbImage, maxSide: number): Promise<Buffer> {
     .resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true })
     .webp({ quality: 70 })
     .toBuffer();
+}
+
+/** A final image as the engine returns it: its PNG and the tokens it was decoded from. */
+export async function generatedImage(
+  seed: number,
+  holisticIds: number[],
+  patchIds: number[],
+  rgb: RgbImage,
+): Promise<GeneratedImage> {
+  return {
+    seed,
+    png: await encodePng(rgb),
+    width: rgb.size,
+    height: rgb.size,
+    holisticIds,
+    patchIds,
+  };
 }

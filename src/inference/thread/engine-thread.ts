@@ -71,6 +71,7 @@ async function pipelineFor(
         provider: opened.provider,
         precision: opened.precision,
         padLoneRows: opened.isPaddingLoneRows,
+        maxDecodeImages: opened.maxDecodeImages,
       };
       if (opened.precision === wanted) logger.info(data, 'model opened');
       else logger.warn(data, `model opened at fp32: ${info.id} has no ${wanted} GPT graph`);
