@@ -15,9 +15,9 @@
  * - row invariance: is a row's decode-step output bitwise the same alone (1 row) as inside a batch
  *   of 2 and 8 rows, at any index? MatMulNBits's one-row kernels may sum in another order.
  */
-import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
 import {
   compare,
   feeds,
@@ -31,6 +31,7 @@ import {
   timeRound,
   warmUp,
 } from './gpt-probe.mjs';
+import { appendResult } from './results.mjs';
 
 function parseArgs(argv) {
   const args = {
@@ -75,21 +76,14 @@ const manifest = JSON.parse(readFileSync(join(modelDir, 'model.json'), 'utf8'));
 const geom = gptGeometry(manifest);
 const { L, SEQ } = geom;
 const PAST = args.past ?? Math.floor(SEQ / 2);
-const RESULTS = resolve('bench/results/quant-probe.jsonl');
 
 function record(figure) {
-  const line = {
-    suite: 'quant-probe',
-    at: new Date().toISOString(),
+  appendResult('quant-probe', {
     model: manifest.id,
     threads: args.threads,
-    cpus: cpus().length,
     label: args.label,
     ...figure,
-  };
-  console.info(JSON.stringify(line));
-  mkdirSync(dirname(RESULTS), { recursive: true });
-  appendFileSync(RESULTS, `${JSON.stringify(line)}\n`);
+  });
 }
 
 function variantFiles() {
@@ -168,7 +162,7 @@ async function timeVariants() {
       rounds: args.rounds,
       ms: t,
       speedupVsFp32: ratio,
-      loadavg: (await import('node:os')).loadavg(),
+      loadavg: loadavg(),
     });
   }
 }
