@@ -12,9 +12,11 @@
  * are medians over rounds. Prints a table and appends JSON lines to bench/results/official-size.jsonl.
  *
  *   npm run bench:official -- [--quick] [--rounds 3] [--steps 5] [--rows 2,8,16] [--past 284]
- *       [--threads 2] [--cache DIR] [--no-torch] [--label TEXT] [--model DIR]
+ *       [--threads 2] [--cache DIR] [--no-torch] [--torch-images N] [--label TEXT] [--model DIR]
  *
  * --quick: 1 round of 2 steps per figure (a smoke run; still one whole image per variant).
+ * --torch-images N: the PyTorch loop makes an image in the first N rounds only (default: every
+ *   round); on a loaded machine its 569 eager steps take ten minutes.
  * --model: another random-init directory with int8 and int4 graphs instead of the cached one
  *   (a tiny one checks the script in seconds).
  */
@@ -48,6 +50,7 @@ function parseArgs(argv) {
     threads: cpus().length,
     cache: process.env.HITA_BENCH_CACHE ?? defaultCacheRoot(),
     torch: true,
+    torchImages: undefined,
     label: '',
     model: undefined,
   };
@@ -67,6 +70,7 @@ function parseArgs(argv) {
       else if (key === '--cache') args.cache = value;
       else if (key === '--label') args.label = value;
       else if (key === '--model') args.model = value;
+      else if (key === '--torch-images') args.torchImages = Number(value);
       else throw new Error(`unknown argument ${key}`);
     }
   }
@@ -161,7 +165,7 @@ async function endToEnd() {
         }
         record({ figure: 'image end to end', variant: precision, round, ...sample });
       }
-      if (torch) {
+      if (torch && round < (args.torchImages ?? args.rounds)) {
         const answer = await torch.request({
           op: 'image',
           seed: 1000 + round,

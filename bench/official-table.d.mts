@@ -13,6 +13,8 @@ export interface Quality {
 type Ratios = Record<string, number | null>;
 export interface SummaryRow {
   variant: string;
+  /** images the medians are over */
+  images: number;
   imageSeconds: number | undefined;
   gptSeconds: number | undefined;
   decodeSeconds: number | undefined;

@@ -28,6 +28,7 @@ export function summarize({ images, steps, quality, precisions }) {
       Object.fromEntries(Object.entries(stepMs).map(([k, ms]) => [k, ratio(base?.[k], ms)]));
     return {
       variant,
+      images: images[variant]?.seconds?.length ?? 0,
       imageSeconds: seconds,
       gptSeconds: gpt,
       decodeSeconds: decode,
@@ -89,7 +90,8 @@ export function formatTable(rows, { rounds, past, threads }) {
   const { todaySeconds, speedup, seconds } = GPT_TARGET;
   lines.push(
     '',
-    `Medians of ${rounds} round(s), ${threads} threads, step cache of ${past} positions; step ratios against fp32 of the same run.`,
+    `Medians of ${rounds} round(s) (images per variant: ${rows.map((r) => `${r.variant} ${r.images}`).join(', ')}), ` +
+      `${threads} threads, step cache of ${past} positions; every ratio is against a baseline of the same run.`,
     best
       ? `GPT-phase target (${speedup}× under fp32's ~${todaySeconds} s: ≤ ${seconds} s): fastest ${best.variant} ` +
           `${best.gptSeconds.toFixed(2)} s, ${times(best.gptVsFp32)} fp32 in this run: ` +

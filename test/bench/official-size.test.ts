@@ -65,6 +65,7 @@ describe('official-size summary', () => {
 
   it('takes medians per variant and ratios against fp32 and PyTorch of the same run', () => {
     expect(rows.map((r) => r.variant)).toEqual(['fp32', 'int8', 'pytorch']);
+    expect(rows.map((r) => r.images)).toEqual([3, 3, 1]);
     const [fp32, int8, torch] = rows;
     expect(fp32).toMatchObject({
       imageSeconds: 20,
