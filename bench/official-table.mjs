@@ -51,8 +51,8 @@ const times = (x) => (x === null || x === undefined ? '—' : `${x.toFixed(2)}×
 function stepCell(row, key) {
   const ms = fixed(row.stepMs[key], 1);
   if (row.variant === 'pytorch') return ms;
-  const vsFp32 = row.variant === 'fp32' ? '' : `${times(row.stepVsFp32[key])} / `;
-  return `${ms} (${vsFp32}${times(row.stepVsPytorch[key])})`;
+  const vsFp32 = row.variant === 'fp32' ? '—' : times(row.stepVsFp32[key]);
+  return `${ms} (${vsFp32} / ${times(row.stepVsPytorch[key])})`;
 }
 
 /** Markdown: seconds and ms are medians; ratios are against fp32 and PyTorch of the same run. */
