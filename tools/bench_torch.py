@@ -131,7 +131,8 @@ def step_ms(gpt: HitaGPT, rows: int, past: int, reps: int) -> float:
     return (time.perf_counter() - start) / reps * 1000
 
 
-def serve(tokenizer: HitaTokenizer, gpt: HitaGPT, threads: int, weight_error: float) -> int:
+def serve(tokenizer: HitaTokenizer, gpt: HitaGPT, threads: int, weight_error: float,
+          stdin=sys.stdin, stdout=sys.stdout) -> int:
     """JSON commands on stdin, one JSON answer each on stdout, so a bench can interleave this loop
     with its own engine in one run instead of loading gpt-b weights once per figure:
       {"op": "image", "cfg": 2, "seed": 1, "temperature": 1, "topK": 0, "topP": 1}
@@ -139,8 +140,8 @@ def serve(tokenizer: HitaTokenizer, gpt: HitaGPT, threads: int, weight_error: fl
       {"op": "steps", "rows": [2, 8, 16], "past": 284, "reps": 5} → {"ms": {"2": …, …}}
     The first line printed is {"ready": true, …} once the weights are loaded and checked."""
     print(json.dumps({"ready": True, "threads": threads, "torch": torch.__version__,
-                      "weightCheck": weight_error}), flush=True)
-    for line in sys.stdin:
+                      "weightCheck": weight_error}), file=stdout, flush=True)
+    for line in stdin:
         if not line.strip():
             continue
         command = json.loads(line)
@@ -158,7 +159,7 @@ def serve(tokenizer: HitaTokenizer, gpt: HitaGPT, threads: int, weight_error: fl
                              for rows in command["rows"]}}
         else:
             answer = {"error": f"unknown op {command['op']!r}"}
-        print(json.dumps(answer), flush=True)
+        print(json.dumps(answer), file=stdout, flush=True)
     return 0
 
 
