@@ -27,6 +27,7 @@ export interface SummaryRow {
   quality: Quality | null;
   meetsGptTarget: boolean | null;
 }
+export function pairedRatio(base?: number[], xs?: number[]): number | null;
 export function summarize(input: {
   images: Record<string, Record<string, number[]>>;
   steps: Record<string, Record<string, number>>;

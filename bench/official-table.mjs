@@ -10,15 +10,24 @@ export const GPT_TARGET = Object.freeze({ todaySeconds: 14, speedup: 4, seconds:
 const ratio = (base, x) => (base === undefined || x === undefined ? null : +(base / x).toFixed(2));
 
 /**
+ * The median over rounds of base[i] / xs[i]: the variants of a round ran one after another, so
+ * a round's ratio sees one load, where a ratio of medians can pair a quiet round with a busy one.
+ * Rounds without both figures (the PyTorch loop may run in the first rounds only) are left out.
+ */
+export function pairedRatio(base, xs) {
+  const n = Math.min(base?.length ?? 0, xs?.length ?? 0);
+  if (n === 0) return null;
+  return +median(Array.from({ length: n }, (_, i) => base[i] / xs[i])).toFixed(2);
+}
+
+/**
  * One row per variant (the precisions, then `pytorch` when it ran):
- * images: {variant: {seconds: [], gptSeconds: [], decodeSeconds: []}} per round;
+ * images: {variant: {seconds: [], gptSeconds: [], decodeSeconds: []}}, one entry per round;
  * steps: {variant: {step<B>: median ms}}; quality: {precision: compare() result}.
  */
 export function summarize({ images, steps, quality, precisions }) {
   const variants = [...precisions, ...('pytorch' in images ? ['pytorch'] : [])];
   const med = (variant, key) => (images[variant]?.[key] ? median(images[variant][key]) : undefined);
-  const fp32Gpt = med('fp32', 'gptSeconds');
-  const torchGpt = med('pytorch', 'gptSeconds');
   return variants.map((variant) => {
     const [seconds, gpt, decode] = ['seconds', 'gptSeconds', 'decodeSeconds'].map((k) =>
       med(variant, k),
@@ -33,8 +42,8 @@ export function summarize({ images, steps, quality, precisions }) {
       gptSeconds: gpt,
       decodeSeconds: decode,
       decodeShare: seconds ? +(decode / seconds).toFixed(3) : null,
-      gptVsFp32: ratio(fp32Gpt, gpt),
-      gptVsPytorch: ratio(torchGpt, gpt),
+      gptVsFp32: pairedRatio(images.fp32?.gptSeconds, images[variant]?.gptSeconds),
+      gptVsPytorch: pairedRatio(images.pytorch?.gptSeconds, images[variant]?.gptSeconds),
       stepMs,
       stepVsFp32: stepRatio(steps.fp32),
       stepVsPytorch: stepRatio(steps.pytorch),
@@ -91,7 +100,7 @@ export function formatTable(rows, { rounds, past, threads }) {
   lines.push(
     '',
     `Medians of ${rounds} round(s) (images per variant: ${rows.map((r) => `${r.variant} ${r.images}`).join(', ')}), ` +
-      `${threads} threads, step cache of ${past} positions; every ratio is against a baseline of the same run.`,
+      `${threads} threads, step cache of ${past} positions; every ratio is against a baseline of the same run, the GPT phase's the median of per-round ratios.`,
     best
       ? `GPT-phase target (${speedup}× under fp32's ~${todaySeconds} s: ≤ ${seconds} s): fastest ${best.variant} ` +
           `${best.gptSeconds.toFixed(2)} s, ${times(best.gptVsFp32)} fp32 in this run: ` +

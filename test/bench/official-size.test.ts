@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { cacheKey, exportArgs, RECIPE } from '../../bench/official-model.mjs';
-import { formatTable, summarize } from '../../bench/official-table.mjs';
+import { formatTable, pairedRatio, summarize } from '../../bench/official-table.mjs';
 
 describe('official-size model cache key', () => {
   const sources = [
@@ -83,6 +83,13 @@ describe('official-size summary', () => {
     expect(int8!.stepVsPytorch).toEqual({ step2: 5, step8: 1.6 });
     expect(int8!.quality).toBe(quality);
     expect(torch!.quality).toBeNull();
+  });
+
+  it('pairs each round with the baseline of the same round', () => {
+    // A busy first round: the ratio of medians would read 10 / 6 = 1.67.
+    expect(pairedRatio([100, 10, 10], [50, 5, 6])).toBe(2);
+    expect(pairedRatio([40], [5, 4, 6])).toBe(8);
+    expect(pairedRatio(undefined, [5])).toBeNull();
   });
 
   it('checks the GPT phase against 3.5 s and prints the verdict on time and on ratio', () => {
