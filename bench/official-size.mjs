@@ -23,16 +23,7 @@
 import { cpus, loadavg } from 'node:os';
 import { loadModel } from '../dist/inference/model/model-loader.js';
 import { openPipeline } from '../dist/inference/ort/open-pipeline.js';
-import {
-  compare,
-  feeds,
-  gptGeometry,
-  medians,
-  openSession,
-  stepInputs,
-  timeRound,
-  warmUp,
-} from './gpt-probe.mjs';
+import * as probe from './gpt-probe.mjs';
 import { defaultCacheRoot, ensureOfficialModel, RECIPE } from './official-model.mjs';
 import { formatTable, summarize } from './official-table.mjs';
 import { appendResult } from './results.mjs';
@@ -91,7 +82,7 @@ const made = args.model
   ? { dir: args.model, key: null, built: false, seconds: 0 }
   : ensureOfficialModel({ cacheRoot: args.cache, log: (m) => console.error(m) });
 const model = await loadModel(made.dir);
-const geom = gptGeometry(model.manifest);
+const geom = probe.gptGeometry(model.manifest);
 const past = args.past ?? Math.floor(geom.SEQ / 2);
 const common = {
   model: model.manifest.id,
@@ -185,14 +176,14 @@ async function endToEnd() {
 async function stepTimes() {
   const sessions = [];
   for (const precision of PRECISIONS)
-    sessions.push([precision, await openSession(model.gptPath(precision), args.threads)]);
-  const inputs = stepInputs(geom, args.rows, past, { prefill: false });
+    sessions.push([precision, await probe.openSession(model.gptPath(precision), args.threads)]);
+  const inputs = probe.stepInputs(geom, args.rows, past, { prefill: false });
   const samples = {};
   try {
-    await warmUp(sessions, inputs);
+    await probe.warmUp(sessions, inputs);
     if (torch) await torch.request({ op: 'steps', rows: args.rows, past, reps: 1 });
     for (let round = 0; round < args.rounds; round++) {
-      await timeRound(sessions, inputs, args.steps, samples);
+      await probe.timeRound(sessions, inputs, args.steps, samples);
       if (torch) {
         const { ms } = await torch.request({
           op: 'steps',
@@ -207,7 +198,7 @@ async function stepTimes() {
   } finally {
     for (const [, session] of sessions) await session.release();
   }
-  const ms = medians(samples);
+  const ms = probe.medians(samples);
   for (const [variant, byRows] of Object.entries(ms))
     record({ figure: 'GPT ms per step', variant, past, ms: byRows });
   return ms;
@@ -216,9 +207,9 @@ async function stepTimes() {
 /** Teacher-forced next-token agreement of each quantized graph with fp32 over the fp32 images' sequences. */
 async function agreement(sequences) {
   const teacher = async (precision) => {
-    const session = await openSession(model.gptPath(precision), args.threads);
+    const session = await probe.openSession(model.gptPath(precision), args.threads);
     try {
-      return (await session.run(feeds(geom, sequences, 0, null))).logits.data;
+      return (await session.run(probe.feeds(geom, sequences, 0, null))).logits.data;
     } finally {
       await session.release();
     }
@@ -226,7 +217,7 @@ async function agreement(sequences) {
   const reference = await teacher('fp32');
   const quality = {};
   for (const precision of PRECISIONS.slice(1)) {
-    quality[precision] = compare(geom, reference, await teacher(precision), sequences.length);
+    quality[precision] = probe.compare(geom, reference, await teacher(precision), sequences.length);
     record({
       figure: 'teacher-forced agreement with fp32',
       variant: precision,
