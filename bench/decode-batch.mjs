@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { median, parseFlags, recordFigure, xorshift32 } from './probe-support.mjs';
+import { median, openSession, parseFlags, recordFigure, xorshift32 } from './probe-support.mjs';
 
 const args = parseFlags({
   model: 'models/hita-tiny-emoji',
@@ -30,12 +30,7 @@ const modelDir = resolve(args.model);
 const manifest = JSON.parse(readFileSync(join(modelDir, 'model.json'), 'utf8'));
 const { numHolistic: m, numPatch: n, codebookSize: k } = manifest.tokenizer;
 
-const session = await ort.InferenceSession.create(join(modelDir, manifest.graphs.decode.file), {
-  executionProviders: ['cpu'],
-  intraOpNumThreads: args.threads,
-  interOpNumThreads: 1,
-  graphOptimizationLevel: 'all',
-});
+const session = await openSession(join(modelDir, manifest.graphs.decode.file), args.threads);
 
 /** Seeded ids in [0, k): the same images on every run. */
 function ids(count, length, seed) {

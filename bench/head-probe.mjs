@@ -19,7 +19,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { median, parseFlags, recordFigure } from './probe-support.mjs';
+import { median, openSession, parseFlags, recordFigure } from './probe-support.mjs';
 
 const args = parseFlags({
   model: 'models/hita-tiny-emoji',
@@ -47,22 +47,10 @@ const made = spawnSync(
   { encoding: 'utf8' },
 );
 if (made.status !== 0) throw new Error(`head_probe_graphs.py failed: ${made.stderr}`);
-const options = {
-  executionProviders: ['cpu'],
-  intraOpNumThreads: args.threads,
-  interOpNumThreads: 1,
-  graphOptimizationLevel: 'all',
-};
 try {
   for (const weights of ['', '-int8']) {
-    const unsplit = await ort.InferenceSession.create(
-      join(dir, `head-unsplit${weights}.onnx`),
-      options,
-    );
-    const split = await ort.InferenceSession.create(
-      join(dir, `head-split${weights}.onnx`),
-      options,
-    );
+    const unsplit = await openSession(join(dir, `head-unsplit${weights}.onnx`), args.threads);
+    const split = await openSession(join(dir, `head-split${weights}.onnx`), args.threads);
     for (const rows of args.rows) {
       const feeds = {
         x: new ort.Tensor(

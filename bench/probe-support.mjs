@@ -1,11 +1,22 @@
 /**
- * What the plain-node probes (bench/quant-probe.mjs, bench/decode-batch.mjs,
- * scripts/compare-gpt-graphs.mjs) share; they run without a build, so bench/support.ts is out of
- * their reach.
+ * What the plain-node probes (bench/quant-probe.mjs, bench/gpt-probe.mjs, bench/head-probe.mjs,
+ * bench/decode-batch.mjs, bench/official-size.mjs, scripts/compare-gpt-graphs.mjs) share; they run
+ * without a build, so bench/support.ts is out of their reach.
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
+import * as ort from 'onnxruntime-node';
+
+/** A CPU session with `threads` intra-op threads and one inter-op thread: how every probe times. */
+export async function openSession(file, threads) {
+  return ort.InferenceSession.create(file, {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  });
+}
 
 /** xorshift32 draws in [0, 1): the same inputs on every run and machine. */
 export function xorshift32(seed) {
@@ -20,7 +31,10 @@ export function xorshift32(seed) {
   };
 }
 
-/** Prints a figure and appends it to bench/results/<suite>.jsonl with when and where it ran. */
+/**
+ * bench/support.ts's `record` for the plain-Node benches: prints a figure and appends it to
+ * bench/results/<suite>.jsonl with when it ran and the machine's core count.
+ */
 export function recordFigure(suite, figure) {
   const line = { suite, at: new Date().toISOString(), cpus: cpus().length, ...figure };
   console.info(JSON.stringify(line));

@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { xorshift32 } from '../bench/probe-support.mjs';
+import { openSession, xorshift32 } from '../bench/probe-support.mjs';
 
 const argv = process.argv.slice(2);
 const threadsAt = argv.indexOf('--threads');
@@ -87,15 +87,7 @@ function bitwiseEqual(a, b) {
   return true;
 }
 
-const options = {
-  executionProviders: ['cpu'],
-  intraOpNumThreads: threads,
-  interOpNumThreads: 1,
-  graphOptimizationLevel: 'all',
-};
-const [a, b] = await Promise.all(
-  [fileA, fileB].map((f) => ort.InferenceSession.create(f, options)),
-);
+const [a, b] = await Promise.all([fileA, fileB].map((f) => openSession(f, threads)));
 const differences = [];
 const list = cases();
 for (const [i, [name, positions]] of list.entries()) {

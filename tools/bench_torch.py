@@ -6,6 +6,7 @@ place, one forward per position, logit-space guidance, temperature/top-k/top-p s
 tokenizer decode. Prints one JSON line per batch size with images/s.
 
   /usr/bin/python3 tools/bench_torch.py --model models/hita-tiny-random --batch 8 --repeats 3
+  /usr/bin/python3 tools/bench_torch.py --model DIR --serve   (JSON commands on stdin: serve())
 """
 from __future__ import annotations
 
@@ -52,27 +53,41 @@ def check_same_weights(model_dir: str, manifest: dict, gpt: HitaGPT) -> float:
     return float((logits - read("gpt.logits")).abs().max())
 
 
+class KvCache:
+    """Keys and values of every position, preallocated per layer [rows, H, length, D] and written in place."""
+
+    def __init__(self, gpt: HitaGPT, rows: int, length: int):
+        c = gpt.cfg
+        self.k = [torch.zeros(rows, c.n_head, length, c.head_dim) for _ in range(c.n_layer)]
+        self.v = [torch.zeros(rows, c.n_head, length, c.head_dim) for _ in range(c.n_layer)]
+
+    def step(self, gpt: HitaGPT, current: torch.Tensor, p: int) -> torch.Tensor:
+        """One forward of the tokens `current` [rows, 1] at position p over slots 0..p-1; returns logits [rows, V]."""
+        rows = current.shape[0]
+        past = [(k[:, :, :p], v[:, :, :p]) for k, v in zip(self.k, self.v)]
+        mask = torch.ones(rows, p + 1, dtype=torch.bool)
+        logits, new = gpt.forward_step(current, torch.full((rows, 1), p), mask, past)
+        for layer, (k, v) in enumerate(new):
+            self.k[layer][:, :, p:p + 1] = k
+            self.v[layer][:, :, p:p + 1] = v
+        return logits[:, -1]
+
+
 @torch.no_grad()
-def generate(tokenizer: HitaTokenizer, gpt: HitaGPT, batch: int, cfg: float, temperature: float,
-             top_k: int, top_p: float, generator: torch.Generator) -> torch.Tensor:
+def sample_tokens(gpt: HitaGPT, batch: int, cfg: float, temperature: float, top_k: int, top_p: float,
+                  generator: torch.Generator) -> torch.Tensor:
+    """The AR loop: tokens [batch, M + N], holistic then patch ids."""
     c = gpt.cfg
     length = c.num_slots + c.block_size
     rows = 2 * batch if cfg > 1 else batch
     classes = torch.randint(0, c.num_classes, (batch,), generator=generator)
     if cfg > 1:
         classes = torch.cat([classes, torch.full((batch,), c.num_classes)])
-    cache_k = [torch.zeros(rows, c.n_head, length, c.head_dim) for _ in range(c.n_layer)]
-    cache_v = [torch.zeros(rows, c.n_head, length, c.head_dim) for _ in range(c.n_layer)]
+    cache = KvCache(gpt, rows, length)
     tokens = torch.zeros(batch, length, dtype=torch.long)
     current = classes[:, None]
     for p in range(length):
-        past = [(k[:, :, :p], v[:, :, :p]) for k, v in zip(cache_k, cache_v)]
-        mask = torch.ones(rows, p + 1, dtype=torch.bool)
-        logits, new = gpt.forward_step(current, torch.full((rows, 1), p), mask, past)
-        for layer, (k, v) in enumerate(new):
-            cache_k[layer][:, :, p:p + 1] = k
-            cache_v[layer][:, :, p:p + 1] = v
-        logits = logits[:, -1]
+        logits = cache.step(gpt, current, p)
         if cfg > 1:
             logits = cfg_merge(logits[:batch], logits[batch:], cfg)
         logits = apply_temperature(logits, temperature)
@@ -83,8 +98,69 @@ def generate(tokenizer: HitaTokenizer, gpt: HitaGPT, batch: int, cfg: float, tem
         nxt = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator)[:, 0]
         tokens[:, p] = nxt
         current = torch.cat([nxt, nxt])[:, None] if cfg > 1 else nxt[:, None]
-    images = tokenizer.decode(tokens[:, :c.num_slots], tokens[:, c.num_slots:])
+    return tokens
+
+
+@torch.no_grad()
+def decode_tokens(tokenizer: HitaTokenizer, gpt: HitaGPT, tokens: torch.Tensor) -> torch.Tensor:
+    m = gpt.cfg.num_slots
+    images = tokenizer.decode(tokens[:, :m], tokens[:, m:])
     return (images * 127.5 + 128).clamp(0, 255).to(torch.uint8)
+
+
+def generate(tokenizer: HitaTokenizer, gpt: HitaGPT, batch: int, cfg: float, temperature: float,
+             top_k: int, top_p: float, generator: torch.Generator) -> torch.Tensor:
+    tokens = sample_tokens(gpt, batch, cfg, temperature, top_k, top_p, generator)
+    return decode_tokens(tokenizer, gpt, tokens)
+
+
+@torch.no_grad()
+def step_ms(gpt: HitaGPT, rows: int, past: int, reps: int) -> float:
+    """ms per decode step of `rows` rows at position `past` over a cache of random keys and values,
+    through the same KvCache.step the AR loop runs."""
+    c = gpt.cfg
+    cache = KvCache(gpt, rows, past + 1)
+    gen = torch.Generator().manual_seed(7)
+    for k, v in zip(cache.k, cache.v):
+        k[:, :, :past] = torch.rand(k[:, :, :past].shape, generator=gen) - 0.5
+        v[:, :, :past] = torch.rand(v[:, :, :past].shape, generator=gen) - 0.5
+    current = (torch.arange(rows) * 37 % c.vocab_size)[:, None]
+    start = time.perf_counter()
+    for _ in range(reps):
+        cache.step(gpt, current, past)
+    return (time.perf_counter() - start) / reps * 1000
+
+
+def serve(tokenizer: HitaTokenizer, gpt: HitaGPT, threads: int, weight_error: float,
+          stdin=sys.stdin, stdout=sys.stdout) -> int:
+    """JSON commands on stdin, one JSON answer each on stdout, so a bench can interleave this loop
+    with its own engine in one run instead of loading gpt-b weights once per figure:
+      {"op": "image", "cfg": 2, "seed": 1, "temperature": 1, "topK": 0, "topP": 1}
+          → {"gptSeconds", "decodeSeconds", "seconds"}: one image, its AR loop and its decode apart
+      {"op": "steps", "rows": [2, 8, 16], "past": 284, "reps": 5} → {"ms": {"2": …, …}}
+    The first line printed is {"ready": true, …} once the weights are loaded and checked."""
+    print(json.dumps({"ready": True, "threads": threads, "torch": torch.__version__,
+                      "weightCheck": weight_error}), file=stdout, flush=True)
+    for line in stdin:
+        if not line.strip():
+            continue
+        command = json.loads(line)
+        if command["op"] == "image":
+            generator = torch.Generator().manual_seed(int(command.get("seed", 0)))
+            start = time.perf_counter()
+            tokens = sample_tokens(gpt, 1, float(command.get("cfg", 2.0)), float(command.get("temperature", 1.0)),
+                                   int(command.get("topK", 0)), float(command.get("topP", 1.0)), generator)
+            sampled = time.perf_counter()
+            decode_tokens(tokenizer, gpt, tokens)
+            done = time.perf_counter()
+            answer = {"gptSeconds": sampled - start, "decodeSeconds": done - sampled, "seconds": done - start}
+        elif command["op"] == "steps":
+            answer = {"ms": {str(rows): step_ms(gpt, int(rows), int(command["past"]), int(command["reps"]))
+                             for rows in command["rows"]}}
+        else:
+            answer = {"error": f"unknown op {command['op']!r}"}
+        print(json.dumps(answer), file=stdout, flush=True)
+    return 0
 
 
 def main(argv=None) -> int:
@@ -97,6 +173,7 @@ def main(argv=None) -> int:
     parser.add_argument("--top-k", type=int, default=0)
     parser.add_argument("--top-p", type=float, default=1.0)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--serve", action="store_true", help="answer JSON commands on stdin (see serve())")
     args = parser.parse_args(argv)
     threads = configure_threads()
     manifest = json.load(open(os.path.join(args.model, "model.json")))
@@ -105,10 +182,15 @@ def main(argv=None) -> int:
         tokenizer, gpt = tokenizer.eval(), gpt.eval()
     else:
         tokenizer, gpt = random_init_models(manifest)
+    if "encode" not in manifest["graphs"]:
+        # A generate-only model never encodes: drop the backbone (hita-v: a 1.2 GB DINOv2-L).
+        tokenizer.encode_transformer.backbone = None
     weight_error = check_same_weights(args.model, manifest, gpt)
     if weight_error > 1e-4:
         print(f"bench_torch: weights differ from {args.model} (logit error {weight_error})", file=sys.stderr)
         return 2
+    if args.serve:
+        return serve(tokenizer, gpt, threads, weight_error)
     generator = torch.Generator().manual_seed(0)
     for batch in args.batch:
         generate(tokenizer, gpt, batch, args.cfg, args.temperature, args.top_k, args.top_p, generator)  # warm-up

@@ -4,6 +4,7 @@
   /usr/bin/python3 tools/export.py --checkpoint CKPT.pt --out models/ID
   /usr/bin/python3 tools/export.py --preset tiny --random-init --seed 0 --out DIR
   /usr/bin/python3 tools/export.py --preset hita-v --gpt gpt-b --random-init --seed 0 --out DIR
+  ... --no-encoder   generate-only: no encode graph (a random hita-v encoder is a 1.2 GB DINOv2-L)
   ... --gpt-precision int8,int4   also writes gpt.int8.onnx and gpt.int4.onnx (graphs.gptVariants)
 """
 from __future__ import annotations
@@ -38,6 +39,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--license", default="Apache-2.0")
     parser.add_argument("--description")
     parser.add_argument("--fixture-batch", type=int, default=2)
+    parser.add_argument("--no-encoder", action="store_true",
+                        help="write no encode graph: the model generates but cannot in-paint or transfer style")
     args = parse_cli_args(parser, argv)
     return args
 
@@ -77,7 +80,8 @@ def main(argv=None) -> int:
     description = args.description or f"Hita {model_id} ({provenance['source']})"
     start = time.perf_counter()
     manifest = write_model_dir(args.out, model_id, tokenizer, gpt, classes, provenance, args.license,
-                               description, fixture_batch=args.fixture_batch, seed=args.seed,
+                               description, has_encoder=not args.no_encoder,
+                               fixture_batch=args.fixture_batch, seed=args.seed,
                                gpt_precisions=args.gpt_precision, gpt_block_size=args.gpt_block_size,
                                gpt_accuracy_level=args.gpt_accuracy_level)
     graphs = {n: g for n, g in manifest["graphs"].items() if n != "gptVariants"}

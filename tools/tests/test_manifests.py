@@ -33,6 +33,17 @@ class WrittenManifestsTest(unittest.TestCase):
         self.assertEqual(quietly(export_cli.main, argv), 0)
         assert_servable(self, self.out)
 
+    def test_export_without_encoder_is_generate_only_and_servable(self):
+        argv = ["--preset", "tiny", "--random-init", "--seed", "1", "--out", self.out, "--fixture-batch", "1",
+                "--no-encoder"]
+        self.assertEqual(quietly(export_cli.main, argv), 0)
+        with open(os.path.join(self.out, "model.json")) as f:
+            manifest = json.load(f)
+        self.assertNotIn("encode", manifest["graphs"])
+        self.assertFalse(os.path.exists(os.path.join(self.out, "encode.onnx")))
+        self.assertEqual(manifest["capabilities"], {"generate": True, "inpaint": False, "style": False})
+        assert_servable(self, self.out)
+
     def test_convert_with_dinov2_is_servable_and_can_encode(self):
         paths = write_official(self.tmp.name, *tiny_models(seed=4))
         argv = ["--tokenizer", paths["tok.pt"], "--gpt", paths["gpt.pt"], "--dinov2", paths["dino.pth"],
