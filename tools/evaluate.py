@@ -6,8 +6,12 @@
                                                                                # model.json provenance
   /usr/bin/python3 tools/evaluate.py --precision int8 --samples-per-class 256 --write
       one GPT variant (AR decoding), stored under provenance.evaluation.variants["int8/ar"]; a
-      variant other than fp32 is compared, sample by sample (same classes, same seeds, same
+      variant other than fp32/ar is compared, sample by sample (same classes, same seeds, same
       judge), with the stored variants["fp32/ar"] of the same settings: run fp32 first.
+  /usr/bin/python3 tools/evaluate.py --precision fp32 --decoding speculative --write
+      the same for a decoding, stored under variants["fp32/speculative"]. Speculative decoding
+      draws from another seed stream than AR, so its sample (class c, seed k) is another image
+      than fp32/ar's: the pair compares two draws of one class, as int8's pairs do.
 Every image scored here is made by `scripts/engine-eval.mjs` (build first: npm run build), so
 the figures describe what `hita serve` returns. PyTorch only trains and runs the judges:
   reconstruction  held-out PSNR of encode → decode, and codebook usage of both codebooks;
@@ -43,7 +47,8 @@ TOOLS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(TOOLS)
 PRECISIONS = ("fp32", "int8", "int4")
 MAX_IMAGES_PER_REQUEST = 64  # src/inference/inference-engine.ts
-DECODING = "ar"  # speculative decoding does not exist yet
+DECODINGS = ("ar", "speculative")  # src/jobs/decoding.ts
+BASELINE = "fp32/ar"  # every variant is paired with this one
 MIN_PAIRED_SAMPLES = 2304  # 256 per class: fewer samples cannot make a variant a default
 DEFAULT_MARGIN_POINTS = -2.0  # a variant may be a default only if its CI's lower bound lies above this
 
@@ -66,7 +71,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--limit", type=int, default=0, help="smoke tests: N evenly spaced images of each split")
     p.add_argument("--precision", choices=PRECISIONS,
                    help="GPT graph to run (graphs.gptVariants); given, --write stores the figures under "
-                        "provenance.evaluation.variants['<precision>/ar'] (default: fp32, top-level figures)")
+                        "provenance.evaluation.variants['<precision>/<decoding>'] (default: fp32, top-level "
+                        "figures unless --decoding is not ar)")
+    p.add_argument("--decoding", choices=DECODINGS, default="ar",
+                   help="how the engine decodes tokens (a job's `decoding`); other than ar, the run is a "
+                        "variant stored under variants['<precision>/<decoding>'] (default: ar)")
     p.add_argument("--score-dir", help="run no engine: score the images an earlier run of the same settings "
                                        "left in this work directory (/tmp/hita-eval-*)")
     p.add_argument("--no-set-judge", action="store_true",
@@ -281,7 +290,8 @@ def evaluate(args: argparse.Namespace) -> Dict:
     pairs = cross_set_pairs(data, held, args.pairs, args.seed)
 
     precision = args.precision or "fp32"
-    spec = {"model": os.path.abspath(args.model), "precision": precision, "reconstruct": [], "requests": []}
+    spec = {"model": os.path.abspath(args.model), "precision": precision, "decoding": args.decoding,
+            "reconstruct": [], "requests": []}
     for i in held:
         spec["reconstruct"].append({"image": originals[int(i)], "out": os.path.join(work, f"rec-{i}.png")})
     generated, generated_labels = [], []
@@ -310,21 +320,24 @@ def evaluate(args: argparse.Namespace) -> Dict:
         swapped += out
     if args.score_dir:
         # Score the images an earlier run left in its work directory, made by this very spec.
-        if read_json(os.path.join(work, "spec.json")) != spec:
+        # Specs written before decodings existed have no `decoding` and ran AR.
+        if {"decoding": "ar", **read_json(os.path.join(work, "spec.json"))} != spec:
             raise SystemExit(f"{work}/spec.json is not this evaluation's spec (other settings or precision)")
         records_path = os.path.join(work, "records.jsonl")
         records = ([json.loads(line) for line in open(records_path) if line.strip()]
-                   if os.path.exists(records_path) else [{"precision": precision}])
+                   if os.path.exists(records_path) else [{"precision": precision, "decoding": args.decoding}])
     else:
         records = run_engine(spec, work)
     opened = next(r for r in records if "precision" in r)
     if opened["precision"] != precision:
         raise SystemExit(f"the engine ran {opened['precision']}, not {precision}")
+    if opened.get("decoding", "ar") != args.decoding:
+        raise SystemExit(f"the engine decoded {opened.get('decoding', 'ar')}, not {args.decoding}")
     codes = [r for r in records if "holistic" in r]
 
     real = data.uint8[held]
     rec = load_pngs([s["out"] for s in spec["reconstruct"]])
-    results: Dict = {"precision": precision, "decoding": DECODING, "heldOutImages": int(len(held)),
+    results: Dict = {"precision": precision, "decoding": args.decoding, "heldOutImages": int(len(held)),
                      "sampling": sampling}
     v = manifest["tokenizer"]["codebookSize"]
     holistic_used = len({t for r in codes for t in r["holistic"]})
@@ -423,7 +436,10 @@ def print_report(r: Dict) -> None:
 
 
 def compare_with_baseline(results: Dict, baseline: Dict) -> Dict:
-    """The paired difference in class consistency against the fp32 AR figures of the same settings."""
+    """The paired difference in class consistency against the fp32 AR figures of the same settings.
+    Pairs are (class c, seed index k): the same image for a precision variant only up to its
+    rounding, another draw of the class for another decoding (another seed stream); both are
+    paired draws of one class, so the paired CI applies to either."""
     cls, base = results["classConsistency"], baseline["classConsistency"]
     if cls.get("judgeSteps") != base.get("judgeSteps"):
         raise SystemExit("fp32/ar baseline was judged by another judge (judgeSteps): rerun fp32 first")
@@ -440,7 +456,7 @@ def compare_with_baseline(results: Dict, baseline: Dict) -> Dict:
     bits = unpack_bits(cls["correctHex"], cls["samples"]).reshape(classes, per)[:, :k].reshape(-1)
     paired = paired_difference_ci(base_bits, bits)
     above = bool(paired["ci95Points"][0] > DEFAULT_MARGIN_POINTS)
-    return {**paired, "baseline": f"fp32/{DECODING}", "lowerBoundAboveMargin": above,
+    return {**paired, "baseline": BASELINE, "lowerBoundAboveMargin": above,
             "eligibleAsDefault": above and paired["samples"] >= MIN_PAIRED_SAMPLES,
             "rule": f"a default only if, over at least {MIN_PAIRED_SAMPLES} paired samples, the 95 % CI's "
                     f"lower bound lies above {DEFAULT_MARGIN_POINTS:g} points"}
@@ -454,14 +470,14 @@ def pair_stored_variants(path: str) -> int:
     """Recompute pairedWithFp32 of every stored variant from the stored per-sample outcomes."""
     manifest = read_json(path)
     variants = manifest.get("provenance", {}).get("evaluation", {}).get("variants", {})
-    baseline = variants.get(f"fp32/{DECODING}")
+    baseline = variants.get(BASELINE)
     if baseline is None:
-        raise SystemExit(f"no provenance.evaluation.variants['fp32/{DECODING}'] in {path}")
+        raise SystemExit(f"no provenance.evaluation.variants['{BASELINE}'] in {path}")
     for key, record in variants.items():
-        if key != f"fp32/{DECODING}":
+        if key != BASELINE:
             record["pairedWithFp32"] = compare_with_baseline(record, baseline)
             p = record["pairedWithFp32"]
-            print(f"{key:<8} {p['differencePoints']:+.2f} points, 95 % CI {p['ci95Points']} over "
+            print(f"{key:<16} {p['differencePoints']:+.2f} points, 95 % CI {p['ci95Points']} over "
                   f"{p['samples']} samples; eligible as default: {p['eligibleAsDefault']}")
     write_json(path, manifest)
     return 0
@@ -478,7 +494,9 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     configure_threads()
     path = os.path.join(args.model, "model.json")
-    key = f"{args.precision}/{DECODING}"
+    # A decoding other than AR is always a variant, of fp32 when no precision is named.
+    variant = args.precision is not None or args.decoding != "ar"
+    key = f"{args.precision or 'fp32'}/{args.decoding}"
     if args.pair_only:
         return pair_stored_variants(path)
     started = time.monotonic()
@@ -487,17 +505,17 @@ def main(argv=None) -> int:
         results["scoredFrom"] = "the images of an earlier engine run of the same spec (--score-dir)"
     else:
         results["seconds"] = round(time.monotonic() - started, 1)
-    if args.precision == "fp32":
+    if key == BASELINE:
         n = results["classConsistency"]["samples"]
         results["pairedWithFp32"] = {"samples": n, "differencePoints": 0.0, "ci95Points": [0.0, 0.0],
                                      "baseline": "itself", "eligibleAsDefault": True}
-    elif args.precision:
+    elif variant:
         # read at the end, so a variant may run while its fp32 baseline is still being measured
-        baseline = stored_variants(path).get(f"fp32/{DECODING}")
+        baseline = stored_variants(path).get(BASELINE)
         if baseline is not None:
             results["pairedWithFp32"] = compare_with_baseline(results, baseline)
         else:
-            print(f"no variants['fp32/{DECODING}'] in {path} yet: not paired (run fp32 with --write, "
+            print(f"no variants['{BASELINE}'] in {path} yet: not paired (run fp32 with --write, "
                   "then --pair-only)", file=sys.stderr)
     print_report(results)
     if "pairedWithFp32" in results:
@@ -508,7 +526,7 @@ def main(argv=None) -> int:
     if args.write:
         manifest = read_json(path)
         evaluation = manifest.setdefault("provenance", {}).setdefault("evaluation", {})
-        if args.precision:
+        if variant:
             evaluation.setdefault("variants", {})[key] = {**results, "by": "tools/evaluate.py"}
         else:
             variants = evaluation.get("variants")

@@ -1,4 +1,8 @@
 """The paired-difference interval behind a GPT variant's `eligibleAsDefault` (tools/evaluate.py)."""
+import contextlib
+import io
+import os
+import tempfile
 import unittest
 
 import numpy as np
@@ -99,6 +103,29 @@ class PairedDifferenceCiTest(unittest.TestCase):
         with self.assertRaises(SystemExit):  # nor other seeds
             evaluate_cli.compare_with_baseline({**same, "classConsistency": {**same["classConsistency"],
                                                                              "seeds": "other"}}, same)
+
+    def test_a_speculative_variant_pairs_by_class_and_seed_index_like_a_precision(self):
+        # Another decoding draws another seed stream, yet its record names the same seeds and
+        # settings, so it pairs sample by sample with fp32/ar; the stored pairing says so.
+        bits = [True, False, True, True, False, True]
+        base = {"precision": "fp32", "decoding": "ar", "sampling": {},
+                "classConsistency": {"samples": 6, "seeds": "s", "samplesPerClass": 2,
+                                     "correctHex": evaluate_cli.pack_bits(bits)}}
+        spec = {**base, "decoding": "speculative",
+                "classConsistency": {**base["classConsistency"],
+                                     "correctHex": evaluate_cli.pack_bits([not b for b in bits[:2]] + bits[2:])}}
+        r = evaluate_cli.compare_with_baseline(spec, base)
+        self.assertEqual((r["baseline"], r["samples"]), ("fp32/ar", 6))
+        self.assertEqual((r["onlyVariantCorrect"], r["onlyBaselineCorrect"]), (1, 1))
+        with tempfile.TemporaryDirectory() as tmp:  # --pair-only repairs every variant, decodings too
+            path = os.path.join(tmp, "model.json")
+            evaluate_cli.write_json(path, {"provenance": {"evaluation": {"variants": {
+                "fp32/ar": base, "fp32/speculative": spec}}}})
+            with contextlib.redirect_stdout(io.StringIO()):
+                evaluate_cli.pair_stored_variants(path)
+            variants = evaluate_cli.stored_variants(path)
+        self.assertEqual(variants["fp32/speculative"]["pairedWithFp32"], r)
+        self.assertNotIn("pairedWithFp32", variants["fp32/ar"])
 
     def test_fewer_samples_per_class_pair_with_the_baselines_first_ones(self):
         # 3 classes × 4 samples in the baseline; the variant ran 2 per class (seeds k = 0, 1).
