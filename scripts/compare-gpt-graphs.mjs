@@ -1,12 +1,13 @@
 // Are two GPT step graphs bitwise the same function on this machine's onnxruntime? Used by the
 // toolchain tests to prove that a graph rewrite (tools/hita/head_split.py) changes no output bit,
-// for fp32 and the quantized variants alike.
-//   node scripts/compare-gpt-graphs.mjs MODEL_DIR A.onnx B.onnx [--threads N]
+// for fp32 and the quantized variants alike, or, with --tolerance, that one which rounds
+// differently (tools/hita/attention_split.py) stays within `tol · (1 + |a|)` of every output.
+//   node scripts/compare-gpt-graphs.mjs MODEL_DIR A.onnx B.onnx [--threads N] [--tolerance TOL]
 // MODEL_DIR's model.json gives the sizes. Each case feeds both graphs the same inputs: decode
 // steps (T = 1 over a random cache) at 1, 2, 8 and 16 rows, every row before M, every row past M,
 // or mixed; and prefills over the whole sequence (holistic and patch positions in one call).
-// Prints one JSON line {cases, equal, differences}; exits 0 when every output of every case is
-// bitwise equal, 1 when one is not, 2 on a usage error.
+// Prints one JSON line {cases, equal, differences, maxAbsDifference}; exits 0 when every output of
+// every case is equal (bitwise, or within the tolerance), 1 when one is not, 2 on a usage error.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -15,8 +16,12 @@ import { openSession, xorshift32 } from '../bench/probe-support.mjs';
 const argv = process.argv.slice(2);
 const threadsAt = argv.indexOf('--threads');
 const threads = threadsAt >= 0 ? Number(argv.splice(threadsAt, 2)[1]) : 2;
-if (argv.length !== 3 || !(threads >= 1)) {
-  console.error('usage: node scripts/compare-gpt-graphs.mjs MODEL_DIR A.onnx B.onnx [--threads N]');
+const toleranceAt = argv.indexOf('--tolerance');
+const tolerance = toleranceAt >= 0 ? Number(argv.splice(toleranceAt, 2)[1]) : 0;
+if (argv.length !== 3 || !(threads >= 1) || !(tolerance >= 0)) {
+  console.error(
+    'usage: node scripts/compare-gpt-graphs.mjs MODEL_DIR A.onnx B.onnx [--threads N] [--tolerance TOL]',
+  );
   process.exit(2);
 }
 const [modelDir, fileA, fileB] = argv;
@@ -87,6 +92,19 @@ function bitwiseEqual(a, b) {
   return true;
 }
 
+let maxAbsDifference = 0;
+/** Every element within tolerance · (1 + |a|); NaN anywhere is a difference. */
+function closeEnough(a, b) {
+  if (a.length !== b.length) return false;
+  let close = true;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (!(d <= tolerance * (1 + Math.abs(a[i])))) close = false;
+    if (d > maxAbsDifference || Number.isNaN(d)) maxAbsDifference = d;
+  }
+  return close;
+}
+
 const [a, b] = await Promise.all([fileA, fileB].map((f) => openSession(f, threads)));
 const differences = [];
 const list = cases();
@@ -94,8 +112,10 @@ for (const [i, [name, positions]] of list.entries()) {
   const input = feeds(positions, xorshift32(1000 + i));
   const [outA, outB] = [await a.run(input), await b.run(input)];
   for (const key of a.outputNames) {
-    if (!bitwiseEqual(outA[key].data, outB[key].data)) differences.push(`${name}: ${key}`);
+    const same = tolerance > 0 ? closeEnough : bitwiseEqual;
+    if (!same(outA[key].data, outB[key].data)) differences.push(`${name}: ${key}`);
   }
 }
-console.log(JSON.stringify({ cases: list.length, equal: differences.length === 0, differences }));
+const equal = differences.length === 0;
+console.log(JSON.stringify({ cases: list.length, equal, differences, maxAbsDifference }));
 process.exit(differences.length ? 1 : 0);

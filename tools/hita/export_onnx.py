@@ -4,7 +4,8 @@ The GPT graph covers prefill and decode with one set of weights: a call feeds T 
 row plus a per-layer cache of S earlier ones (S = 0 for a prefill), per-row `position_ids` and an
 `attention_mask` over the S + T keys, so rows at different positions share one call. It returns
 only the new keys and values; the host owns the cache. Opset 17, fp32. Its output head is split
-into two If branches (head_split.py), so a call computes only the head halves its positions need.
+into two If branches (head_split.py), so a call computes only the head halves its positions need,
+and each layer attends over its cache without copying it (attention_split.py).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import onnx
 import torch
 from torch import nn
 
+from .attention_split import split_attention
 from .gpt import HitaGPT
 from .head_split import split_head
 from .tokenizer import HitaTokenizer
@@ -160,7 +162,14 @@ def export_gpt(gpt: HitaGPT, path: str) -> List[str]:
     positions = torch.arange(s, s + t).expand(b, -1).contiguous()
     mask = torch.ones(b, s + t, dtype=torch.bool)
     past = [torch.zeros(b, cfg.n_head, s, cfg.head_dim) for _ in range(2 * cfg.n_layer)]
-    # The traced head computes both halves for every position; the rewrite makes each half an If
-    # branch that runs only when some position needs it, bitwise the same logits.
     return export_graph(GPTStepGraph(gpt), (input_ids, positions, mask, *past), gpt_io(gpt), path,
-                        rewrite=split_head)
+                        rewrite=rewrite_gpt)
+
+
+def rewrite_gpt(model: onnx.ModelProto) -> None:
+    """The traced step graph, made to compute only what a call needs: the head computes both halves
+    for every position (head_split.py makes each an If branch run only when some position needs
+    it, bitwise the same logits), and each layer copies its whole cache into a Concat before
+    attending (attention_split.py attends over the cache and the new positions apart)."""
+    split_head(model)
+    split_attention(model)
