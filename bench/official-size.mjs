@@ -13,12 +13,16 @@
  *
  *   npm run bench:official -- [--quick] [--rounds 3] [--steps 5] [--rows 2,8,16] [--past 284]
  *       [--threads 2] [--cache DIR] [--no-torch] [--torch-images N] [--label TEXT] [--model DIR]
+ *       [--baseline DIR]
  *
  * --quick: 1 round of 2 steps per figure (a smoke run; still one whole image per variant).
  * --torch-images N: the PyTorch loop makes an image in the first N rounds only (default: every
  *   round); on a loaded machine its 569 eager steps take ten minutes.
  * --model: another random-init directory with int8 and int4 graphs instead of the cached one
  *   (a tiny one checks the script in seconds).
+ * --baseline: a directory with the same weights whose fp32 GPT graph is an earlier export (an
+ *   earlier cache entry): it runs beside the others as `fp32-before`, and every variant's GPT
+ *   phase is also given against it, the target's "fp32 today".
  */
 import { cpus, loadavg } from 'node:os';
 import { loadModel } from '../dist/inference/model/model-loader.js';
@@ -44,6 +48,7 @@ function parseArgs(argv) {
     torchImages: undefined,
     label: '',
     model: undefined,
+    baseline: undefined,
   };
   for (let i = 0; i < argv.length; i++) {
     const [key, value] = [argv[i], argv[i + 1]];
@@ -61,6 +66,7 @@ function parseArgs(argv) {
       else if (key === '--cache') args.cache = value;
       else if (key === '--label') args.label = value;
       else if (key === '--model') args.model = value;
+      else if (key === '--baseline') args.baseline = value;
       else if (key === '--torch-images') args.torchImages = Number(value);
       else throw new Error(`unknown argument ${key}`);
     }
@@ -82,6 +88,13 @@ const made = args.model
   ? { dir: args.model, key: null, built: false, seconds: 0 }
   : ensureOfficialModel({ cacheRoot: args.cache, log: (m) => console.error(m) });
 const model = await loadModel(made.dir);
+/** What runs side by side: each precision of the model, and the baseline's fp32 graph if given. */
+const VARIANTS = [
+  ...PRECISIONS.map((precision) => ({ name: precision, model, precision })),
+  ...(args.baseline
+    ? [{ name: 'fp32-before', model: await loadModel(args.baseline), precision: 'fp32' }]
+    : []),
+];
 const geom = probe.gptGeometry(model.manifest);
 const past = args.past ?? Math.floor(geom.SEQ / 2);
 const common = {
@@ -98,6 +111,7 @@ record({
   built: made.built,
   buildSeconds: made.seconds,
   recipe: RECIPE,
+  baseline: args.baseline ?? null,
 });
 
 const torch = args.torch ? await startTorchEager(made.dir, args.threads) : null;
@@ -107,7 +121,8 @@ try {
   const images = await endToEnd();
   const steps = await stepTimes();
   const quality = await agreement(images.fp32Sequences);
-  const rows = summarize({ images: images.samples, steps, quality, precisions: PRECISIONS });
+  const names = VARIANTS.map((v) => v.name);
+  const rows = summarize({ images: images.samples, steps, quality, precisions: names });
   record({ figure: 'summary', rounds: args.rounds, steps: args.steps, past, rows });
   console.info(formatTable(rows, { rounds: args.rounds, past, threads: args.threads }));
 } finally {
@@ -118,7 +133,7 @@ try {
 /** One CFG image per variant per round: seconds of the GPT phase and of the decode. */
 async function endToEnd() {
   const pipelines = [];
-  for (const precision of PRECISIONS) {
+  for (const { name, model, precision } of VARIANTS) {
     const opened = await openPipeline(model, {
       providers: ['cpu'],
       precision,
@@ -126,8 +141,8 @@ async function endToEnd() {
       maxBatchRows: 2,
     });
     if (opened.precision !== precision)
-      throw new Error(`${precision} did not open (${opened.precision})`);
-    pipelines.push([precision, opened.pipeline]);
+      throw new Error(`${name}: ${precision} did not open (${opened.precision})`);
+    pipelines.push([name, opened.pipeline]);
   }
   const samples = {};
   const fp32Sequences = [];
@@ -175,8 +190,8 @@ async function endToEnd() {
 /** ms per decode step at each row count: ORT sessions and the PyTorch loop, alternating per round. */
 async function stepTimes() {
   const sessions = [];
-  for (const precision of PRECISIONS)
-    sessions.push([precision, await openSession(model.gptPath(precision), args.threads)]);
+  for (const { name, model, precision } of VARIANTS)
+    sessions.push([name, await openSession(model.gptPath(precision), args.threads)]);
   const inputs = probe.stepInputs(geom, args.rows, past, { prefill: false });
   const samples = {};
   try {
@@ -204,9 +219,9 @@ async function stepTimes() {
   return ms;
 }
 
-/** Teacher-forced next-token agreement of each quantized graph with fp32 over the fp32 images' sequences. */
+/** Teacher-forced next-token agreement of each other graph with fp32 over the fp32 images' sequences. */
 async function agreement(sequences) {
-  const teacher = async (precision) => {
+  const teacher = async ({ model, precision }) => {
     const session = await openSession(model.gptPath(precision), args.threads);
     try {
       return (await session.run(probe.feeds(geom, sequences, 0, null))).logits.data;
@@ -214,15 +229,20 @@ async function agreement(sequences) {
       await session.release();
     }
   };
-  const reference = await teacher('fp32');
+  const reference = await teacher(VARIANTS[0]);
   const quality = {};
-  for (const precision of PRECISIONS.slice(1)) {
-    quality[precision] = probe.compare(geom, reference, await teacher(precision), sequences.length);
+  for (const variant of VARIANTS.slice(1)) {
+    quality[variant.name] = probe.compare(
+      geom,
+      reference,
+      await teacher(variant),
+      sequences.length,
+    );
     record({
       figure: 'teacher-forced agreement with fp32',
-      variant: precision,
+      variant: variant.name,
       sequences: sequences.length,
-      ...quality[precision],
+      ...quality[variant.name],
     });
   }
   return quality;
