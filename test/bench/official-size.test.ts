@@ -110,4 +110,24 @@ describe('official-size summary', () => {
       'met on time, met on the ratio.',
     );
   });
+
+  it("gives every GPT phase against an earlier export's fp32 when one ran, and judges the target by it", () => {
+    const before = { seconds: [24, 20, 34], gptSeconds: [20, 16, 30], decodeSeconds: [4, 4, 4] };
+    const withBefore = summarize({
+      images: { ...images, 'fp32-before': before },
+      steps: { ...steps, 'fp32-before': { step2: 30, step8: 45 } },
+      quality: {},
+      precisions: ['fp32', 'int8', 'fp32-before'],
+    });
+    expect(withBefore.map((r) => r.variant)).toEqual(['fp32', 'int8', 'fp32-before', 'pytorch']);
+    expect(withBefore[1]).toMatchObject({ gptVsFp32: 3.2, gptVsBefore: 4 });
+    expect(withBefore[0]!.gptVsBefore).toBe(1.25);
+    const table = formatTable(withBefore, { rounds: 3, past: 284, threads: 2 });
+    expect(table).toContain('| GPT phase vs fp32-before |');
+    // The fastest variant is not the baseline itself, and the ratio is the one against it.
+    expect(table).toContain(
+      'fastest int8 5.00 s, 4.00× fp32-before in this run: not met on time, met on the ratio.',
+    );
+    expect(rows[0]!.gptVsBefore).toBeNull(); // no baseline ran: no ratio
+  });
 });
