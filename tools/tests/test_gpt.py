@@ -77,14 +77,16 @@ class GPTTest(unittest.TestCase):
             gpt.forward_step(self.ids, positions, torch.ones_like(self.ids, dtype=torch.bool), gpt.empty_cache(2))
             both = gpt.output(hidden["h"])
         m, v = cfg.num_slots, cfg.vocab_size
-        self.assertTrue(torch.allclose(logits[:, :m], both[:, :m, :v]))
-        self.assertTrue(torch.allclose(logits[:, m:], both[:, m:, v:]))
+        # A half of the weight is another BLAS call shape than the whole: on some machines' OpenBLAS
+        # (AVX2 EPYC) it rounds differently, up to ~7e-7 on logits of magnitude ~1.
+        self.assertTrue(torch.allclose(logits[:, :m], both[:, :m, :v], atol=1e-6))
+        self.assertTrue(torch.allclose(logits[:, m:], both[:, m:, v:], atol=1e-6))
         # Calls whose positions all lie on one side of M compute only that half, to the same logits.
         with torch.no_grad():
             h = hidden["h"]
             everywhere = torch.ones(h.shape[:2], dtype=torch.bool)
-            self.assertTrue(torch.allclose(gpt.head(h, everywhere), both[..., :v]))
-            self.assertTrue(torch.allclose(gpt.head(h, ~everywhere), both[..., v:]))
+            self.assertTrue(torch.allclose(gpt.head(h, everywhere), both[..., :v], atol=1e-6))
+            self.assertTrue(torch.allclose(gpt.head(h, ~everywhere), both[..., v:], atol=1e-6))
 
 
 class TokenizerTest(unittest.TestCase):
