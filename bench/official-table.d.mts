@@ -1,5 +1,7 @@
 // Types of official-table.mjs for the TypeScript that imports it (test/bench/).
 export const GPT_TARGET: Readonly<{ todaySeconds: number; speedup: number; seconds: number }>;
+/** The variant name of an earlier export's fp32 graph (official-size.mjs --baseline). */
+export const BEFORE: 'fp32-before';
 
 interface Agreement {
   top1Agreement: number;
@@ -21,6 +23,8 @@ export interface SummaryRow {
   decodeShare: number | null;
   gptVsFp32: number | null;
   gptVsPytorch: number | null;
+  /** against the earlier export's fp32 (`fp32-before`), null when none ran */
+  gptVsBefore: number | null;
   stepMs: Record<string, number>;
   stepVsFp32: Ratios;
   stepVsPytorch: Ratios;
