@@ -12,6 +12,7 @@ import { DecodeBatcher } from '../../src/inference/pipeline/decode-batcher.js';
 import { decodeImages, type ImageCodes } from '../../src/inference/pipeline/decode-images.js';
 import type { RgbImage } from '../../src/inference/pipeline/image-codec.js';
 import { tokenLayout, type TokenLayout } from '../../src/inference/pipeline/token-layout.js';
+import { randomCodes as seededCodes } from '../support/random-codes.js';
 
 let model: ModelInfo;
 let layout: TokenLayout;
@@ -27,15 +28,9 @@ beforeAll(async () => {
 });
 afterAll(() => session.release());
 
-/** `count` images of seeded random ids: one linear congruential stream per `set`. */
+/** Seeded ids, other images than decode-batch.test.ts's (its sets start at 0). */
 function randomCodes(count: number, set: number): ImageCodes[] {
-  const size = model.manifest.tokenizer.codebookSize;
-  let state = 7 + set;
-  const next = () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) % size;
-  return Array.from({ length: count }, () => ({
-    holistic: Array.from({ length: layout.numHolistic }, next),
-    patch: Array.from({ length: layout.numPatch }, next),
-  }));
+  return seededCodes(layout, model.manifest.tokenizer.codebookSize, count, set + 6);
 }
 
 /** A batcher over the real decode graph that records how many images each call held. */
