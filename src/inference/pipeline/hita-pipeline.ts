@@ -162,8 +162,8 @@ export class HitaPipeline {
   }
 
   /**
-   * Stops a job wherever it is: in the batch its rows leave at the next step; while it reads or
-   * encodes its input images, or decodes its tokens, it stops at the next phase boundary.
+   * Stops a job wherever it is: in the batch its rows leave at the next step; waiting for a decode
+   * call it leaves the queue; reading, encoding or decoding, it stops at the next phase boundary.
    * @returns whether the job was running
    */
   cancel(jobId: string): boolean {
