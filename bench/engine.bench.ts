@@ -1,12 +1,15 @@
 /**
  * Engine figures (issue: inference engine). Run with `npm run bench`; results go to the README.
  * - images/s at batch 1, 8, 16 with CFG, against the PyTorch eager loop on the same weights;
- * - 16 concurrent single-image jobs against the same 16 run one by one;
+ * - 16 concurrent single-image jobs against the same 16 run one by one, with final decodes shared
+ *   across jobs (the default) and with every decode call kept to one job's images, alternated
+ *   round by round (HITA_BENCH_REPEATS rounds);
  * - worker RSS after 20 and 200 jobs, and the peak.
  *
  * HITA_EP picks the execution provider as in the server (`cpu` by default; `bench/gpu.sh` runs this
  * file once per provider that loads). HITA_BENCH_TORCH=0 skips the PyTorch baseline (a CPU figure).
  */
+import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'vitest';
@@ -14,7 +17,10 @@ import type { GenerateRequest } from '../src/inference/inference-engine.js';
 import type { HitaPipeline } from '../src/inference/pipeline/hita-pipeline.js';
 import { loadModel } from '../src/inference/model/model-loader.js';
 import { parseExecutionProviders } from '../src/inference/ort/execution-providers.js';
-import { openPipeline as openModelPipeline } from '../src/inference/ort/open-pipeline.js';
+import {
+  openPipeline as openModelPipeline,
+  type OpenedPipeline,
+} from '../src/inference/ort/open-pipeline.js';
 import { WorkerEngine } from '../src/inference/thread/worker-engine.js';
 import { record, runTorchBaseline, timed } from './support.js';
 
@@ -27,19 +33,35 @@ const WITH_TORCH = process.env.HITA_BENCH_TORCH !== '0';
 /** The provider the GPT opened on, recorded with every figure. */
 let provider: string = PROVIDERS[0]!;
 
-async function openPipeline(maxBatchRows = 64): Promise<HitaPipeline> {
+async function openPipeline(): Promise<HitaPipeline> {
+  return (await openOpened(true)).pipeline;
+}
+
+async function openOpened(shareDecodesAcrossJobs: boolean): Promise<OpenedPipeline> {
   const model = await loadModel(MODEL_DIR);
   const opened = await openModelPipeline(model, {
     providers: PROVIDERS,
     threads: THREADS,
-    maxBatchRows,
+    maxBatchRows: 64,
+    shareDecodesAcrossJobs,
   });
   provider = opened.provider;
-  return opened.pipeline;
+  return opened;
 }
 
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+/** The model's class count, read once: requests cycle through its classes. */
+const NUM_CLASSES = (
+  JSON.parse(readFileSync(join(MODEL_DIR, 'model.json'), 'utf8')) as { gpt: { numClasses: number } }
+).gpt.numClasses;
+
 function request(count: number, seed: number): GenerateRequest {
-  return { kind: 'generate', classId: seed % 10, count, seed, sampling: SAMPLING };
+  return { kind: 'generate', classId: seed % NUM_CLASSES, count, seed, sampling: SAMPLING };
 }
 
 it('engine vs PyTorch eager, images/s with CFG', async () => {
@@ -79,21 +101,66 @@ it('engine vs PyTorch eager, images/s with CFG', async () => {
 });
 
 it('continuous batching: 16 concurrent single-image jobs against 16 in a row', async () => {
-  const pipeline = await openPipeline();
-  await pipeline.run('warm', request(1, 0));
-  const sequential = await timed(async () => {
-    for (let i = 0; i < 16; i++) await pipeline.run(`s${i}`, request(1, i));
-  });
-  const concurrent = await timed(() =>
-    Promise.all(Array.from({ length: 16 }, (_, i) => pipeline.run(`c${i}`, request(1, i)))),
-  );
+  const variants = { shared: await openOpened(true), perJob: await openOpened(false) };
+  /** Wall seconds of each half, and the process's CPU seconds of the concurrent one. */
+  type Round = { sequential: number; concurrent: number; concurrentCpu: number };
+  const rounds: Record<keyof typeof variants, Round[]> = { shared: [], perJob: [] };
+  for (const { pipeline } of Object.values(variants)) await pipeline.run('warm', request(1, 0));
+  for (let r = 0; r < REPEATS; r++) {
+    // Alternate which goes first, so a drift in load falls on both alike.
+    const order = r % 2 === 0 ? (['shared', 'perJob'] as const) : (['perJob', 'shared'] as const);
+    for (const name of order) {
+      const { pipeline } = variants[name];
+      const sequential = await timed(async () => {
+        for (let i = 0; i < 16; i++) await pipeline.run(`s${r}-${i}`, request(1, i));
+      });
+      const cpuBefore = process.cpuUsage();
+      const concurrent = await timed(() =>
+        Promise.all(
+          Array.from({ length: 16 }, (_, i) => pipeline.run(`c${r}-${i}`, request(1, i))),
+        ),
+      );
+      const cpu = process.cpuUsage(cpuBefore);
+      rounds[name].push({
+        sequential: sequential.seconds,
+        concurrent: concurrent.seconds,
+        concurrentCpu: (cpu.user + cpu.system) / 1e6,
+      });
+    }
+  }
+  for (const [name, list] of Object.entries(rounds) as [keyof typeof variants, Round[]][]) {
+    const [sequentialSeconds, concurrentSeconds] = [
+      median(list.map((round) => round.sequential)),
+      median(list.map((round) => round.concurrent)),
+    ];
+    record('engine', {
+      figure: 'continuous batching, 16 jobs',
+      decodes: name === 'shared' ? 'shared across jobs' : 'per job',
+      maxDecodeImages: variants[name].maxDecodeImages,
+      model: MODEL_DIR,
+      provider,
+      threads: THREADS,
+      rounds: REPEATS,
+      sequentialSeconds,
+      concurrentSeconds,
+      sequentialImagesPerSecond: 16 / sequentialSeconds,
+      concurrentImagesPerSecond: 16 / concurrentSeconds,
+      throughputRatio: median(list.map((round) => round.sequential / round.concurrent)),
+      // CPU time moves less than wall time when other work shares the cores.
+      concurrentCpuSeconds: median(list.map((round) => round.concurrentCpu)),
+    });
+  }
   record('engine', {
-    figure: 'continuous batching, 16 jobs',
-    provider,
-    threads: THREADS,
-    sequentialSeconds: sequential.seconds,
-    concurrentSeconds: concurrent.seconds,
-    throughputRatio: sequential.seconds / concurrent.seconds,
+    figure: 'continuous batching, 16 jobs: shared decodes against per-job decodes',
+    model: MODEL_DIR,
+    rounds: REPEATS,
+    // Per round, the two ran back to back: the median of their paired ratios.
+    concurrentSpeedup: median(
+      rounds.shared.map((round, r) => rounds.perJob[r]!.concurrent / round.concurrent),
+    ),
+    concurrentCpuSaving: median(
+      rounds.shared.map((round, r) => rounds.perJob[r]!.concurrentCpu / round.concurrentCpu),
+    ),
   });
 });
 

@@ -16,6 +16,7 @@ import {
 import { isDecodeBatchInvariant } from '../../src/inference/ort/row-invariance.js';
 import { decodeImages, type ImageCodes } from '../../src/inference/pipeline/decode-images.js';
 import { tokenLayout } from '../../src/inference/pipeline/token-layout.js';
+import { randomCodes as seededCodes } from '../support/random-codes.js';
 
 const EMOJI = resolve('models/hita-tiny-emoji');
 
@@ -35,16 +36,13 @@ afterAll(async () => {
   await decode.release();
 });
 
-/** `count` images of seeded random ids (a linear congruential stream per set). */
 function randomCodes(count: number, set: number): ImageCodes[] {
-  const layout = tokenLayout(model.manifest);
-  const size = model.manifest.tokenizer.codebookSize;
-  let state = 1 + set;
-  const next = () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) % size;
-  return Array.from({ length: count }, () => ({
-    holistic: Array.from({ length: layout.numHolistic }, next),
-    patch: Array.from({ length: layout.numPatch }, next),
-  }));
+  return seededCodes(
+    tokenLayout(model.manifest),
+    model.manifest.tokenizer.codebookSize,
+    count,
+    set,
+  );
 }
 
 describe('decoding several images in one call (hita-tiny-emoji, this machine)', () => {

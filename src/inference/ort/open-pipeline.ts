@@ -36,6 +36,8 @@ export interface OpenPipelineOptions {
   previewBudget?: number;
   threads?: number;
   logger?: SessionLogger;
+  /** HitaPipelineOptions.shareDecodesAcrossJobs. @default true */
+  shareDecodesAcrossJobs?: boolean;
 }
 
 /** An opened pipeline and the facts of how it runs, for logs and job records. */
@@ -61,7 +63,8 @@ export const MAX_DECODE_IMAGES = 8;
  * Opens a model's graphs on the first usable provider (the GPT of the chosen precision), checks
  * whether a lone GPT row matches a row in a batch and a lone decoded image an image decoded with
  * another on this machine (row-invariance.ts), and wires them into a pipeline that pads one-row
- * steps when the first does not, and decodes a job's images together when the second does.
+ * steps when the first does not, and decodes images together (of one job and across jobs) when
+ * the second does.
  */
 export async function openPipeline(
   model: ModelInfo,
@@ -76,6 +79,7 @@ export async function openPipeline(
     previewBudget,
     threads,
     logger,
+    shareDecodesAcrossJobs,
   } = options;
   const sessionOptions = { deviceId, intraOpNumThreads: threads, logger };
   const open = (graph: GraphName, order: readonly ExecutionProvider[]) =>
@@ -105,6 +109,7 @@ export async function openPipeline(
       logger?.warn({ model: model.id, err: String(error) }, 'a live preview failed; dropped'),
     padLoneRows: isPaddingLoneRows,
     maxDecodeImages,
+    ...(shareDecodesAcrossJobs === undefined ? {} : { shareDecodesAcrossJobs }),
   });
   return { pipeline, provider: gpt.provider, precision, isPaddingLoneRows, maxDecodeImages };
 }

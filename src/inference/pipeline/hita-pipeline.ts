@@ -8,6 +8,7 @@ import {
   requireCapability,
 } from '../../jobs/job-request.js';
 import { BatchingEngine, type SequenceSpec } from './batching-engine.js';
+import { DecodeBatcher } from './decode-batcher.js';
 import { decodeIds } from './decode-ids.js';
 import { encodeImages, type EncodedIds } from './encode-images.js';
 import { PreviewScheduler } from './preview-scheduler.js';
@@ -66,9 +67,15 @@ export interface HitaPipelineOptions {
   draftLength?: number;
   /**
    * Images of a job decoded in one call at most; above 1 only where batched decodes were found
-   * bitwise equal to one-image decodes (open-pipeline.ts). @default 1
+   * bitwise equal to one-image decodes (open-pipeline.ts); then images of different jobs ready
+   * together share calls too (DecodeBatcher). @default 1
    */
   maxDecodeImages?: number;
+  /**
+   * With `maxDecodeImages` > 1, final images of different jobs may share a decode call; false
+   * keeps every call to one job's images (the comparison bench/engine.bench.ts runs). @default true
+   */
+  shareDecodesAcrossJobs?: boolean;
 }
 
 /**
@@ -83,10 +90,10 @@ export class HitaPipeline {
   private readonly decodeSession: ort.InferenceSession;
   private readonly gptSession: ort.InferenceSession;
   private readonly maxDecodeImages: number;
-  /** Jobs inside `run`, and those of them asked to stop (`cancel`) before or after the batch. */
-  private readonly inRun = new Set<string>();
-  private readonly stopping = new Set<string>();
+  /** Jobs inside `run`; `cancel` aborts a job's signal, before, in or after the batch. */
+  private readonly inRun = new Map<string, AbortController>();
   private readonly previews: PreviewScheduler;
+  private readonly decoder: DecodeBatcher;
 
   constructor(options: HitaPipelineOptions) {
     const { manifest, gpt, decode, encode, maxBatchRows = 32, padLoneRows = false } = options;
@@ -97,6 +104,11 @@ export class HitaPipeline {
     this.encodeSession = encode;
     this.decodeSession = decode;
     this.gptSession = gpt;
+    const isSharing = options.shareDecodesAcrossJobs ?? true;
+    this.decoder = new DecodeBatcher({
+      decode: (codes) => decodeImages(decode, this.layout, codes),
+      maxImages: isSharing ? this.maxDecodeImages : 1,
+    });
     this.engine = new BatchingEngine({
       session: gpt,
       kv: {
@@ -134,7 +146,7 @@ export class HitaPipeline {
     onPreview?: (frames: PreviewFrame[]) => void,
   ): Promise<GeneratedImage[]> {
     if (this.inRun.has(jobId)) throw errors.conflict(`job ${jobId} is already running`);
-    this.inRun.add(jobId);
+    this.inRun.set(jobId, new AbortController());
     if (onPreview) this.previews.track(jobId, request.count, onPreview);
     try {
       const images = await this.runPhases(jobId, request, onProgress);
@@ -146,18 +158,18 @@ export class HitaPipeline {
     } finally {
       this.previews.untrack(jobId);
       this.inRun.delete(jobId);
-      this.stopping.delete(jobId);
     }
   }
 
   /**
-   * Stops a job wherever it is: in the batch its rows leave at the next step; while it reads or
-   * encodes its input images, or decodes its tokens, it stops at the next phase boundary.
+   * Stops a job wherever it is: in the batch its rows leave at the next step; waiting for a decode
+   * call it leaves the queue; reading, encoding or decoding, it stops at the next phase boundary.
    * @returns whether the job was running
    */
   cancel(jobId: string): boolean {
-    if (!this.inRun.has(jobId)) return false;
-    this.stopping.add(jobId);
+    const controller = this.inRun.get(jobId);
+    if (!controller) return false;
+    controller.abort(errors.cancelled(jobId));
     this.engine.cancel(jobId);
     return true;
   }
@@ -257,7 +269,7 @@ export class HitaPipeline {
     if (request.mode === 'swap') {
       onProgress({ phase: 'decode', step: 0, total: 1 });
       const [holistic, patch] = [Array.from(styleCodes!.holistic), Array.from(contentCodes!.patch)];
-      const rgb = await this.decodeToRgb(holistic, patch);
+      const rgb = await this.decodeToRgb(holistic, patch, this.inRun.get(jobId)?.signal);
       const image = await generatedImage(seeds[0]!, holistic, patch, rgb);
       onProgress({ phase: 'decode', step: 1, total: 1 });
       return [image];
@@ -314,8 +326,8 @@ export class HitaPipeline {
         holistic: Array.from(seq.subarray(0, m)),
         patch: Array.from(seq.subarray(m)),
       }));
-      // Several images per call only where that was found bitwise safe (maxDecodeImages).
-      const rgbs = await decodeImages(this.decodeSession, this.layout, codes);
+      // Several images per call, of this job and others, only where that is bitwise safe.
+      const rgbs = await this.decoder.decode(codes, this.inRun.get(jobId)?.signal);
       // A cancel that arrived during a call of several images stops the job before its PNGs.
       await this.checkpoint(jobId);
       for (const [j, rgb] of rgbs.entries()) {
@@ -334,16 +346,20 @@ export class HitaPipeline {
    */
   private async checkpoint(jobId: string): Promise<void> {
     await new Promise<void>((resolve) => setImmediate(resolve));
-    if (this.stopping.has(jobId)) throw errors.cancelled(jobId);
+    if (this.inRun.get(jobId)?.signal.aborted) throw errors.cancelled(jobId);
   }
 
-  /** One image's tokens → its pixels, in a decode call of its own. */
+  /**
+   * One image's tokens → its pixels, bitwise what a call of its own gives (DecodeBatcher).
+   * @throws `signal.reason` when it aborts before the decode call starts
+   */
   async decodeToRgb(
     holisticIds: ArrayLike<number>,
     patchIds: ArrayLike<number>,
+    signal?: AbortSignal,
   ): Promise<RgbImage> {
     const codes = [{ holistic: holisticIds, patch: patchIds }];
-    return (await decodeImages(this.decodeSession, this.layout, codes))[0]!;
+    return (await this.decoder.decode(codes, signal))[0]!;
   }
 
   /** Images → their (holistic, patch) ids, in one call. */
