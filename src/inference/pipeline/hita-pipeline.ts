@@ -65,6 +65,8 @@ export interface HitaPipelineOptions {
   padLoneRows?: boolean;
   /** Drafts per speculative call (BatchingEngineOptions.draftLength). @default 4 */
   draftLength?: number;
+  /** Feed calls only the cache slots they use (BatchingEngineOptions.trimCache). @default false */
+  trimCache?: boolean;
   /**
    * Images of a job decoded in one call at most; above 1 only where batched decodes were found
    * bitwise equal to one-image decodes (open-pipeline.ts); then images of different jobs ready
@@ -97,7 +99,7 @@ export class HitaPipeline {
 
   constructor(options: HitaPipelineOptions) {
     const { manifest, gpt, decode, encode, maxBatchRows = 32, padLoneRows = false } = options;
-    const { draftLength, previewBudget, onPreviewError } = options;
+    const { draftLength, previewBudget, onPreviewError, trimCache = false } = options;
     this.maxDecodeImages = Math.max(1, Math.floor(options.maxDecodeImages ?? 1));
     this.manifest = manifest;
     this.layout = tokenLayout(manifest);
@@ -121,6 +123,7 @@ export class HitaPipeline {
       nullClassId: manifest.gpt.nullClassId,
       maxBatchRows,
       padLoneRows,
+      trimCache,
       ...(draftLength === undefined ? {} : { draftLength }),
     });
     const fillCode = manifest.preview?.fillCode ?? 0;
