@@ -110,7 +110,11 @@ export class KvCache {
     const feeds: Record<string, ort.Tensor> = {};
     for (let l = 0; l < this.shape.layers; l++) {
       feeds[`past_key_${l}`] = new ort.Tensor('float32', this.keys[l]!.subarray(from, to), dims);
-      feeds[`past_value_${l}`] = new ort.Tensor('float32', this.values[l]!.subarray(from, to), dims);
+      feeds[`past_value_${l}`] = new ort.Tensor(
+        'float32',
+        this.values[l]!.subarray(from, to),
+        dims,
+      );
     }
     return feeds;
   }
