@@ -7,7 +7,9 @@
  *   whether both gave the same tokens (they must: trimming changes no bit where the probe allows it);
  * - ms per 2-row step at the positions of `--sweep`, over a cache of that many slots, fed whole
  *   or at the rung that holds it.
- * Prints JSON lines (bench/results/cache-trim.jsonl) and a table. Needs `npm run build`.
+ * Wall and CPU seconds (the process's, every ORT thread): on a shared machine the CPU time
+ * moves less with the neighbours' load. Prints JSON lines (bench/results/cache-trim.jsonl) and a
+ * table. Needs `npm run build`.
  *
  *   node bench/cache-trim.mjs [--model DIR] [--precisions fp32,int8] [--images 1,8] [--rounds 3]
  *       [--sweep 10,100,200,300,400,500,568] [--steps 5] [--threads 2]
@@ -67,14 +69,17 @@ for (const precision of args.precisions.split(',')) {
   for (const images of args.images) {
     await engine(true).submit(job(images, 7)); // warm: every shape of the ladder
     const seconds = { full: [], trimmed: [] };
+    const cpu = { full: [], trimmed: [] };
     let isSame = true;
     for (let r = 0; r < args.rounds; r++) {
       const order = r % 2 ? ['trimmed', 'full'] : ['full', 'trimmed'];
       const tokens = {};
       for (const side of order) {
         started = performance.now();
+        const before = process.cpuUsage();
         tokens[side] = await engine(side === 'trimmed').submit(job(images, 100 * r));
         seconds[side].push((performance.now() - started) / 1000);
+        cpu[side].push(cpuSeconds(process.cpuUsage(before)));
       }
       isSame &&= tokens.full.every((t, i) =>
         Buffer.from(t.buffer).equals(Buffer.from(tokens.trimmed[i].buffer)),
@@ -88,6 +93,9 @@ for (const precision of args.precisions.split(',')) {
       fullSeconds: full,
       trimmedSeconds: trimmed,
       speedup: full / trimmed,
+      fullCpuSeconds: median(cpu.full),
+      trimmedCpuSeconds: median(cpu.trimmed),
+      cpuRatio: median(cpu.full) / median(cpu.trimmed),
       isSame,
       isInvariant,
       probeMs,
@@ -97,6 +105,7 @@ for (const precision of args.precisions.split(',')) {
   }
   for (const past of args.sweep) {
     const ms = { full: [], trimmed: [] };
+    const cpuMs = { full: [], trimmed: [] };
     const capacity = capacityLadder(positions).find((c) => c > past);
     const sides = { full: stepFeeds(positions, past), trimmed: stepFeeds(capacity, past) };
     // One untimed call per shape first: ORT plans a new shape's buffers on its first run.
@@ -105,8 +114,10 @@ for (const precision of args.precisions.split(',')) {
       for (const side of r % 2 ? ['trimmed', 'full'] : ['full', 'trimmed']) {
         const feeds = sides[side];
         started = performance.now();
+        const before = process.cpuUsage();
         for (let s = 0; s < args.steps; s++) await session.run(feeds);
         ms[side].push((performance.now() - started) / args.steps);
+        cpuMs[side].push((1000 * cpuSeconds(process.cpuUsage(before))) / args.steps);
       }
     }
     const full = median(ms.full);
@@ -118,11 +129,19 @@ for (const precision of args.precisions.split(',')) {
       fullMs: full,
       trimmedMs: trimmed,
       speedup: full / trimmed,
+      fullCpuMs: median(cpuMs.full),
+      trimmedCpuMs: median(cpuMs.trimmed),
+      cpuRatio: median(cpuMs.full) / median(cpuMs.trimmed),
     };
     recordFigure('cache-trim', { model: model.manifest.id, kind: 'step', ...row });
     rows.push(row);
   }
   await session.release();
+}
+
+/** User + system seconds of a process.cpuUsage difference (every ORT thread included). */
+function cpuSeconds({ user, system }) {
+  return (user + system) / 1e6;
 }
 
 /** A 2-row step at position `past` over a cache of `slots` slots (the first `past` unmasked). */

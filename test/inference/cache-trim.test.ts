@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/inference/model/model-loader.js';
 import type { GptPrecision, ModelInfo } from '../../src/inference/model/model-manifest.js';
+import { openPipeline } from '../../src/inference/ort/open-pipeline.js';
 import { isLoneRowInvariant } from '../../src/inference/ort/row-invariance.js';
 import { isCacheTrimInvariant } from '../../src/inference/ort/trim-invariance.js';
 import { BatchingEngine, type SequenceSpec } from '../../src/inference/pipeline/batching-engine.js';
@@ -144,6 +145,12 @@ describe('KvCache trimming on hita-tiny-emoji', () => {
 });
 
 describe('isCacheTrimInvariant', () => {
+  it('turns trimming on when a model opens on this machine (openPipeline)', async () => {
+    const opened = await openPipeline(emoji, { providers: ['cpu'], threads: 2 });
+    expect(opened.isTrimmingCache).toBe(true);
+    await opened.pipeline.close();
+  }, 60_000);
+
   it('says no for a graph whose outputs change with the slot count', async () => {
     const session = await openGpt('fp32');
     // The real graph, with the logits of any trimmed call nudged in their last bit.
