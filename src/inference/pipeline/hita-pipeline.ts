@@ -100,6 +100,7 @@ export class HitaPipeline {
   constructor(options: HitaPipelineOptions) {
     const { manifest, gpt, decode, encode, maxBatchRows = 32, padLoneRows = false } = options;
     const { draftLength, previewBudget, onPreviewError, trimCache = false } = options;
+    const { numLayers, numHeads, headDim } = manifest.gpt;
     this.maxDecodeImages = Math.max(1, Math.floor(options.maxDecodeImages ?? 1));
     this.manifest = manifest;
     this.layout = tokenLayout(manifest);
@@ -113,12 +114,7 @@ export class HitaPipeline {
     });
     this.engine = new BatchingEngine({
       session: gpt,
-      kv: {
-        layers: manifest.gpt.numLayers,
-        heads: manifest.gpt.numHeads,
-        headDim: manifest.gpt.headDim,
-        positions: this.layout.length,
-      },
+      kv: { layers: numLayers, heads: numHeads, headDim, positions: this.layout.length },
       vocabSize: manifest.gpt.vocabSize,
       nullClassId: manifest.gpt.nullClassId,
       maxBatchRows,
