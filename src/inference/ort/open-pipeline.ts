@@ -4,6 +4,7 @@ import {
   type ExecutionProvider,
   type SessionLogger,
 } from './execution-providers.js';
+import { DEFAULT_DRAFT_LENGTH } from '../pipeline/draft-window.js';
 import { HitaPipeline } from '../pipeline/hita-pipeline.js';
 import {
   effectivePrecision,
@@ -12,6 +13,7 @@ import {
   type ModelInfo,
 } from '../model/model-manifest.js';
 import { isDecodeBatchInvariant, isLoneRowInvariant } from './row-invariance.js';
+import { isCacheTrimInvariant } from './trim-invariance.js';
 
 /**
  * The decoder runs between GPT steps (final images, live previews): its threads must not spin
@@ -48,6 +50,11 @@ export interface OpenedPipeline {
   precision: GptPrecision;
   /** The probe found a lone row differs from a row in a batch, so one-row steps are padded. */
   isPaddingLoneRows: boolean;
+  /**
+   * The probe found a row's step over fewer (masked) cache slots bitwise the same as over all,
+   * so each call feeds only the slots its rows can use; else every call feeds all of them.
+   */
+  isTrimmingCache: boolean;
   /** Images per decode call: several when the probe found batched decodes bitwise equal, else 1. */
   maxDecodeImages: number;
 }
@@ -87,6 +94,8 @@ export async function openPipeline(
   const precision = effectivePrecision(model, wanted);
   const gpt = await createSession(model.gptPath(precision), { providers, ...sessionOptions });
   const isPaddingLoneRows = !(await isLoneRowInvariant(gpt.session, model.manifest));
+  const spans = [1, (draftLength ?? DEFAULT_DRAFT_LENGTH) + 1];
+  const isTrimmingCache = await isCacheTrimInvariant(gpt.session, model.manifest, spans);
   // Every graph of a model runs where the GPT landed, so a device never waits on another.
   const decode = await createSession(model.graphPath('decode'), {
     providers: [gpt.provider],
@@ -108,8 +117,16 @@ export async function openPipeline(
     onPreviewError: (error: unknown) =>
       logger?.warn({ model: model.id, err: String(error) }, 'a live preview failed; dropped'),
     padLoneRows: isPaddingLoneRows,
+    trimCache: isTrimmingCache,
     maxDecodeImages,
     ...(shareDecodesAcrossJobs === undefined ? {} : { shareDecodesAcrossJobs }),
   });
-  return { pipeline, provider: gpt.provider, precision, isPaddingLoneRows, maxDecodeImages };
+  return {
+    pipeline,
+    provider: gpt.provider,
+    precision,
+    isPaddingLoneRows,
+    isTrimmingCache,
+    maxDecodeImages,
+  };
 }

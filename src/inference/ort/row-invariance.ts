@@ -95,7 +95,7 @@ function probeIds(count: number, seed: number, size: number): number[] {
 }
 
 /** Bit-for-bit: NaN payloads and −0 count, as they would change a sampled token's bytes. */
-function bitwiseEqual(a: Float32Array, b: Float32Array): boolean {
+export function bitwiseEqual(a: Float32Array, b: Float32Array): boolean {
   if (a.length !== b.length) return false;
   const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
   const y = new Uint32Array(b.buffer, b.byteOffset, b.length);

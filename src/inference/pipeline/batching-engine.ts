@@ -5,7 +5,8 @@ import { chooseToken } from '../sampling/sampler.js';
 import { RowRng } from '../sampling/rng.js';
 import { FREE, forcedPrefixLength } from './token-layout.js';
 import { RowTable } from './row-table.js';
-import { type JobState, type Sequence, type TokenJob } from './sequence.js';
+import { isSpeculative, type JobState, type Sequence, type TokenJob } from './sequence.js';
+import { DEFAULT_DRAFT_LENGTH } from './draft-window.js';
 import { SpeculativeDecoder, type SpeculativeStats } from './speculative-decoder.js';
 
 export type { SequenceSpec, TokenJob, TokenProgress } from './sequence.js';
@@ -33,6 +34,11 @@ export interface BatchingEngineOptions {
   draftLength?: number;
   /** Cap on rows × (k + 1) of a speculative call; more rows take several calls. @default 256 */
   maxSpeculativeTokens?: number;
+  /**
+   * Feed each call only the cache slots its rows can use (KvCache trimming), for a graph whose
+   * logits over those were found bitwise those over all slots (trim-invariance.ts). @default false
+   */
+  trimCache?: boolean;
 }
 
 export interface BatchingStats extends SpeculativeStats {
@@ -63,6 +69,8 @@ export class BatchingEngine {
   private readonly speculative: SpeculativeDecoder;
   private readonly scratch: Float32Array;
   private readonly isPaddingLoneRows: boolean;
+  /** Positions a speculative row may write in one call, k + 1. */
+  private readonly span: number;
   private running: Promise<void> | null = null;
   private steps = 0;
 
@@ -74,15 +82,17 @@ export class BatchingEngine {
       nullClassId,
       maxBatchRows = 32,
       padLoneRows = false,
-      draftLength = 4,
+      draftLength = DEFAULT_DRAFT_LENGTH,
       maxSpeculativeTokens = 256,
+      trimCache = false,
     } = options;
     if (!Number.isSafeInteger(draftLength) || draftLength < 1) {
       throw errors.internal(`draftLength must be an integer ≥ 1, got ${draftLength}`);
     }
     this.session = session;
     this.isPaddingLoneRows = padLoneRows && maxBatchRows >= 2;
-    this.cache = new KvCache(kv, maxBatchRows);
+    this.cache = new KvCache(kv, maxBatchRows, trimCache);
+    this.span = draftLength + 1;
     this.table = new RowTable((from, to) => this.cache.move(from, to));
     this.speculative = new SpeculativeDecoder({
       session,
@@ -210,6 +220,7 @@ export class BatchingEngine {
       seq.tokens.set(seq.spec.forced.subarray(0, k));
       seq.position = Math.min(k + 1, this.length);
     }
+    this.fitCache();
     const span = Math.max(...seqs.map((seq) => seq.position));
     const rows = seqs.flatMap((seq) => seq.rows.map((row, half) => ({ seq, row, half })));
     const ids = new BigInt64Array(rows.length * span);
@@ -223,23 +234,11 @@ export class BatchingEngine {
         mask[b * span + t] = valid ? 1 : 0;
       }
     });
-    const { heads, headDim, layers } = this.cache.shape;
-    const past: Record<string, ort.Tensor> = {};
-    for (let l = 0; l < layers; l++) {
-      for (const kind of ['key', 'value']) {
-        past[`past_${kind}_${l}`] = new ort.Tensor('float32', new Float32Array(0), [
-          rows.length,
-          heads,
-          0,
-          headDim,
-        ]);
-      }
-    }
     const out = await this.session.run({
       input_ids: new ort.Tensor('int64', ids, [rows.length, span]),
       position_ids: new ort.Tensor('int64', positions, [rows.length, span]),
       attention_mask: new ort.Tensor('bool', mask, [rows.length, span]),
-      ...past,
+      ...this.cache.emptyPastFeeds(rows.length),
     });
     rows.forEach(({ seq, row }, b) => this.cache.write(out, b, 0, seq.position, row, 0));
     const logits = out.logits!.data as Float32Array;
@@ -265,7 +264,8 @@ export class BatchingEngine {
     // A padded lone row: row 1 repeats row 0's inputs over cache row 1 (free or speculative,
     // whatever it holds: it only changes the dummy's outputs, which are never read or cached).
     const fed = arRows === 1 && this.isPaddingLoneRows ? 2 : arRows;
-    const slots = this.length;
+    this.fitCache();
+    const slots = this.cache.capacity;
     const ids = new BigInt64Array(fed);
     const positions = new BigInt64Array(fed);
     const mask = new Uint8Array(fed * (slots + 1));
@@ -307,9 +307,23 @@ export class BatchingEngine {
   /** One verification call (or a few, past maxSpeculativeTokens) for the speculative rows. */
   private async speculativeStep(): Promise<void> {
     const { owners, arRows, size } = this.table;
+    this.fitCache();
     const stepped = await this.speculative.step(owners, arRows, size);
     this.steps++;
     this.reportProgress(stepped);
+  }
+
+  /**
+   * Sizes the cache for the next call: every row's slots so far and those it writes next (one
+   * for an AR row, up to k + 1 for a speculative one), so each call of this step, AR or
+   * speculative, sees the same capacity.
+   */
+  private fitCache(): void {
+    let slots = 0;
+    for (const seq of this.table.owners) {
+      slots = Math.max(slots, seq.position + (isSpeculative(seq) ? this.span : 1));
+    }
+    this.cache.fit(Math.min(slots, this.length), this.table.size);
   }
 
   private choose(

@@ -3,6 +3,9 @@
  * positions right after the ones it has, each with the distribution q it was drawn from, which
  * its verification needs. A forced token is a draft too, one that needs no q.
  */
+/** Drafts per row and verification call (k) unless a caller picks another. */
+export const DEFAULT_DRAFT_LENGTH = 4;
+
 export class DraftWindow {
   /** Draft i is the token proposed for position `Sequence.position + i`. */
   readonly tokens: Int32Array;

@@ -65,6 +65,8 @@ export interface HitaPipelineOptions {
   padLoneRows?: boolean;
   /** Drafts per speculative call (BatchingEngineOptions.draftLength). @default 4 */
   draftLength?: number;
+  /** Feed calls only the cache slots they use (BatchingEngineOptions.trimCache). @default false */
+  trimCache?: boolean;
   /**
    * Images of a job decoded in one call at most; above 1 only where batched decodes were found
    * bitwise equal to one-image decodes (open-pipeline.ts); then images of different jobs ready
@@ -97,7 +99,8 @@ export class HitaPipeline {
 
   constructor(options: HitaPipelineOptions) {
     const { manifest, gpt, decode, encode, maxBatchRows = 32, padLoneRows = false } = options;
-    const { draftLength, previewBudget, onPreviewError } = options;
+    const { draftLength, previewBudget, onPreviewError, trimCache = false } = options;
+    const { numLayers, numHeads, headDim } = manifest.gpt;
     this.maxDecodeImages = Math.max(1, Math.floor(options.maxDecodeImages ?? 1));
     this.manifest = manifest;
     this.layout = tokenLayout(manifest);
@@ -111,16 +114,12 @@ export class HitaPipeline {
     });
     this.engine = new BatchingEngine({
       session: gpt,
-      kv: {
-        layers: manifest.gpt.numLayers,
-        heads: manifest.gpt.numHeads,
-        headDim: manifest.gpt.headDim,
-        positions: this.layout.length,
-      },
+      kv: { layers: numLayers, heads: numHeads, headDim, positions: this.layout.length },
       vocabSize: manifest.gpt.vocabSize,
       nullClassId: manifest.gpt.nullClassId,
       maxBatchRows,
       padLoneRows,
+      trimCache,
       ...(draftLength === undefined ? {} : { draftLength }),
     });
     const fillCode = manifest.preview?.fillCode ?? 0;

@@ -133,7 +133,8 @@ export class SpeculativeDecoder {
     to: number,
   ): Promise<ort.InferenceSession.OnnxValueMapType> {
     const rows = to - from;
-    const { span, length: slots } = this;
+    const { span, length } = this;
+    const slots = this.options.cache.capacity;
     const ids = new BigInt64Array(rows * span);
     const positions = new BigInt64Array(rows * span);
     const mask = new Uint8Array(rows * (slots + span));
@@ -146,7 +147,7 @@ export class SpeculativeDecoder {
         const isValid = t <= window.count;
         const id = t === 0 ? this.options.inputAt(seq, half, n) : window.tokens[t - 1]!;
         ids[b * span + t] = BigInt(isValid ? id : 0);
-        positions[b * span + t] = BigInt(Math.min(n + t, slots - 1));
+        positions[b * span + t] = BigInt(Math.min(n + t, length - 1));
         mask[b * (slots + span) + slots + t] = isValid ? 1 : 0;
       }
       mask.fill(1, b * (slots + span), b * (slots + span) + n);

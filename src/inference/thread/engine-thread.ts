@@ -71,6 +71,7 @@ async function pipelineFor(
         provider: opened.provider,
         precision: opened.precision,
         padLoneRows: opened.isPaddingLoneRows,
+        trimCache: opened.isTrimmingCache,
         maxDecodeImages: opened.maxDecodeImages,
       };
       if (opened.precision === wanted) logger.info(data, 'model opened');
